@@ -1,0 +1,118 @@
+# mmsafe - plain make.  `make deps` (root, Debian 12) installs the system
+# packages; `make` builds ./mmsafe; `make test` runs the whole suite;
+# `make bench` prints speed figures; `make asan test` runs the suite under
+# ASan/UBSan.  Clusters where `module load` replaces pkg-config can override
+# MPICC, HDF5_CFLAGS/HDF5_LIBS, CJSON_*, JPEG_*, PNG_*, WEBP_*, BLAS_*.
+
+CC      ?= cc
+MPICC   ?= mpicc
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+WARN     = -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+DEFS     = -D_GNU_SOURCE
+DEPFLAGS = -MMD -MP
+SAN     ?=
+ARCH    ?= -march=native
+PKG     ?= pkg-config
+PYTHON  ?= $(shell for p in /usr/bin/python3 python3; do $$p -c 'import h5py, numpy' 2>/dev/null && echo $$p && break; done)
+
+HDF5_CFLAGS  ?= $(shell $(PKG) --cflags hdf5-openmpi 2>/dev/null)
+HDF5_LIBS    ?= $(shell $(PKG) --libs hdf5-openmpi 2>/dev/null)
+CJSON_CFLAGS ?= $(shell $(PKG) --cflags libcjson 2>/dev/null)
+CJSON_LIBS   ?= $(shell $(PKG) --libs libcjson 2>/dev/null)
+JPEG_CFLAGS  ?= $(shell $(PKG) --cflags libturbojpeg 2>/dev/null)
+JPEG_LIBS    ?= $(shell $(PKG) --libs libturbojpeg 2>/dev/null)
+PNG_CFLAGS   ?= $(shell $(PKG) --cflags libpng 2>/dev/null)
+PNG_LIBS     ?= $(shell $(PKG) --libs libpng 2>/dev/null)
+WEBP_CFLAGS  ?= $(shell $(PKG) --cflags libwebp 2>/dev/null)
+WEBP_LIBS    ?= $(shell $(PKG) --libs libwebp 2>/dev/null)
+BLAS_CFLAGS  ?= $(shell $(PKG) --cflags openblas 2>/dev/null)
+BLAS_LIBS    ?= $(shell $(PKG) --libs openblas 2>/dev/null)
+
+LIB_CFLAGS = $(HDF5_CFLAGS) $(CJSON_CFLAGS) $(JPEG_CFLAGS) $(PNG_CFLAGS) $(WEBP_CFLAGS)
+LIB_LIBS   = $(HDF5_LIBS) $(CJSON_LIBS) $(JPEG_LIBS) $(PNG_LIBS) $(WEBP_LIBS)
+
+B = build
+# The engine: plain C11 + libm + OpenMP, compiled with $(CC) and no MPI/HDF5/
+# cJSON/image include paths, so a stray #include of them fails to build.
+ENGINE_SRC = $(wildcard src/engine/*.c)
+ENGINE_OBJ = $(ENGINE_SRC:src/%.c=$(B)/%.o)
+# The runner: everything else in src/ (main.c kept apart so tests can link the rest).
+APP_SRC = $(filter-out src/main.c,$(wildcard src/*.c))
+APP_OBJ = $(APP_SRC:src/%.c=$(B)/%.o)
+ALL_OBJ = $(ENGINE_OBJ) $(APP_OBJ) $(B)/main.o
+
+UNIT_SRC   = $(wildcard tests/unit/test_*.c)
+UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%)
+ENGT_SRC   = $(wildcard tests/engine/test_*.c)
+ENGT_BIN   = $(ENGT_SRC:tests/engine/%.c=$(B)/tests/engine/%)
+TOOL_SRC   = $(wildcard tools/*.c)
+TOOL_BIN   = $(TOOL_SRC:tools/%.c=$(B)/tools/%)
+
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+GITREV  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+.PHONY: all deps test bench asan clean check-layering fuzz
+all: mmsafe $(TOOL_BIN)
+
+mmsafe: $(ALL_OBJ) $(B)/libengine.a
+	$(MPICC) $(SAN) -fopenmp -o $@ $(B)/main.o $(APP_OBJ) $(B)/libengine.a $(LIB_LIBS) $(BLAS_LIBS) -lm -lpthread
+
+$(B)/libengine.a: $(ENGINE_OBJ)
+	@mkdir -p $(dir $@)
+	ar rcs $@ $^
+
+$(B)/engine/%.o: src/engine/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(DEFS) $(CFLAGS) $(ARCH) $(SAN) -fopenmp $(BLAS_CFLAGS) $(DEPFLAGS) -Isrc -c -o $@ $<
+
+$(B)/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(MPICC) $(WARN) $(DEFS) $(CFLAGS) $(SAN) -fopenmp $(LIB_CFLAGS) -DMMSAFE_VERSION='"$(VERSION)"' -DMMSAFE_GITREV='"$(GITREV)"' $(DEPFLAGS) -Isrc -c -o $@ $<
+
+$(B)/tests/unit/%: tests/unit/%.c $(APP_OBJ) $(B)/libengine.a tests/t.h
+	@mkdir -p $(dir $@)
+	$(MPICC) $(WARN) $(DEFS) $(CFLAGS) $(SAN) -fopenmp $(LIB_CFLAGS) -Isrc -Itests -o $@ $< $(APP_OBJ) $(B)/libengine.a $(LIB_LIBS) $(BLAS_LIBS) -lm -lpthread
+
+# Engine tests link only the engine: they prove it builds and runs without MPI.
+$(B)/tests/engine/%: tests/engine/%.c $(B)/libengine.a tests/t.h
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(DEFS) $(CFLAGS) $(ARCH) $(SAN) -fopenmp -Isrc -Itests -o $@ $< $(B)/libengine.a $(BLAS_LIBS) -lm
+
+$(B)/tools/%: tools/%.c $(B)/libengine.a
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(DEFS) $(CFLAGS) $(ARCH) $(SAN) -fopenmp -Isrc -o $@ $< $(B)/libengine.a $(BLAS_LIBS) -lm
+
+# Every system package, from Debian (run as root on Debian 12).
+DEB_PKGS = build-essential pkg-config libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools \
+  libcjson-dev libturbojpeg0-dev libpng-dev libwebp-dev libopenblas-dev \
+  python3 python3-h5py python3-numpy python3-matplotlib \
+  slurmd slurmctld slurm-client munge procps util-linux
+deps:
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PKGS)
+
+test: all $(UNIT_BIN) $(ENGT_BIN)
+	@BUILD=$(B) PYTHON=$(PYTHON) tests/run.sh $(TEST_GROUPS)
+
+bench: all
+	@PYTHON=$(PYTHON) bench/run.sh $(BENCH)
+
+# `make asan test`: rebuild everything with ASan/UBSan into build-asan/.
+ifneq ($(filter asan,$(MAKECMDGOALS)),)
+B = build-asan
+SAN = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT = -O1
+endif
+asan:
+	@true
+
+check-layering:
+	@! grep -rnE '#include *<(mpi|hdf5|cjson/cJSON|turbojpeg|png|webp/[a-z]+)\.h>' src/engine || \
+	  { echo "engine must not include MPI/HDF5/cJSON/image headers"; exit 1; }
+	@echo "layering ok"
+
+clean:
+	rm -rf build build-asan mmsafe
+
+-include $(ALL_OBJ:.o=.d)

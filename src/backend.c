@@ -1,0 +1,65 @@
+/*
+ * backend.c - the backend registry and option checks shared by backends.
+ */
+#include "backend.h"
+#include "err.h"
+
+#include <string.h>
+
+extern const struct backend_ops backend_responses;
+#ifdef MMSAFE_HAVE_LLAVA
+extern const struct backend_ops backend_llava;
+#endif
+
+static const struct backend_ops *const registry[] = {
+    &backend_responses,
+#ifdef MMSAFE_HAVE_LLAVA
+    &backend_llava,
+#endif
+    NULL,
+};
+
+const struct backend_ops *backend_find(const char *name)
+{
+    for (int i = 0; registry[i]; i++)
+        if (!strcmp(registry[i]->name, name)) return registry[i];
+    char known[256] = "";
+    for (int i = 0; registry[i]; i++) {
+        strncat(known, i ? ", " : "", sizeof known - strlen(known) - 1);
+        strncat(known, registry[i]->name, sizeof known - strlen(known) - 1);
+    }
+    err_set(RC_ECONFIG, "unknown backend '%s' (known: %s)", name, known);
+    return NULL;
+}
+
+int backend_check_keys(const struct model_spec *m, const struct job *j, const char *const *known)
+{
+    for (int i = 0; i < m->n_opts; i++) {
+        int ok = 0;
+        for (int k = 0; known[k]; k++) ok |= !strcmp(known[k], m->opts[i].key);
+        if (!ok) {
+            char list[512] = "";
+            for (int k = 0; known[k]; k++) {
+                strncat(list, k ? ", " : "", sizeof list - strlen(list) - 1);
+                strncat(list, known[k], sizeof list - strlen(list) - 1);
+            }
+            return err_set(RC_ECONFIG, "%s: model '%s': unknown key \"%s\" for backend %s (known: name, backend, %s)",
+                           j->path, m->name, m->opts[i].key, m->backend, list);
+        }
+    }
+    return RC_OK;
+}
+
+const char *item_error_name(int code)
+{
+    switch (code) {
+    case IE_NONE: return "none";
+    case IE_NO_IMAGE: return "no_image";
+    case IE_IMAGE: return "bad_image";
+    case IE_NO_RESPONSE: return "no_response";
+    case IE_PROMPT: return "bad_prompt";
+    case IE_CONTEXT: return "context";
+    case IE_BACKEND: return "backend";
+    default: return "unknown";
+    }
+}

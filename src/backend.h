@@ -1,0 +1,60 @@
+/*
+ * backend.h - a model backend: a type table (struct backend_ops, one static
+ * const instance per implementation) plus an instance context.  The runner
+ * opens a backend once per rank and model and keeps it for every item of that
+ * model (loading a checkpoint costs far more than an item).
+ *   responses  (backend_responses.c) replays answers recorded elsewhere: how
+ *              API models are scored, and the model-free path the pipeline
+ *              tests take.
+ *   llava      (backend_llava.c) the native engine: CLIP + projector + LLaMA.
+ */
+#ifndef MMSAFE_BACKEND_H
+#define MMSAFE_BACKEND_H
+
+#include "image.h"
+#include "job.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Per-item error codes stored in /models/NAME/error (0 = none). */
+enum item_error {
+    IE_NONE = 0,
+    IE_NO_IMAGE = 1,      /* the manifest has no image, or the file is missing */
+    IE_IMAGE = 2,         /* the image cannot be decoded */
+    IE_NO_RESPONSE = 3,   /* responses backend: no recorded answer for the id */
+    IE_PROMPT = 4,        /* the prompt is not valid UTF-8 */
+    IE_CONTEXT = 5,       /* prompt + image exceed the model's context */
+    IE_BACKEND = 6,       /* the model failed on this item */
+};
+const char *item_error_name(int code);
+
+struct eval_out {
+    const char *text;     /* the text answer, or NULL; borrowed: valid until the next eval on this ctx */
+    int8_t verdict;       /* V_SAFE/V_UNSAFE when the backend decides (logits); V_PENDING: parse the response */
+    float p_unsafe;       /* NaN when the backend has no score */
+    int16_t error;        /* IE_* ; non-zero makes the verdict V_ERROR */
+    char reason[200];     /* why, for errors */
+};
+
+struct backend_ops {
+    const char *name;
+    int needs_pixels;     /* the runner decodes the item's image only when set */
+    /* Checks the model's options (unknown keys are errors) and the files they
+     * name, cheaply (no weights loaded).  Called by rank 0 and `check`. */
+    int (*check)(const struct model_spec *m, const struct job *j, const struct manifest *man);
+    /* Loads the model for evaluating many items. */
+    int (*open)(void **ctx, const struct model_spec *m, const struct job *j, const struct manifest *man);
+    /* Evaluates item idx; img is NULL unless needs_pixels.  Item-level problems
+     * go into out->error (return RC_OK); a non-OK return is a run-level error. */
+    int (*eval)(void *ctx, size_t idx, const struct item *it, const struct image *img, struct eval_out *out);
+    void (*close)(void *ctx);   /* NULL ctx is a no-op */
+};
+
+/* NULL (with err_msg set) for an unknown backend name. */
+const struct backend_ops *backend_find(const char *name);
+
+/* Option helpers for backends: fail on keys not in known (NULL-terminated). */
+int backend_check_keys(const struct model_spec *m, const struct job *j, const char *const *known);
+
+#endif

@@ -1,0 +1,27 @@
+/*
+ * cli.h - the command table's entry points.  Each command lives in the file
+ * named after it and returns an exit code: 0 ok, 1 run-level error, 2 usage.
+ * Commands print their own --help.  main.c only dispatches.
+ */
+#ifndef MMSAFE_CLI_H
+#define MMSAFE_CLI_H
+
+enum { EXIT_OK = 0, EXIT_ERR = 1, EXIT_USAGE = 2 };
+
+int cmd_import(int argc, char **argv);   /* import.c */
+int cmd_check(int argc, char **argv);    /* check.c */
+int cmd_run(int argc, char **argv);      /* runner.c */
+int cmd_reduce(int argc, char **argv);   /* reduce.c */
+int cmd_merge(int argc, char **argv);    /* merge.c */
+/* model commands: cmd_model.c (engine front-end, no MPI) */
+int cmd_inspect(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_logits(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+
+/* Small argv helpers shared by the commands. */
+int cli_is_help(const char *a);                        /* -h / --help */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+const char *cli_version(void);
+
+#endif

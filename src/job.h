@@ -1,0 +1,98 @@
+/*
+ * job.h - a job (jobs/NAME.json) and a manifest (JSON Lines of items), as
+ * plain structs.  Parsing lives in json.c (the only cJSON user); this header
+ * is what the rest of the program sees.  Paths inside a job are relative to
+ * the job file; an item's image is relative to the manifest's folder; both are
+ * resolved at load time.
+ */
+#ifndef MMSAFE_JOB_H
+#define MMSAFE_JOB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* One backend option of a model: "key": string | number | bool. */
+struct opt {
+    char *key;
+    char *str;        /* string value, or NULL */
+    double num;       /* number / bool (1, 0) value */
+    int kind;         /* OPT_STR, OPT_NUM, OPT_BOOL, OPT_ARRAY (str holds the JSON text) */
+};
+enum { OPT_STR, OPT_NUM, OPT_BOOL, OPT_ARRAY };
+
+struct model_spec {
+    char *name;       /* results key: /models/NAME */
+    char *backend;    /* "responses", "llava" */
+    struct opt *opts; /* every other key, validated by the backend */
+    int n_opts;
+    char *json;       /* the model's JSON object text (recorded in the results) */
+};
+
+struct job {
+    char *path;             /* as given */
+    char *dir;              /* folder of the job file */
+    char *text;             /* the job file's bytes (recorded; guards resume) */
+    char *name;
+    char *manifest;         /* resolved path */
+    char *output;           /* resolved path */
+    struct model_spec *models;
+    int n_models;
+    char *parser;           /* "strict" (default) | "paper" */
+    int chunk;              /* items per work request; 0 = adaptive */
+    int threads;            /* threads per rank (backend), 0 = default */
+    uint64_t seed;
+    int response_width;     /* bytes kept of each response in the results file */
+    double progress_every;  /* seconds between progress lines when stderr is no tty */
+    uint64_t max_image_pixels;
+};
+
+/* Parses and validates a job file's text (unknown keys are errors).  path is
+ * used for messages and to resolve relative paths.  job_release frees. */
+int job_parse(const char *path, const char *text, struct job *job /* out */);
+int job_load(const char *path, struct job *job /* out */);
+void job_release(struct job *job);
+/* Option lookup: NULL when absent. */
+const struct opt *model_opt(const struct model_spec *m, const char *key);
+/* Index of the model named name, or -1. */
+int job_find_model(const struct job *job, const char *name);
+
+enum { LABEL_SAFE = 0, LABEL_UNSAFE = 1 };
+
+struct item {
+    char *id;
+    char *image;       /* resolved path, or NULL ("image": null) */
+    char *prompt;
+    int8_t label;      /* LABEL_SAFE / LABEL_UNSAFE */
+    int subset;        /* index into manifest.subsets, -1 none */
+    int scenario;      /* index into manifest.scenarios, -1 none */
+    long bad_utf8_at;  /* -1, or byte offset of invalid UTF-8 in the prompt */
+};
+
+struct manifest {
+    char *path, *dir;
+    size_t n;
+    struct item *items;
+    char **subsets;    int n_subsets;    /* in first-seen order */
+    char **scenarios;  int n_scenarios;
+    char sha256[65];   /* hex digest of the manifest's bytes */
+    int n_no_image;
+};
+
+/* Parses JSON Lines; a bad line or a duplicate id is an error naming the line. */
+int manifest_parse(const char *path, const char *bytes, size_t len, struct manifest *m /* out */);
+int manifest_load(const char *path, struct manifest *m /* out */);
+void manifest_release(struct manifest *m);
+
+/* Recorded responses (backend `responses`): id -> response text, mapped to
+ * manifest item indices.  An id not in the manifest, a duplicate id or a bad
+ * line is an error naming the file and line.  resp[i] is NULL when item i has
+ * no response.  responses_release frees. */
+struct responses {
+    char **resp;       /* [m->n] */
+    size_t n;
+    size_t n_found;
+};
+int responses_load(const char *path, const struct manifest *m, struct responses *r /* out */);
+void responses_release(struct responses *r);
+
+#endif

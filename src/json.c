@@ -1,0 +1,541 @@
+/*
+ * json.c - the only cJSON user: parses jobs, manifests (JSON Lines) and
+ * recorded responses into the plain structs of job.h, and renders JSON
+ * (manifest lines, the `reduce --json` report, sweep jobs).  cJSON objects
+ * never leave this file.
+ */
+#include "json.h"
+#include "err.h"
+#include "util.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* === id hash (open addressing) ======================================== */
+
+struct idmap { size_t cap; long *slot; char **keys; };
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    while (*s) { h ^= (unsigned char)*s++; h *= 1099511628211ull; }
+    return h;
+}
+
+static int idmap_init(struct idmap *m, size_t n, char **keys)
+{
+    m->cap = 16;
+    while (m->cap < 2 * n + 1) m->cap *= 2;
+    m->slot = malloc(m->cap * sizeof *m->slot);
+    m->keys = keys;
+    if (!m->slot) return err_set(RC_ENOMEM, "out of memory");
+    for (size_t i = 0; i < m->cap; i++) m->slot[i] = -1;
+    return RC_OK;
+}
+
+/* Returns the index stored for key, or -1; inserts idx when idx >= 0 and absent. */
+static long idmap_get_put(struct idmap *m, const char *key, long idx)
+{
+    size_t h = (size_t)hash_str(key) & (m->cap - 1);
+    while (m->slot[h] >= 0) {
+        if (!strcmp(m->keys[m->slot[h]], key)) return m->slot[h];
+        h = (h + 1) & (m->cap - 1);
+    }
+    if (idx >= 0) m->slot[h] = idx;
+    return -1;
+}
+
+/* === job ================================================================ */
+
+static int is_name_char(int c) { return isalnum(c) || c == '_' || c == '-' || c == '.' || c == '+'; }
+
+static int want_string(const char *path, const cJSON *v, const char *key, char **out)
+{
+    if (!cJSON_IsString(v) || !v->valuestring[0])
+        return err_set(RC_ECONFIG, "%s: \"%s\" must be a non-empty string", path, key);
+    *out = util_strdup(v->valuestring);
+    return *out ? RC_OK : err_set(RC_ENOMEM, "out of memory");
+}
+
+static int want_int(const char *path, const cJSON *v, const char *key, double lo, double hi, double *out)
+{
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < lo || v->valuedouble > hi)
+        return err_set(RC_ECONFIG, "%s: \"%s\" must be an integer in [%.0f, %.0f]", path, key, lo, hi);
+    *out = v->valuedouble;
+    return RC_OK;
+}
+
+static int parse_model(const char *path, int idx, const cJSON *o, struct model_spec *m)
+{
+    if (!cJSON_IsObject(o))
+        return err_set(RC_ECONFIG, "%s: models[%d] must be an object", path, idx);
+    int n = cJSON_GetArraySize(o);
+    m->opts = calloc((size_t)n + 1, sizeof *m->opts);
+    m->json = cJSON_PrintUnformatted(o);
+    if (!m->opts || !m->json) return err_set(RC_ENOMEM, "out of memory");
+    const cJSON *v;
+    cJSON_ArrayForEach(v, o) {
+        int rc = RC_OK;
+        if (!strcmp(v->string, "name")) {
+            if ((rc = want_string(path, v, "name", &m->name))) return rc;
+            for (const char *c = m->name; *c; c++)
+                if (!is_name_char((unsigned char)*c))
+                    return err_set(RC_ECONFIG, "%s: model name '%s' may only contain letters, digits and _-.+", path, m->name);
+        } else if (!strcmp(v->string, "backend")) {
+            if ((rc = want_string(path, v, "backend", &m->backend))) return rc;
+        } else {
+            struct opt *op = &m->opts[m->n_opts++];
+            op->key = util_strdup(v->string);
+            if (cJSON_IsString(v)) { op->kind = OPT_STR; op->str = util_strdup(v->valuestring); }
+            else if (cJSON_IsNumber(v)) { op->kind = OPT_NUM; op->num = v->valuedouble; }
+            else if (cJSON_IsBool(v)) { op->kind = OPT_BOOL; op->num = cJSON_IsTrue(v); }
+            else if (cJSON_IsArray(v)) { op->kind = OPT_ARRAY; op->str = cJSON_PrintUnformatted(v); }
+            else return err_set(RC_ECONFIG, "%s: models[%d].%s: unsupported value type", path, idx, v->string);
+        }
+    }
+    if (!m->name) return err_set(RC_ECONFIG, "%s: models[%d] has no \"name\"", path, idx);
+    if (!m->backend) return err_set(RC_ECONFIG, "%s: model '%s' has no \"backend\"", path, m->name);
+    return RC_OK;
+}
+
+int job_parse(const char *path, const char *text, struct job *job)
+{
+    memset(job, 0, sizeof *job);
+    job->path = util_strdup(path);
+    job->dir = util_dirname(path);
+    job->text = util_strdup(text);
+    job->parser = util_strdup("strict");
+    job->response_width = 512;
+    job->progress_every = 30;
+    if (!job->path || !job->dir || !job->text || !job->parser) return err_set(RC_ENOMEM, "out of memory");
+
+    cJSON *root = cJSON_ParseWithOpts(text, NULL, 1);
+    if (!root) {
+        const char *e = cJSON_GetErrorPtr();
+        int line = 1;
+        for (const char *p = text; e && p < e; p++) line += *p == '\n';
+        return err_set(RC_ECONFIG, "%s:%d: not valid JSON", path, line);
+    }
+    int rc = RC_OK;
+    if (!cJSON_IsObject(root)) { rc = err_set(RC_ECONFIG, "%s: a job must be a JSON object", path); goto out; }
+    char *manifest = NULL, *output = NULL;
+    const cJSON *v;
+    double d;
+    cJSON_ArrayForEach(v, root) {
+        const char *k = v->string;
+        if (!strcmp(k, "name")) rc = want_string(path, v, k, &job->name);
+        else if (!strcmp(k, "manifest")) rc = want_string(path, v, k, &manifest);
+        else if (!strcmp(k, "output")) rc = want_string(path, v, k, &output);
+        else if (!strcmp(k, "parser")) {
+            free(job->parser); job->parser = NULL;
+            rc = want_string(path, v, k, &job->parser);
+            if (!rc && strcmp(job->parser, "strict") && strcmp(job->parser, "paper"))
+                rc = err_set(RC_ECONFIG, "%s: \"parser\" must be \"strict\" or \"paper\", not '%s'", path, job->parser);
+        } else if (!strcmp(k, "chunk")) { if (!(rc = want_int(path, v, k, 0, 1 << 20, &d))) job->chunk = (int)d; }
+        else if (!strcmp(k, "threads")) { if (!(rc = want_int(path, v, k, 0, 4096, &d))) job->threads = (int)d; }
+        else if (!strcmp(k, "seed")) { if (!(rc = want_int(path, v, k, 0, 9007199254740991.0, &d))) job->seed = (uint64_t)d; }
+        else if (!strcmp(k, "response_width")) { if (!(rc = want_int(path, v, k, 16, 1 << 20, &d))) job->response_width = (int)d; }
+        else if (!strcmp(k, "max_image_pixels")) { if (!(rc = want_int(path, v, k, 1, 1e15, &d))) job->max_image_pixels = (uint64_t)d; }
+        else if (!strcmp(k, "progress_every")) {
+            if (!cJSON_IsNumber(v) || v->valuedouble <= 0)
+                rc = err_set(RC_ECONFIG, "%s: \"progress_every\" must be a positive number of seconds", path);
+            else job->progress_every = v->valuedouble;
+        } else if (!strcmp(k, "models")) {
+            int n = cJSON_GetArraySize(v);
+            if (!cJSON_IsArray(v) || n < 1) { rc = err_set(RC_ECONFIG, "%s: \"models\" must be a non-empty array", path); break; }
+            job->models = calloc((size_t)n, sizeof *job->models);
+            if (!job->models) { rc = err_set(RC_ENOMEM, "out of memory"); break; }
+            const cJSON *mo;
+            cJSON_ArrayForEach(mo, v) {
+                rc = parse_model(path, job->n_models, mo, &job->models[job->n_models]);
+                job->n_models++;
+                if (rc) break;
+                for (int i = 0; i < job->n_models - 1; i++)
+                    if (!strcmp(job->models[i].name, job->models[job->n_models - 1].name)) {
+                        rc = err_set(RC_ECONFIG, "%s: two models are named '%s'", path, job->models[i].name);
+                        break;
+                    }
+                if (rc) break;
+            }
+        } else {
+            rc = err_set(RC_ECONFIG, "%s: unknown key \"%s\" (known: name, manifest, output, models, parser, "
+                         "chunk, threads, seed, response_width, max_image_pixels, progress_every)", path, k);
+        }
+        if (rc) break;
+    }
+    if (!rc && !manifest) rc = err_set(RC_ECONFIG, "%s: missing \"manifest\"", path);
+    if (!rc && !output) rc = err_set(RC_ECONFIG, "%s: missing \"output\"", path);
+    if (!rc && !job->models) rc = err_set(RC_ECONFIG, "%s: missing \"models\"", path);
+    if (!rc) {
+        job->manifest = util_join(job->dir, manifest);
+        job->output = util_join(job->dir, output);
+        if (!job->name) job->name = util_strdup("job");
+    }
+    free(manifest);
+    free(output);
+out:
+    cJSON_Delete(root);
+    return rc;
+}
+
+int job_load(const char *path, struct job *job)
+{
+    char *text;
+    size_t len;
+    memset(job, 0, sizeof *job);
+    int rc = util_read_file(path, &text, &len);
+    if (rc) return rc;
+    if (strlen(text) != len) { free(text); return err_set(RC_ECONFIG, "%s: contains a NUL byte", path); }
+    rc = job_parse(path, text, job);
+    free(text);
+    return rc;
+}
+
+void job_release(struct job *job)
+{
+    if (!job) return;
+    for (int i = 0; i < job->n_models; i++) {
+        struct model_spec *m = &job->models[i];
+        for (int j = 0; j < m->n_opts; j++) { free(m->opts[j].key); free(m->opts[j].str); }
+        free(m->opts); free(m->name); free(m->backend); free(m->json);
+    }
+    free(job->models);
+    free(job->path); free(job->dir); free(job->text); free(job->name);
+    free(job->manifest); free(job->output); free(job->parser);
+    memset(job, 0, sizeof *job);
+}
+
+const struct opt *model_opt(const struct model_spec *m, const char *key)
+{
+    for (int i = 0; i < m->n_opts; i++)
+        if (!strcmp(m->opts[i].key, key)) return &m->opts[i];
+    return NULL;
+}
+
+int job_find_model(const struct job *job, const char *name)
+{
+    for (int i = 0; i < job->n_models; i++)
+        if (!strcmp(job->models[i].name, name)) return i;
+    return -1;
+}
+
+/* === manifest =========================================================== */
+
+static int intern(char ***list, int *n, const char *s)
+{
+    for (int i = 0; i < *n; i++)
+        if (!strcmp((*list)[i], s)) return i;
+    char **l = realloc(*list, (size_t)(*n + 1) * sizeof **list);
+    if (!l) return -1;
+    *list = l;
+    l[*n] = util_strdup(s);
+    return l[*n] ? (*n)++ : -1;
+}
+
+int manifest_parse(const char *path, const char *bytes, size_t len, struct manifest *m)
+{
+    memset(m, 0, sizeof *m);
+    m->path = util_strdup(path);
+    m->dir = util_dirname(path);
+    uint8_t sha[32];
+    util_sha256(bytes, len, sha);
+    util_hex(sha, 32, m->sha256);
+    size_t cap = 1;
+    for (size_t i = 0; i < len; i++) cap += bytes[i] == '\n';
+    m->items = calloc(cap, sizeof *m->items);
+    char **ids = calloc(cap, sizeof *ids);
+    if (!m->items || !ids || !m->path || !m->dir) { free(ids); return err_set(RC_ENOMEM, "out of memory"); }
+    struct idmap map = { 0 };
+    int rc = idmap_init(&map, cap, ids);
+    size_t off = 0;
+    int line = 0;
+    while (!rc && off < len) {
+        const char *s = bytes + off, *nl = memchr(s, '\n', len - off);
+        size_t ll = nl ? (size_t)(nl - s) : len - off;
+        off += ll + (nl ? 1 : 0);
+        line++;
+        size_t k = 0;
+        while (k < ll && isspace((unsigned char)s[k])) k++;
+        if (k == ll) continue;   /* blank line */
+        if (memchr(s, 0, ll)) { rc = err_set(RC_EFORMAT, "%s:%d: NUL byte in line", path, line); break; }
+        cJSON *o = cJSON_ParseWithLength(s, ll);
+        if (!o || !cJSON_IsObject(o)) {
+            cJSON_Delete(o);
+            rc = err_set(RC_EFORMAT, "%s:%d: not a JSON object (each line must be one item: "
+                         "{\"id\", \"image\", \"prompt\", \"label\", ...})", path, line);
+            break;
+        }
+        struct item *it = &m->items[m->n];
+        it->subset = it->scenario = -1;
+        it->bad_utf8_at = -1;
+        int have_label = 0;
+        const cJSON *v;
+        cJSON_ArrayForEach(v, o) {
+            const char *key = v->string;
+            if (!strcmp(key, "id")) {
+                if (cJSON_IsString(v) && v->valuestring[0]) it->id = util_strdup(v->valuestring);
+                else if (cJSON_IsNumber(v) && v->valuedouble == floor(v->valuedouble)) it->id = util_fmt("%.0f", v->valuedouble);
+                else { rc = err_set(RC_EFORMAT, "%s:%d: \"id\" must be a non-empty string or an integer", path, line); break; }
+            } else if (!strcmp(key, "image")) {
+                if (cJSON_IsNull(v)) continue;
+                if (!cJSON_IsString(v) || !v->valuestring[0]) { rc = err_set(RC_EFORMAT, "%s:%d: \"image\" must be a path or null", path, line); break; }
+                it->image = util_join(m->dir, v->valuestring);
+            } else if (!strcmp(key, "prompt")) {
+                if (!cJSON_IsString(v)) { rc = err_set(RC_EFORMAT, "%s:%d: \"prompt\" must be a string", path, line); break; }
+                it->prompt = util_strdup(v->valuestring);
+                it->bad_utf8_at = util_utf8_invalid_at(it->prompt, strlen(it->prompt));
+            } else if (!strcmp(key, "label")) {
+                if (cJSON_IsString(v) && !strcmp(v->valuestring, "safe")) it->label = LABEL_SAFE;
+                else if (cJSON_IsString(v) && !strcmp(v->valuestring, "unsafe")) it->label = LABEL_UNSAFE;
+                else { rc = err_set(RC_EFORMAT, "%s:%d: \"label\" must be \"safe\" or \"unsafe\"", path, line); break; }
+                have_label = 1;
+            } else if (!strcmp(key, "subset") || !strcmp(key, "scenario")) {
+                if (cJSON_IsNull(v)) continue;
+                if (!cJSON_IsString(v) || !v->valuestring[0]) { rc = err_set(RC_EFORMAT, "%s:%d: \"%s\" must be a non-empty string", path, line, key); break; }
+                int idx = key[1] == 'u' ? intern(&m->subsets, &m->n_subsets, v->valuestring)
+                                        : intern(&m->scenarios, &m->n_scenarios, v->valuestring);
+                if (idx < 0) { rc = err_set(RC_ENOMEM, "out of memory"); break; }
+                if (key[1] == 'u') it->subset = idx; else it->scenario = idx;
+            } else if (!strcmp(key, "meta")) {
+                continue;   /* free-form, carried by other tools */
+            } else {
+                rc = err_set(RC_EFORMAT, "%s:%d: unknown key \"%s\" (known: id, image, prompt, label, subset, scenario, meta)", path, line, key);
+                break;
+            }
+        }
+        cJSON_Delete(o);
+        if (rc) break;
+        if (!it->id) { rc = err_set(RC_EFORMAT, "%s:%d: missing \"id\"", path, line); break; }
+        if (!it->prompt) { rc = err_set(RC_EFORMAT, "%s:%d: item '%s' has no \"prompt\"", path, line, it->id); break; }
+        if (!have_label) { rc = err_set(RC_EFORMAT, "%s:%d: item '%s' has no \"label\"", path, line, it->id); break; }
+        ids[m->n] = it->id;
+        long prev = idmap_get_put(&map, it->id, (long)m->n);
+        if (prev >= 0) { rc = err_set(RC_EFORMAT, "%s:%d: duplicate id '%s' (first on an earlier line)", path, line, it->id); m->n++; break; }
+        if (!it->image) m->n_no_image++;
+        m->n++;
+    }
+    if (!rc && m->n == 0) rc = err_set(RC_EFORMAT, "%s: no items", path);
+    free(map.slot);
+    free(ids);
+    return rc;
+}
+
+int manifest_load(const char *path, struct manifest *m)
+{
+    char *bytes;
+    size_t len;
+    memset(m, 0, sizeof *m);
+    int rc = util_read_file(path, &bytes, &len);
+    if (rc) return rc;
+    rc = manifest_parse(path, bytes, len, m);
+    free(bytes);
+    return rc;
+}
+
+void manifest_release(struct manifest *m)
+{
+    if (!m) return;
+    for (size_t i = 0; i < m->n; i++) {
+        free(m->items[i].id); free(m->items[i].image); free(m->items[i].prompt);
+    }
+    for (int i = 0; i < m->n_subsets; i++) free(m->subsets[i]);
+    for (int i = 0; i < m->n_scenarios; i++) free(m->scenarios[i]);
+    free(m->subsets); free(m->scenarios); free(m->items); free(m->path); free(m->dir);
+    memset(m, 0, sizeof *m);
+}
+
+/* === responses ========================================================= */
+
+int responses_load(const char *path, const struct manifest *m, struct responses *r)
+{
+    memset(r, 0, sizeof *r);
+    char *bytes;
+    size_t len;
+    int rc = util_read_file(path, &bytes, &len);
+    if (rc) return rc;
+    r->n = m->n;
+    r->resp = calloc(m->n ? m->n : 1, sizeof *r->resp);
+    char **ids = malloc((m->n ? m->n : 1) * sizeof *ids);
+    struct idmap map = { 0 };
+    if (!r->resp || !ids) { free(bytes); free(ids); return err_set(RC_ENOMEM, "out of memory"); }
+    for (size_t i = 0; i < m->n; i++) ids[i] = m->items[i].id;
+    rc = idmap_init(&map, m->n, ids);
+    for (size_t i = 0; !rc && i < m->n; i++) idmap_get_put(&map, ids[i], (long)i);
+    size_t off = 0;
+    int line = 0;
+    while (!rc && off < len) {
+        const char *s = bytes + off, *nl = memchr(s, '\n', len - off);
+        size_t ll = nl ? (size_t)(nl - s) : len - off;
+        off += ll + (nl ? 1 : 0);
+        line++;
+        size_t k = 0;
+        while (k < ll && isspace((unsigned char)s[k])) k++;
+        if (k == ll) continue;
+        cJSON *o = cJSON_ParseWithLength(s, ll);
+        const cJSON *id = o ? cJSON_GetObjectItemCaseSensitive(o, "id") : NULL;
+        const cJSON *re = o ? cJSON_GetObjectItemCaseSensitive(o, "response") : NULL;
+        char idbuf[64];
+        const char *ids_ = NULL;
+        if (cJSON_IsString(id)) ids_ = id->valuestring;
+        else if (cJSON_IsNumber(id) && id->valuedouble == floor(id->valuedouble)) {
+            snprintf(idbuf, sizeof idbuf, "%.0f", id->valuedouble);
+            ids_ = idbuf;
+        }
+        if (!o || !ids_ || !cJSON_IsString(re)) {
+            rc = err_set(RC_EFORMAT, "%s:%d: expected {\"id\": ..., \"response\": \"...\"}", path, line);
+        } else {
+            long idx = idmap_get_put(&map, ids_, -1);
+            if (idx < 0)
+                rc = err_set(RC_EFORMAT, "%s:%d: response id '%s' is not in the manifest %s (responses for another benchmark?)",
+                             path, line, ids_, m->path);
+            else if (r->resp[idx])
+                rc = err_set(RC_EFORMAT, "%s:%d: second response for id '%s'", path, line, ids_);
+            else if (!(r->resp[idx] = util_strdup(re->valuestring)))
+                rc = err_set(RC_ENOMEM, "out of memory");
+            else r->n_found++;
+        }
+        cJSON_Delete(o);
+    }
+    free(map.slot);
+    free(ids);
+    free(bytes);
+    if (rc) responses_release(r);
+    return rc;
+}
+
+void responses_release(struct responses *r)
+{
+    if (!r || !r->resp) return;
+    for (size_t i = 0; i < r->n; i++) free(r->resp[i]);
+    free(r->resp);
+    memset(r, 0, sizeof *r);
+}
+
+/* === rendering ========================================================== */
+
+char *json_manifest_line(const char *id, const char *image, const char *prompt, const char *label,
+                         const char *subset, const char *scenario)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    cJSON_AddStringToObject(o, "id", id);
+    if (image) cJSON_AddStringToObject(o, "image", image); else cJSON_AddNullToObject(o, "image");
+    cJSON_AddStringToObject(o, "prompt", prompt);
+    cJSON_AddStringToObject(o, "label", label);
+    if (subset) cJSON_AddStringToObject(o, "subset", subset);
+    if (scenario) cJSON_AddStringToObject(o, "scenario", scenario);
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+static cJSON *num_or_null(double x) { return isfinite(x) ? cJSON_CreateNumber(x) : cJSON_CreateNull(); }
+
+static cJSON *metrics_json(const struct metrics *mt)
+{
+    cJSON *o = cJSON_CreateObject();
+    const struct counts *c = &mt->c;
+    cJSON_AddNumberToObject(o, "n", (double)c->n);
+    cJSON_AddNumberToObject(o, "tp", (double)c->tp);
+    cJSON_AddNumberToObject(o, "fn", (double)c->fn);
+    cJSON_AddNumberToObject(o, "fp", (double)c->fp);
+    cJSON_AddNumberToObject(o, "tn", (double)c->tn);
+    cJSON_AddNumberToObject(o, "unparsed", (double)c->unparsed);
+    cJSON_AddNumberToObject(o, "errors", (double)c->errors);
+    cJSON_AddNumberToObject(o, "pending", (double)c->pending);
+    cJSON *ci = cJSON_CreateObject();
+    for (int k = 0; k < METRIC_COUNT; k++) {
+        cJSON_AddItemToObject(o, metric_names[k], num_or_null(mt->v[k]));
+        if (metric_is_proportion(k)) {
+            cJSON *a = cJSON_CreateArray();
+            cJSON_AddItemToArray(a, num_or_null(mt->lo[k]));
+            cJSON_AddItemToArray(a, num_or_null(mt->hi[k]));
+            cJSON_AddItemToObject(ci, metric_names[k], a);
+        }
+    }
+    if (mt->has_auroc) cJSON_AddItemToObject(o, "auroc", num_or_null(mt->auroc));
+    cJSON_AddItemToObject(o, "ci", ci);
+    return o;
+}
+
+char *json_report(const struct report *r)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON *models = cJSON_AddObjectToObject(root, "models");
+    for (int i = 0; i < r->n_models; i++) {
+        const struct model_report *mr = &r->models[i];
+        cJSON *mo = cJSON_AddObjectToObject(models, mr->name);
+        cJSON_AddStringToObject(mo, "parser", mr->parser);
+        cJSON_AddItemToObject(mo, "all", metrics_json(&mr->groups[0]));
+        cJSON *subs = cJSON_AddObjectToObject(mo, "subsets");
+        for (int s = 0; s < r->n_subsets; s++)
+            cJSON_AddItemToObject(subs, r->subsets[s], metrics_json(&mr->groups[1 + s]));
+        cJSON *scen = cJSON_AddObjectToObject(mo, "scenarios");
+        for (int s = 0; s < r->n_scenarios; s++)
+            cJSON_AddItemToObject(scen, r->scenarios[s], metrics_json(&mr->groups[1 + r->n_subsets + s]));
+        cJSON_AddItemToObject(mo, "total", num_or_null(mr->total));
+    }
+    char *s = cJSON_Print(root);
+    cJSON_Delete(root);
+    return s;
+}
+
+int json_sweep_job(const char *tmpl_path, const char *tmpl_text, int n, char *const *names,
+                   char *const *paths, char *const *mmprojs, char **out)
+{
+    *out = NULL;
+    cJSON *root = cJSON_Parse(tmpl_text);
+    if (!root) return err_set(RC_ECONFIG, "%s: not valid JSON", tmpl_path);
+    int rc = RC_OK;
+    char *dir = util_dirname(tmpl_path);
+    char cwd_abs[4096];
+    cJSON *models = cJSON_GetObjectItemCaseSensitive(root, "models");
+    cJSON *first = cJSON_GetArrayItem(models, 0);
+    const cJSON *backend = first ? cJSON_GetObjectItemCaseSensitive(first, "backend") : NULL;
+    if (!cJSON_IsObject(first) || !cJSON_IsString(backend)) {
+        rc = err_set(RC_ECONFIG, "%s: the template needs a first model with a \"backend\"", tmpl_path);
+        goto out;
+    }
+    /* Paths in the new job are absolute: it may be written anywhere. */
+    if (!realpath(dir, cwd_abs)) { rc = err_set(RC_EIO, "cannot resolve '%s'", dir); goto out; }
+    for (const char *const *k = (const char *const[]){ "manifest", "output", NULL }; *k; k++) {
+        cJSON *v = cJSON_GetObjectItemCaseSensitive(root, *k);
+        if (cJSON_IsString(v) && v->valuestring[0] != '/') {
+            char *abs = util_fmt("%s/%s", cwd_abs, v->valuestring);
+            cJSON_SetValuestring(v, abs);
+            free(abs);
+        }
+    }
+    const char *key = !strcmp(backend->valuestring, "responses") ? "responses" : "model";
+    cJSON *arr = cJSON_CreateArray();
+    for (int i = 0; i < n; i++) {
+        cJSON *m = cJSON_Duplicate(first, 1);
+        cJSON_DeleteItemFromObjectCaseSensitive(m, "name");
+        cJSON_AddStringToObject(m, "name", names[i]);
+        cJSON_DeleteItemFromObjectCaseSensitive(m, key);
+        cJSON_AddStringToObject(m, key, paths[i]);
+        if (mmprojs && mmprojs[i]) {
+            cJSON_DeleteItemFromObjectCaseSensitive(m, "mmproj");
+            cJSON_AddStringToObject(m, "mmproj", mmprojs[i]);
+        } else {
+            cJSON *mp = cJSON_GetObjectItemCaseSensitive(m, "mmproj");
+            if (cJSON_IsString(mp) && mp->valuestring[0] != '/') {
+                char *abs = util_fmt("%s/%s", cwd_abs, mp->valuestring);
+                cJSON_SetValuestring(mp, abs);
+                free(abs);
+            }
+        }
+        cJSON_AddItemToArray(arr, m);
+    }
+    cJSON_ReplaceItemInObjectCaseSensitive(root, "models", arr);
+    *out = cJSON_Print(root);
+    if (!*out) rc = err_set(RC_ENOMEM, "out of memory");
+out:
+    free(dir);
+    cJSON_Delete(root);
+    return rc;
+}

@@ -1,0 +1,74 @@
+/*
+ * main.c - mmsafe's entry point: finds the command in the table and runs it.
+ * Nothing else lives here; MPI is initialised by the commands that need it
+ * (only `run`), so the others work on a login node without mpirun.
+ */
+#include "cli.h"
+#include "err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+struct cmd {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct cmd commands[] = {
+    { "import",   cmd_import,   "convert a benchmark release into a manifest (JSON Lines)" },
+    { "check",    cmd_check,    "preflight a job: job, manifest, every image, model files" },
+    { "run",      cmd_run,      "run a job (singleton, under mpirun -n N, or under srun)" },
+    { "reduce",   cmd_reduce,   "recompute and print every statistic from a results file" },
+    { "merge",    cmd_merge,    "merge results files of one manifest into one file" },
+    { "inspect",  cmd_inspect,  "describe a GGUF model file and validate it" },
+    { "tokenize", cmd_tokenize, "print a prompt's token ids as a JSON array" },
+    { "logits",   cmd_logits,   "prefill a prompt and write the last position's logits" },
+    { "generate", cmd_generate, "greedy continuation of a prompt" },
+    { NULL, NULL, NULL },
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: mmsafe COMMAND [ARGS...]\n"
+               "       mmsafe COMMAND --help\n"
+               "       mmsafe --version\n\n"
+               "Evaluates multimodal models on safety-awareness benchmarks as an MPI batch job.\n\n"
+               "commands:\n");
+    for (const struct cmd *c = commands; c->name; c++)
+        fprintf(f, "  %-10s %s\n", c->name, c->summary);
+    fprintf(f, "\nexit codes: 0 ok, 1 run-level error, 2 usage error\n"
+               "typical use: mpirun -n 2 ./mmsafe run jobs/demo.json\n");
+}
+
+const char *cli_version(void) { return MMSAFE_VERSION " (" MMSAFE_GITREV ")"; }
+
+int cli_is_help(const char *a) { return !strcmp(a, "-h") || !strcmp(a, "--help"); }
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "mmsafe: error: %s\nTry 'mmsafe %s --help'.\n", buf, cmd);
+    return EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) { usage(stderr); return EXIT_USAGE; }
+    if (cli_is_help(argv[1])) { usage(stdout); return EXIT_OK; }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+        printf("mmsafe %s\n", cli_version());
+        return EXIT_OK;
+    }
+    for (const struct cmd *c = commands; c->name; c++)
+        if (!strcmp(argv[1], c->name))
+            return c->fn(argc - 1, argv + 1);
+    fprintf(stderr, "mmsafe: error: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return EXIT_USAGE;
+}

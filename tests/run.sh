@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# tests/run.sh - runs every test (unit programs, then shell tests by group) and
+# adds up their "N passed, M failed" lines into one final line.  A test that
+# exits non-zero without such a line (a crash) counts as one failure.
+# Usage: tests/run.sh [GROUP...]   groups: unit engine e2e mpi slurm (default: all)
+set -u
+cd "$(dirname "$0")/.."
+groups=("$@"); [ ${#groups[@]} -eq 0 ] && groups=(unit engine e2e mpi slurm)
+pass=0; fail=0; skipn=0
+log=$(mktemp); trap 'rm -f "$log"' EXIT
+run_one() {
+  local name=$1; shift
+  local t0=$SECONDS
+  "$@" >"$log" 2>&1; local rc=$?
+  local line; line=$(grep -E '^[^ ]*:? ?[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
+  if [ -z "$line" ]; then
+    echo "FAIL $name: no result line (exit $rc)"; sed 's/^/    /' "$log" | tail -30; fail=$((fail+1)); return
+  fi
+  local p f s
+  p=$(sed -E 's/.* ([0-9]+) passed.*/\1/' <<<"$line"); f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
+  s=$(sed -nE 's/.* ([0-9]+) skipped.*/\1/p' <<<"$line"); s=${s:-0}
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+  pass=$((pass+p)); fail=$((fail+f)); skipn=$((skipn+s))
+  printf '%-28s %4d passed, %d failed%s  (%ds)\n' "$name" "$p" "$f" "$( [ "$s" -gt 0 ] && echo ", $s skipped")" $((SECONDS-t0))
+  if [ "$f" -gt 0 ]; then grep -E '^(FAIL|\[r[0-9]+\] mmsafe: error|mmsafe: error)' "$log" | head -40 | sed 's/^/    /'; fi
+}
+for g in "${groups[@]}"; do
+  case $g in
+    unit|engine)
+      for t in "${BUILD:-build}"/tests/"$g"/test_*; do [ -x "$t" ] && run_one "$g/$(basename "$t")" "$t"; done ;;
+    *)
+      for t in tests/"$g"/test_*.sh; do [ -f "$t" ] && run_one "$g/$(basename "$t" .sh)" bash "$t"; done ;;
+  esac
+done
+if [ "$skipn" -gt 0 ]; then echo "$pass passed, $fail failed, $skipn skipped"; else echo "$pass passed, $fail failed"; fi
+[ "$fail" -eq 0 ]

@@ -1,0 +1,291 @@
+/*
+ * cmd_model.c - the model commands: inspect, tokenize, logits, generate.
+ * A thin front-end over engine.h (no MPI here).
+ */
+#include "cli.h"
+#include "engine/engine.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct mopts {
+    const char *model, *prompt, *prompt_file, *out;
+    int no_bos, parse_special, threads, arith, kv, n_ctx, top, n_gen;
+    char *text; size_t text_len;
+};
+
+static const char *ARITH_HELP =
+    "  --arith MODE         fast (default) or exact.\n"
+    "                       fast: what the reference (llama.cpp, CPU) computes: activations rounded\n"
+    "                       to F16 for F16 weights and quantised to 8 bits for quantised weights,\n"
+    "                       integer SIMD dot products, F16 KV cache. It is the default because\n"
+    "                       mmsafe reproduces the reference's results: fast agrees with llama.cpp's\n"
+    "                       logits several times more tightly than exact, and it is faster.\n"
+    "                       exact: weights dequantised exactly, float32 activations and KV cache\n"
+    "                       (the model as written; matches a float64 forward to ~1e-5).\n"
+    "  --kv f16|f32         KV cache type (default: f16 with fast, f32 with exact)\n";
+
+static const char *COMMON_HELP =
+    "  --model FILE         the language-model GGUF (general.architecture = llama)\n"
+    "  --prompt TEXT        the prompt text\n"
+    "  --prompt-file F      read the prompt from F (its exact bytes)\n"
+    "  --no-bos             do not add BOS even if the file's add_bos_token says to\n"
+    "  --parse-special      text such as <s> becomes the control token (default: plain text)\n";
+
+static int model_error(const char *path)
+{
+    fprintf(stderr, "mmsafe: error: %s: %s\n", path, eng_errmsg());
+    return EXIT_ERR;
+}
+
+static int read_file(const char *path, char **out, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) { fprintf(stderr, "mmsafe: error: %s: %s\n", path, strerror(errno)); return EXIT_ERR; }
+    size_t cap = 4096, n = 0;
+    char *b = malloc(cap);
+    for (;;) {
+        if (!b) { fclose(f); fprintf(stderr, "mmsafe: error: %s: out of memory\n", path); return EXIT_ERR; }
+        n += fread(b + n, 1, cap - n, f);
+        if (n < cap) break;
+        cap *= 2;
+        char *nb = realloc(b, cap);
+        if (!nb) free(b);
+        b = nb;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) { free(b); fprintf(stderr, "mmsafe: error: %s: read error\n", path); return EXIT_ERR; }
+    *out = b;
+    *len = n;
+    return EXIT_OK;
+}
+
+static int parse_int(const char *cmd, const char *opt, const char *v, int lo, int hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || *end || end == v || x < lo || x > hi)
+        return cli_usage_error(cmd, "%s: expected an integer in [%d, %d], got '%s'", opt, lo, hi, v);
+    *out = (int)x;
+    return EXIT_OK;
+}
+
+/* Parses the shared options; positional text goes to prompt when allow_pos. */
+static int parse_opts(const char *cmd, int argc, char **argv, struct mopts *o, int allow_pos)
+{
+    memset(o, 0, sizeof *o);
+    o->threads = 1; o->arith = ENG_ARITH_FAST; o->kv = ENG_KV_AUTO; o->top = 0; o->n_gen = 16;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int r = EXIT_OK;
+#define NEEDV() do { if (!v) return cli_usage_error(cmd, "%s needs a value", a); i++; } while (0)
+        if (!strcmp(a, "--model") || !strcmp(a, "-m")) { NEEDV(); o->model = v; }
+        else if (!strcmp(a, "--prompt") || !strcmp(a, "-p")) { NEEDV(); o->prompt = v; }
+        else if (!strcmp(a, "--prompt-file")) { NEEDV(); o->prompt_file = v; }
+        else if (!strcmp(a, "-o") || !strcmp(a, "--output")) { NEEDV(); o->out = v; }
+        else if (!strcmp(a, "--no-bos")) o->no_bos = 1;
+        else if (!strcmp(a, "--parse-special")) o->parse_special = 1;
+        else if (!strcmp(a, "--threads") || !strcmp(a, "-t")) { NEEDV(); r = parse_int(cmd, a, v, 1, 1024, &o->threads); }
+        else if (!strcmp(a, "--ctx")) { NEEDV(); r = parse_int(cmd, a, v, 1, 1 << 24, &o->n_ctx); }
+        else if (!strcmp(a, "--top")) { NEEDV(); r = parse_int(cmd, a, v, 1, 1 << 24, &o->top); }
+        else if (!strcmp(a, "-n")) { NEEDV(); r = parse_int(cmd, a, v, 0, 1 << 24, &o->n_gen); }
+        else if (!strcmp(a, "--arith")) { NEEDV(); if (eng_arith_parse(v, &o->arith)) return cli_usage_error(cmd, "--arith: expected fast or exact, got '%s'", v); }
+        else if (!strcmp(a, "--kv")) { NEEDV();
+            if (!strcmp(v, "f16")) o->kv = ENG_KV_F16; else if (!strcmp(v, "f32")) o->kv = ENG_KV_F32;
+            else return cli_usage_error(cmd, "--kv: expected f16 or f32, got '%s'", v); }
+        else if (a[0] == '-' && a[1]) return cli_usage_error(cmd, "unknown option '%s'", a);
+        else if (allow_pos && !o->prompt) o->prompt = a;
+        else return cli_usage_error(cmd, "unexpected argument '%s'", a);
+        if (r) return r;
+#undef NEEDV
+    }
+    if (!o->model) return cli_usage_error(cmd, "--model is required");
+    if (o->prompt && o->prompt_file) return cli_usage_error(cmd, "give either --prompt or --prompt-file, not both");
+    if (!o->prompt && !o->prompt_file) return cli_usage_error(cmd, "no prompt (--prompt TEXT or --prompt-file F)");
+    if (o->prompt_file) return read_file(o->prompt_file, &o->text, &o->text_len);
+    o->text_len = strlen(o->prompt);
+    o->text = malloc(o->text_len + 1);
+    if (!o->text) { fprintf(stderr, "mmsafe: error: out of memory\n"); return EXIT_ERR; }
+    memcpy(o->text, o->prompt, o->text_len + 1);
+    return EXIT_OK;
+}
+
+static int tokenize(const struct eng_model *m, const struct mopts *o, int32_t **ids, int *n)
+{
+    int cap = (int)(o->text_len + 8 < (1u << 28) ? o->text_len + 8 : (1u << 28));
+    *ids = malloc((size_t)cap * sizeof **ids);
+    if (!*ids) { fprintf(stderr, "mmsafe: error: out of memory\n"); return EXIT_ERR; }
+    if (eng_tokenize(m, o->text, o->text_len, !o->no_bos, o->parse_special, *ids, cap, n)) return model_error(o->model);
+    if (*n > cap) { fprintf(stderr, "mmsafe: error: internal: token buffer too small\n"); return EXIT_ERR; }
+    return EXIT_OK;
+}
+
+static void print_piece_json(FILE *f, const char *s, int n)
+{
+    fputc('"', f);
+    for (int i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        else if (c < 0x20 || c == 0x7f) fprintf(f, "\\u%04x", c);
+        else fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+int cmd_inspect(int argc, char **argv)
+{
+    if (argc >= 2 && cli_is_help(argv[1])) {
+        printf("usage: mmsafe inspect MODEL.gguf\n\n"
+               "Prints the GGUF header, metadata, the tensor table (name, type, shape, size),\n"
+               "the model's hyper-parameters and tokenizer, and validation problems.\n"
+               "Exit 1 when the file cannot be used as a model.\n");
+        return EXIT_OK;
+    }
+    if (argc != 2) return cli_usage_error("inspect", "expected one GGUF file");
+    if (eng_inspect(argv[1], stdout)) { fflush(stdout); return model_error(argv[1]); }
+    return EXIT_OK;
+}
+
+int cmd_tokenize(int argc, char **argv)
+{
+    if (argc >= 2 && cli_is_help(argv[1])) {
+        printf("usage: mmsafe tokenize --model MODEL.gguf [--no-bos] [--parse-special] (TEXT | --prompt-file F)\n\n"
+               "Prints the token ids as one JSON array on stdout.\n\n%s", COMMON_HELP);
+        return EXIT_OK;
+    }
+    struct mopts o;
+    int r = parse_opts("tokenize", argc, argv, &o, 1);
+    if (r) return r;
+    struct eng_model *m = NULL;
+    int32_t *ids = NULL;
+    int n = 0;
+    if (eng_model_open(o.model, &m)) { r = model_error(o.model); goto out; }
+    if ((r = tokenize(m, &o, &ids, &n))) goto out;
+    putchar('[');
+    for (int i = 0; i < n; i++) printf("%s%d", i ? ", " : "", ids[i]);
+    printf("]\n");
+out:
+    free(ids); free(o.text);
+    eng_model_free(m);
+    return r;
+}
+
+static int prefill_prompt(struct mopts *o, struct eng_model **mp, struct eng_ctx **cp, int32_t **ids, int *n)
+{
+    if (eng_model_open(o->model, mp)) return model_error(o->model);
+    int r = tokenize(*mp, o, ids, n);
+    if (r) return r;
+    if (*n == 0) { fprintf(stderr, "mmsafe: error: %s: the prompt has no tokens\n", o->model); return EXIT_ERR; }
+    struct eng_params p = ENG_PARAMS_DEFAULT;
+    p.n_threads = o->threads; p.arith = o->arith; p.kv_type = o->kv; p.n_ctx = o->n_ctx;
+    if (eng_ctx_new(*mp, &p, cp)) return model_error(o->model);
+    if (eng_prefill(*cp, *ids, *n, NULL)) return model_error(o->model);
+    return EXIT_OK;
+}
+
+int cmd_logits(int argc, char **argv)
+{
+    if (argc >= 2 && cli_is_help(argv[1])) {
+        printf("usage: mmsafe logits --model MODEL.gguf (--prompt TEXT | --prompt-file F) [-o OUT.bin] [--top K]\n"
+               "                     [--threads N] [--arith fast|exact] [--kv f16|f32] [--ctx N] [--no-bos] [--parse-special]\n\n"
+               "Prefills the prompt as one batch and writes the last position's logits\n"
+               "(n_vocab little-endian float32) to OUT.bin; --top K prints the K best 'id piece logit'.\n\n%s"
+               "  -o FILE              write the logits here\n"
+               "  --top K              print the K largest logits\n"
+               "  --threads N          OpenMP threads (default 1)\n"
+               "  --ctx N              context size (default: the model's context_length)\n%s", COMMON_HELP, ARITH_HELP);
+        return EXIT_OK;
+    }
+    struct mopts o;
+    int r = parse_opts("logits", argc, argv, &o, 0);
+    if (r) return r;
+    if (!o.out && !o.top) { free(o.text); return cli_usage_error("logits", "nothing to do: give -o OUT.bin and/or --top K"); }
+    struct eng_model *m = NULL;
+    struct eng_ctx *c = NULL;
+    int32_t *ids = NULL;
+    int n = 0;
+    if ((r = prefill_prompt(&o, &m, &c, &ids, &n))) goto out;
+    const float *lg = eng_logits(c);
+    int nv = eng_n_vocab(m);
+    if (o.out) {
+        FILE *f = fopen(o.out, "wb");
+        if (!f || fwrite(lg, sizeof(float), (size_t)nv, f) != (size_t)nv || fclose(f) != 0) {
+            fprintf(stderr, "mmsafe: error: %s: cannot write: %s\n", o.out, strerror(errno));
+            r = EXIT_ERR;
+            goto out;
+        }
+    }
+    if (o.top) {
+        int k = o.top < nv ? o.top : nv;
+        int *best = malloc((size_t)k * sizeof *best);
+        if (!best) { r = EXIT_ERR; goto out; }
+        for (int i = 0; i < k; i++) best[i] = -1;
+        for (int v = 0; v < nv; v++) {
+            int j = k;
+            while (j > 0 && (best[j - 1] < 0 || lg[v] > lg[best[j - 1]])) j--;
+            if (j >= k) continue;
+            memmove(best + j + 1, best + j, (size_t)(k - j - 1) * sizeof *best);
+            best[j] = v;
+        }
+        for (int i = 0; i < k; i++) {
+            size_t pl;
+            const char *p = eng_token_raw(m, best[i], &pl);
+            printf("%d ", best[i]);
+            print_piece_json(stdout, p, (int)pl);
+            printf(" %.6f\n", lg[best[i]]);
+        }
+        free(best);
+    }
+out:
+    free(ids); free(o.text);
+    eng_ctx_free(c);
+    eng_model_free(m);
+    return r;
+}
+
+int cmd_generate(int argc, char **argv)
+{
+    if (argc >= 2 && cli_is_help(argv[1])) {
+        printf("usage: mmsafe generate --model MODEL.gguf (--prompt TEXT | --prompt-file F) [-n N]\n"
+               "                       [--threads N] [--arith fast|exact] [--kv f16|f32] [--ctx N] [--no-bos] [--parse-special]\n\n"
+               "Greedy continuation (argmax, lowest id on ties; does not stop at EOS): prints\n"
+               "the generated ids as a JSON array on the first line and their text on the second.\n\n%s"
+               "  -n N                 tokens to generate (default 16)\n"
+               "  --threads N          OpenMP threads (default 1)\n"
+               "  --ctx N              context size (default: the model's context_length)\n%s", COMMON_HELP, ARITH_HELP);
+        return EXIT_OK;
+    }
+    struct mopts o;
+    int r = parse_opts("generate", argc, argv, &o, 0);
+    if (r) return r;
+    struct eng_model *m = NULL;
+    struct eng_ctx *c = NULL;
+    int32_t *ids = NULL, *gen = NULL;
+    int n = 0;
+    if ((r = prefill_prompt(&o, &m, &c, &ids, &n))) goto out;
+    gen = malloc(((size_t)o.n_gen + 1) * sizeof *gen);
+    if (!gen) { r = EXIT_ERR; goto out; }
+    for (int i = 0; i < o.n_gen; i++) {
+        gen[i] = eng_argmax(c);
+        if (i + 1 < o.n_gen && eng_decode(c, gen[i])) { r = model_error(o.model); goto out; }
+    }
+    putchar('[');
+    for (int i = 0; i < o.n_gen; i++) printf("%s%d", i ? ", " : "", gen[i]);
+    printf("]\n");
+    for (int i = 0; i < o.n_gen; i++) {
+        char buf[256];
+        int l = eng_token_piece(m, gen[i], 0, buf, sizeof buf);
+        fwrite(buf, 1, (size_t)l, stdout);
+    }
+    putchar('\n');
+out:
+    free(ids); free(gen); free(o.text);
+    eng_ctx_free(c);
+    eng_model_free(m);
+    return r;
+}

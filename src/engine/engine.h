@@ -1,0 +1,113 @@
+/*
+ * engine.h - the native inference engine's public API (the only engine header
+ * included from outside src/engine/).  Plain C11 + libm + OpenMP: no MPI,
+ * HDF5, cJSON or image library anywhere below this header.
+ *
+ * Model: a LLaMA-architecture GGUF (LLaVA-1.5 / Vicuna / LLaMA-2 language
+ * model) with a SentencePiece ("llama") vocabulary.  Weights stay in a
+ * read-only mmap of the file (shared through the page cache by every process
+ * that opens it); nothing large is copied.
+ *
+ * Ownership and lifetimes:
+ *   - struct eng_model (eng_model_open / eng_model_free) owns the mapping, the
+ *     vocabulary and the hyper-parameters.  It is read-only after loading and
+ *     may be shared by several contexts and threads.
+ *   - struct eng_ctx (eng_ctx_new / eng_ctx_free) owns one sequence's state:
+ *     the KV cache, every scratch buffer (allocated once, at creation: no
+ *     allocation per token) and the last logits.  One context per thread of
+ *     use.  eng_ctx_reset() empties the KV cache so the next item can start;
+ *     the model must outlive its contexts.
+ *   - Pointers returned by eng_logits() stay valid until the next call that
+ *     evaluates, resets or frees the context.
+ *
+ * Errors: functions return an enum rc code from err.h (RC_OK = 0) and leave a
+ * message in a per-thread buffer read with eng_errmsg() (the message does not
+ * name the model file: the caller prefixes it).
+ */
+#ifndef MMSAFE_ENGINE_H
+#define MMSAFE_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct eng_model;
+struct eng_ctx;
+
+/* Arithmetic path (job key `arith`, option --arith):
+ *   ENG_ARITH_FAST  (default) what the reference (llama.cpp, CPU) does: activations
+ *                   rounded to F16 for F16 weights, quantised to Q8_0/Q8_1/Q8_K for
+ *                   quantised weights, integer SIMD dot products, F16 KV cache.
+ *                   Agrees with the reference far more tightly, and is faster.
+ *   ENG_ARITH_EXACT weights dequantised exactly, float32 activations and KV cache:
+ *                   the model as written (matches a float64 forward to ~1e-5). */
+enum eng_arith { ENG_ARITH_FAST = 0, ENG_ARITH_EXACT = 1 };
+/* KV cache element type; ENG_KV_AUTO = F16 for fast, F32 for exact. */
+enum eng_kv { ENG_KV_AUTO = 0, ENG_KV_F32 = 1, ENG_KV_F16 = 2 };
+
+struct eng_params {
+    int n_threads;   /* OpenMP threads for this context's work; <= 0: 1 */
+    int arith;       /* enum eng_arith */
+    int kv_type;     /* enum eng_kv */
+    int n_ctx;       /* positions in the KV cache; <= 0: the model's context_length */
+};
+#define ENG_PARAMS_DEFAULT { 1, ENG_ARITH_FAST, ENG_KV_AUTO, 0 }
+
+/* A position filled from an embedding row rather than a token (eng_prefill). */
+#define ENG_TOKEN_EMBD (-1)
+
+const char *eng_errmsg(void);
+const char *eng_arith_name(int arith);          /* "fast" / "exact" */
+int eng_arith_parse(const char *s, int *arith); /* RC_OK or RC_ECONFIG */
+
+/* Loading. */
+int eng_model_open(const char *path, struct eng_model **out);
+void eng_model_free(struct eng_model *m);       /* accepts NULL */
+
+int eng_n_vocab(const struct eng_model *m);
+int eng_n_embd(const struct eng_model *m);
+int eng_n_ctx_train(const struct eng_model *m);
+int32_t eng_token_bos(const struct eng_model *m);
+int32_t eng_token_eos(const struct eng_model *m);
+int eng_add_bos(const struct eng_model *m);     /* the file's tokenizer.ggml.add_bos_token */
+
+/* Tokenizer (SPM, as llama.cpp's llama_tokenize).  add_bos: push BOS first when
+ * the file says to (add_special); parse_special: "<s>" etc. in the text become
+ * control tokens.  Writes at most cap ids; *n_out is the full count (call again
+ * with a bigger buffer when *n_out > cap). */
+int eng_tokenize(const struct eng_model *m, const char *text, size_t len, int add_bos,
+                 int parse_special, int32_t *ids, int cap, int *n_out);
+/* Text of one token (spaces restored, byte tokens as their byte, control tokens
+ * empty unless special).  Returns the byte count written (at most cap, no NUL). */
+int eng_token_piece(const struct eng_model *m, int32_t id, int special, char *buf, int cap);
+/* Piece exactly as stored in the vocabulary (for --top / inspect); NULL if out of range. */
+const char *eng_token_raw(const struct eng_model *m, int32_t id, size_t *len);
+/* id of an exact piece, or -1. */
+int32_t eng_token_find(const struct eng_model *m, const char *piece, size_t len);
+
+/* Contexts. */
+int eng_ctx_new(const struct eng_model *m, const struct eng_params *p, struct eng_ctx **out);
+void eng_ctx_free(struct eng_ctx *c);           /* accepts NULL */
+void eng_ctx_reset(struct eng_ctx *c);          /* empty the KV cache (n_past = 0) */
+int eng_ctx_n_past(const struct eng_ctx *c);
+int eng_ctx_n_ctx(const struct eng_ctx *c);
+void eng_ctx_set_threads(struct eng_ctx *c, int n_threads);
+
+/* Appends n positions to the sequence, evaluated as one batch (matrix
+ * products over all of them).  tokens[i] >= 0 is a token id; tokens[i] ==
+ * ENG_TOKEN_EMBD takes the next row of embd (n_embd floats per row, in order);
+ * embd may be NULL when no position uses it.  tokens == NULL: every position
+ * is an embedding row.  Computes the logits of the last position (eng_logits).
+ * RC_ECTX when n_past + n exceeds the context, RC_EINPUT for a bad id. */
+int eng_prefill(struct eng_ctx *c, const int32_t *tokens, int n, const float *embd);
+/* Single-token decode: appends one token, computes its logits. */
+int eng_decode(struct eng_ctx *c, int32_t token);
+/* Logits of the last evaluated position (n_vocab floats), NULL before any evaluation. */
+const float *eng_logits(const struct eng_ctx *c);
+/* Greedy: argmax of the current logits (lowest id on ties). */
+int32_t eng_argmax(const struct eng_ctx *c);
+
+/* Description for `mmsafe inspect`: hyper-parameters, tokenizer, tensor table
+ * and validation problems, written to f (a FILE *). */
+int eng_inspect(const char *path, void *f);
+
+#endif

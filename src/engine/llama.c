@@ -1,0 +1,520 @@
+/*
+ * llama.c - the LLaMA decoder (spec §3): model loading and validation, the
+ * context (KV cache + scratch), batched prefill and single-token decode.
+ */
+#include "engine.h"
+#include "gguf.h"
+#include "ops.h"
+#include "quant.h"
+#include "tokenizer.h"
+#include "util.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define UBATCH 512           /* positions per evaluated micro-batch (as llama.cpp's n_ubatch) */
+
+struct layer {
+    float *attn_norm, *ffn_norm;             /* owned f32 copies */
+    float *bq, *bk, *bv, *bo;                /* optional biases (owned) or NULL */
+    struct wmat wq, wk, wv, wo, wg, wu, wd;
+};
+
+struct eng_model {
+    struct gguf *g;
+    struct vocab voc;
+    int n_vocab, n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff, n_ctx_train, n_rot;
+    float eps, rope_base, freq_scale;
+    float *rope_ff;                          /* rope_freqs.weight (owned) or NULL */
+    struct wmat tok_embd, output;
+    float *output_norm;
+    struct layer *L;
+};
+
+struct eng_ctx {
+    const struct eng_model *m;
+    int nt, arith, kv_f16, n_ctx, n_past, use_blas;
+    size_t kv_elt;                           /* bytes per cache element */
+    uint8_t *kc, *vc;                        /* [layer][n_ctx][n_embd_kv] */
+    float *x, *xb, *xb2, *q, *k, *v, *att, *hb, *hb2, *logits, *rc, *rs, *scores;
+    struct mm_scratch mm;
+    int have_logits;
+};
+
+const char *eng_arith_name(int a) { return a == ENG_ARITH_EXACT ? "exact" : "fast"; }
+int eng_arith_parse(const char *s, int *a)
+{
+    if (!strcmp(s, "fast")) { *a = ENG_ARITH_FAST; return RC_OK; }
+    if (!strcmp(s, "exact")) { *a = ENG_ARITH_EXACT; return RC_OK; }
+    return eng_err(RC_ECONFIG, "unknown arith '%s' (fast or exact)", s);
+}
+
+/* ---- loading ---- */
+
+static int req_u32(const struct gguf *g, const char *arch, const char *key, uint32_t *v, int required)
+{
+    char k[128];
+    snprintf(k, sizeof k, "%s.%s", arch, key);
+    const struct gguf_kv *kv = gguf_find_kv(g, k);
+    if (kv && kv->type == GGUF_ARRAY) return eng_err(RC_EFORMAT, "%s: per-layer arrays are not supported", k);
+    int rc = gguf_get_u32(g, k, v);
+    if (rc == 1) return required ? eng_err(RC_EFORMAT, "missing required key %s", k) : RC_OK;
+    return rc;
+}
+static int opt_f32(const struct gguf *g, const char *arch, const char *key, float *v, int required)
+{
+    char k[128];
+    snprintf(k, sizeof k, "%s.%s", arch, key);
+    int rc = gguf_get_f32(g, k, v);
+    if (rc == 1) return required ? eng_err(RC_EFORMAT, "missing required key %s", k) : RC_OK;
+    return rc;
+}
+
+static int get_w(const struct gguf *g, const char *name, int64_t K, int64_t N, struct wmat *w, int optional)
+{
+    const struct gguf_tensor *t = gguf_find_tensor(g, name);
+    if (!t) {
+        if (optional) { memset(w, 0, sizeof *w); return 1; }
+        return eng_err(RC_EFORMAT, "missing tensor %s", name);
+    }
+    if (t->n_dims > 2 || t->ne[0] != K || t->ne[1] != N || t->ne[2] != 1 || t->ne[3] != 1)
+        return eng_err(RC_EFORMAT, "tensor %s has shape [%" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64 "], expected [%" PRId64 ", %" PRId64 "]",
+                       name, t->ne[0], t->ne[1], t->ne[2], t->ne[3], K, N);
+    w->type = t->type; w->K = K; w->N = N; w->row_bytes = t->row_bytes; w->data = t->data;
+    return RC_OK;
+}
+
+/* 1-D tensor of n elements, decoded to an owned f32 copy. */
+static int get_vec(const struct gguf *g, const char *name, int64_t n, float **out, int optional)
+{
+    struct wmat w;
+    *out = NULL;
+    int rc = get_w(g, name, n, 1, &w, optional);
+    if (rc) return rc;
+    if (!(*out = malloc((size_t)n * sizeof(float)))) return eng_err(RC_ENOMEM, "out of memory");
+    qt_dequant_row(w.type, w.data, *out, n);
+    return RC_OK;
+}
+
+void eng_model_free(struct eng_model *m)
+{
+    if (!m) return;
+    if (m->L)
+        for (int i = 0; i < m->n_layer; i++) {
+            struct layer *l = &m->L[i];
+            free(l->attn_norm); free(l->ffn_norm); free(l->bq); free(l->bk); free(l->bv); free(l->bo);
+        }
+    free(m->L); free(m->output_norm); free(m->rope_ff);
+    vocab_release(&m->voc);
+    gguf_close(m->g);
+    free(m);
+}
+
+static int load(struct eng_model *m)
+{
+    const struct gguf *g = m->g;
+    const char *arch;
+    size_t alen;
+    int rc = gguf_get_str(g, "general.architecture", &arch, &alen);
+    if (rc == 1) return eng_err(RC_EFORMAT, "missing required key general.architecture");
+    if (rc) return rc;
+    if (alen != 5 || memcmp(arch, "llama", 5))
+        return eng_err(RC_EFORMAT, "architecture '%.*s' is not supported (only \"llama\")", (int)(alen > 40 ? 40 : alen), arch);
+    const char *A = "llama";
+    uint32_t ctx = 0, embd = 0, nl = 0, ff = 0, nh = 0, nhkv = 0, rot = 0, kl = 0, vl = 0, nexp = 0, vs = 0;
+    if ((rc = req_u32(g, A, "context_length", &ctx, 1)) || (rc = req_u32(g, A, "embedding_length", &embd, 1)) ||
+        (rc = req_u32(g, A, "block_count", &nl, 1)) || (rc = req_u32(g, A, "feed_forward_length", &ff, 1)) ||
+        (rc = req_u32(g, A, "attention.head_count", &nh, 1)) || (rc = req_u32(g, A, "attention.head_count_kv", &nhkv, 0)) ||
+        (rc = req_u32(g, A, "rope.dimension_count", &rot, 0)) || (rc = req_u32(g, A, "attention.key_length", &kl, 0)) ||
+        (rc = req_u32(g, A, "attention.value_length", &vl, 0)) || (rc = req_u32(g, A, "expert_count", &nexp, 0)) ||
+        (rc = req_u32(g, A, "vocab_size", &vs, 0)))
+        return rc;
+    m->eps = 0; m->rope_base = 10000.f;
+    float factor = 0;
+    if ((rc = opt_f32(g, A, "attention.layer_norm_rms_epsilon", &m->eps, 1)) ||
+        (rc = opt_f32(g, A, "rope.freq_base", &m->rope_base, 0)) ||
+        (rc = opt_f32(g, A, "rope.scaling.factor", &factor, 0)))
+        return rc;
+    if (factor == 0 && (rc = opt_f32(g, A, "rope.scale_linear", &factor, 0))) return rc;
+    const char *st;
+    size_t stl;
+    rc = gguf_get_str(g, "llama.rope.scaling.type", &st, &stl);
+    if (rc > 1) return rc;
+    if (rc == 0 && !((stl == 4 && !memcmp(st, "none", 4)) || (stl == 6 && !memcmp(st, "linear", 6))))
+        return eng_err(RC_EFORMAT, "rope scaling '%.*s' is not supported (none or linear)", (int)(stl > 20 ? 20 : stl), st);
+    if (nhkv == 0) nhkv = nh;
+    if (embd == 0 || nl == 0 || ff == 0 || nh == 0 || ctx == 0)
+        return eng_err(RC_EFORMAT, "zero hyper-parameter (embedding_length %u, block_count %u, feed_forward_length %u, head_count %u, context_length %u)", embd, nl, ff, nh, ctx);
+    if (embd > (1u << 20) || ff > (1u << 22) || nl > 4096 || nh > 4096)
+        return eng_err(RC_EFORMAT, "implausible hyper-parameters (embedding_length %u, feed_forward_length %u, block_count %u, head_count %u)", embd, ff, nl, nh);
+    if (embd % nh) return eng_err(RC_EFORMAT, "inconsistent shapes: head_count %u does not divide embedding_length %u", nh, embd);
+    if (nh % nhkv) return eng_err(RC_EFORMAT, "inconsistent shapes: head_count %u is not a multiple of head_count_kv %u", nh, nhkv);
+    if (nexp) return eng_err(RC_EFORMAT, "mixture-of-experts models (expert_count %u) are not supported", nexp);
+    uint32_t hd = embd / nh;
+    if (hd % 2) return eng_err(RC_EFORMAT, "inconsistent shapes: head dimension %u is odd", hd);
+    if (rot == 0) rot = hd;
+    if (rot != hd) return eng_err(RC_EFORMAT, "inconsistent shapes: rope.dimension_count %u != head dimension %u", rot, hd);
+    if ((kl && kl != hd) || (vl && vl != hd))
+        return eng_err(RC_EFORMAT, "inconsistent shapes: attention key/value length %u/%u != head dimension %u", kl, vl, hd);
+    if (ctx > (1u << 24)) return eng_err(RC_EFORMAT, "implausible context_length %u", ctx);
+    m->n_ctx_train = (int)ctx; m->n_embd = (int)embd; m->n_layer = (int)nl; m->n_ff = (int)ff;
+    m->n_head = (int)nh; m->n_head_kv = (int)nhkv; m->head_dim = (int)hd; m->n_rot = (int)rot;
+    m->freq_scale = factor != 0 ? 1.0f / factor : 1.0f;
+
+    if ((rc = vocab_load(&m->voc, g))) return rc;
+    m->n_vocab = m->voc.n;
+    if (vs && (int)vs != m->n_vocab)
+        return eng_err(RC_EFORMAT, "inconsistent shapes: llama.vocab_size %u != %d tokens", vs, m->n_vocab);
+
+    const int64_t E = embd, Ekv = (int64_t)hd * nhkv, V = m->n_vocab;
+    if (gguf_find_tensor(g, "blk.0.attn_qkv.weight"))
+        return eng_err(RC_EFORMAT, "fused attn_qkv tensors are not supported");
+    if ((rc = get_w(g, "token_embd.weight", E, V, &m->tok_embd, 0))) return rc;
+    rc = get_w(g, "output.weight", E, V, &m->output, 1);
+    if (rc == 1) m->output = m->tok_embd;          /* tied embeddings */
+    else if (rc) return rc;
+    if ((rc = get_vec(g, "output_norm.weight", E, &m->output_norm, 0))) return rc;
+    rc = get_vec(g, "rope_freqs.weight", hd / 2, &m->rope_ff, 1);
+    if (rc > 1) return rc;
+    if (!(m->L = calloc(nl, sizeof *m->L))) return eng_err(RC_ENOMEM, "out of memory");
+    for (uint32_t i = 0; i < nl; i++) {
+        struct layer *l = &m->L[i];
+        char n[GGUF_MAX_NAME + 16];
+#define W(field, nm, K, N) snprintf(n, sizeof n, "blk.%u." nm ".weight", i); if ((rc = get_w(g, n, K, N, &l->field, 0))) return rc;
+#define VEC(field, nm, len, opt) snprintf(n, sizeof n, "blk.%u." nm, i); rc = get_vec(g, n, len, &l->field, opt); if (rc > 1 || (rc == 1 && !(opt))) return rc;
+        VEC(attn_norm, "attn_norm.weight", E, 0)
+        VEC(ffn_norm, "ffn_norm.weight", E, 0)
+        W(wq, "attn_q", E, E)
+        W(wk, "attn_k", E, Ekv)
+        W(wv, "attn_v", E, Ekv)
+        W(wo, "attn_output", E, E)
+        W(wg, "ffn_gate", E, (int64_t)ff)
+        W(wu, "ffn_up", E, (int64_t)ff)
+        W(wd, "ffn_down", (int64_t)ff, E)
+        VEC(bq, "attn_q.bias", E, 1)
+        VEC(bk, "attn_k.bias", Ekv, 1)
+        VEC(bv, "attn_v.bias", Ekv, 1)
+        VEC(bo, "attn_output.bias", E, 1)
+#undef W
+#undef VEC
+        snprintf(n, sizeof n, "blk.%u.ffn_gate.bias", i);
+        if (gguf_find_tensor(g, n)) return eng_err(RC_EFORMAT, "FFN biases are not supported (%s)", n);
+    }
+    /* Q8_K activations need rows that are a multiple of 256: guaranteed by the block size of
+     * the K-quant weights themselves (ne[0] % 256 == 0, checked by the reader). */
+    return RC_OK;
+}
+
+int eng_model_open(const char *path, struct eng_model **out)
+{
+    *out = NULL;
+    struct eng_model *m = calloc(1, sizeof *m);
+    if (!m) return eng_err(RC_ENOMEM, "out of memory");
+    int rc = gguf_open(path, &m->g);
+    if (!rc) rc = load(m);
+    if (rc) { eng_model_free(m); return rc; }
+    *out = m;
+    return RC_OK;
+}
+
+int eng_n_vocab(const struct eng_model *m) { return m->n_vocab; }
+int eng_n_embd(const struct eng_model *m) { return m->n_embd; }
+int eng_n_ctx_train(const struct eng_model *m) { return m->n_ctx_train; }
+int32_t eng_token_bos(const struct eng_model *m) { return m->voc.bos; }
+int32_t eng_token_eos(const struct eng_model *m) { return m->voc.eos; }
+int eng_add_bos(const struct eng_model *m) { return m->voc.add_bos; }
+
+int eng_tokenize(const struct eng_model *m, const char *text, size_t len, int add_bos, int parse_special, int32_t *ids, int cap, int *n_out)
+{
+    return vocab_tokenize(&m->voc, text, len, add_bos, parse_special, ids, cap, n_out);
+}
+int eng_token_piece(const struct eng_model *m, int32_t id, int special, char *buf, int cap)
+{
+    return vocab_piece(&m->voc, id, special, buf, cap);
+}
+const char *eng_token_raw(const struct eng_model *m, int32_t id, size_t *len)
+{
+    if (id < 0 || id >= m->n_vocab) return NULL;
+    *len = m->voc.len[id];
+    return m->voc.piece[id];
+}
+int32_t eng_token_find(const struct eng_model *m, const char *piece, size_t len) { return vocab_find(&m->voc, piece, len); }
+
+/* ---- context ---- */
+
+void eng_ctx_free(struct eng_ctx *c)
+{
+    if (!c) return;
+    free(c->kc); free(c->vc);
+    free(c->x); free(c->xb); free(c->xb2); free(c->q); free(c->k); free(c->v); free(c->att);
+    free(c->hb); free(c->hb2); free(c->logits); free(c->rc); free(c->rs); free(c->scores);
+    mm_scratch_release(&c->mm);
+    free(c);
+}
+
+int eng_ctx_new(const struct eng_model *m, const struct eng_params *p, struct eng_ctx **out)
+{
+    *out = NULL;
+    struct eng_params def = ENG_PARAMS_DEFAULT;
+    if (!p) p = &def;
+    struct eng_ctx *c = calloc(1, sizeof *c);
+    if (!c) return eng_err(RC_ENOMEM, "out of memory");
+    c->m = m;
+    c->nt = p->n_threads > 0 ? p->n_threads : 1;
+    c->arith = p->arith == ENG_ARITH_EXACT ? ENG_ARITH_EXACT : ENG_ARITH_FAST;
+    c->kv_f16 = p->kv_type == ENG_KV_F16 || (p->kv_type == ENG_KV_AUTO && c->arith == ENG_ARITH_FAST);
+    c->kv_elt = c->kv_f16 ? 2 : 4;
+    c->n_ctx = p->n_ctx > 0 ? p->n_ctx : m->n_ctx_train;
+    c->use_blas = 1;
+    const size_t E = (size_t)m->n_embd, Ekv = (size_t)m->head_dim * (size_t)m->n_head_kv, F = (size_t)m->n_ff, U = UBATCH;
+    /* calloc: pages of the cache are only touched (and counted in RSS) as positions fill */
+    size_t kvn = (size_t)m->n_layer * (size_t)c->n_ctx * Ekv;
+    c->kc = calloc(kvn, c->kv_elt);
+    c->vc = calloc(kvn, c->kv_elt);
+    c->x = malloc(U * E * 4); c->xb = malloc(U * E * 4); c->xb2 = malloc(U * E * 4);
+    c->q = malloc(U * E * 4); c->k = malloc(U * Ekv * 4); c->v = malloc(U * Ekv * 4); c->att = malloc(U * E * 4);
+    c->hb = malloc(U * F * 4); c->hb2 = malloc(U * F * 4);
+    c->logits = malloc((size_t)m->n_vocab * 4);
+    c->rc = malloc(U * (size_t)m->n_rot / 2 * 4); c->rs = malloc(U * (size_t)m->n_rot / 2 * 4);
+    int maxthr = omp_get_max_threads() > c->nt ? omp_get_max_threads() : c->nt;
+    if (maxthr < 64) maxthr = 64;
+    c->scores = malloc((size_t)maxthr * (size_t)c->n_ctx * 4);
+    int64_t maxK = (int64_t)(F > E ? F : E);
+    int rc = RC_OK;
+    if (!c->kc || !c->vc || !c->x || !c->xb || !c->xb2 || !c->q || !c->k || !c->v || !c->att || !c->hb || !c->hb2 ||
+        !c->logits || !c->rc || !c->rs || !c->scores)
+        rc = eng_err(RC_ENOMEM, "out of memory (context of %d positions)", c->n_ctx);
+    if (!rc) rc = mm_scratch_init(&c->mm, maxK, UBATCH, maxthr);
+    if (rc) { eng_ctx_free(c); return rc; }
+    *out = c;
+    return RC_OK;
+}
+
+void eng_ctx_reset(struct eng_ctx *c) { c->n_past = 0; c->have_logits = 0; }
+int eng_ctx_n_past(const struct eng_ctx *c) { return c->n_past; }
+int eng_ctx_n_ctx(const struct eng_ctx *c) { return c->n_ctx; }
+void eng_ctx_set_threads(struct eng_ctx *c, int n) { c->nt = n > 0 ? n : 1; if (c->nt > c->mm.n_threads) c->nt = c->mm.n_threads; }
+const float *eng_logits(const struct eng_ctx *c) { return c->have_logits ? c->logits : NULL; }
+
+int32_t eng_argmax(const struct eng_ctx *c)
+{
+    if (!c->have_logits) return -1;
+    int32_t best = 0;
+    for (int i = 1; i < c->m->n_vocab; i++) if (c->logits[i] > c->logits[best]) best = i;
+    return best;
+}
+
+/* ---- forward ---- */
+
+static void mm(struct eng_ctx *c, const struct wmat *w, int T, const float *X, float *Y)
+{
+    mm_run(w, T, X, Y, c->arith == ENG_ARITH_EXACT ? MM_EXACT : MM_FAST, &c->mm, c->nt, c->use_blas);
+}
+
+static inline float kv_get(const struct eng_ctx *c, const uint8_t *base, size_t i)
+{
+    return c->kv_f16 ? h2f(((const uint16_t *)base)[i]) : ((const float *)base)[i];
+}
+
+static void rope_rows(const struct eng_model *m, float *x, int T, int n_heads, const float *rc, const float *rs)
+{
+    const int hd = m->head_dim, half = m->n_rot / 2;
+    for (int t = 0; t < T; t++)
+        for (int h = 0; h < n_heads; h++) {
+            float *v = x + ((size_t)t * n_heads + h) * hd;
+            const float *cs = rc + (size_t)t * half, *sn = rs + (size_t)t * half;
+            for (int i = 0; i < half; i++) {
+                float x0 = v[2 * i], x1 = v[2 * i + 1];
+                v[2 * i] = x0 * cs[i] - x1 * sn[i];
+                v[2 * i + 1] = x0 * sn[i] + x1 * cs[i];
+            }
+        }
+}
+
+/* Evaluates T <= UBATCH positions starting at c->n_past; x already holds the inputs. */
+static void forward(struct eng_ctx *c, int T)
+{
+    const struct eng_model *m = c->m;
+    const int E = m->n_embd, hd = m->head_dim, nh = m->n_head, nkv = m->n_head_kv, Ekv = hd * nkv, F = m->n_ff;
+    const int gqa = nh / nkv, p0 = c->n_past, half = m->n_rot / 2;
+    const float scale = 1.0f / sqrtf((float)hd);
+    /* rope cache: ggml_rope_cache_init (iterated f32 theta, cosf/sinf) */
+    const float theta_scale = powf(m->rope_base, -2.0f / (float)m->n_rot);
+    for (int t = 0; t < T; t++) {
+        float theta = (float)(p0 + t);
+        for (int i = 0; i < half; i++) {
+            float th = theta / (m->rope_ff ? m->rope_ff[i] : 1.0f);
+            th = m->freq_scale * th;
+            c->rc[(size_t)t * half + i] = cosf(th);
+            c->rs[(size_t)t * half + i] = sinf(th);
+            theta *= theta_scale;
+        }
+    }
+    float *x = c->x, *xb = c->xb, *xb2 = c->xb2;
+    for (int il = 0; il < m->n_layer; il++) {
+        const struct layer *L = &m->L[il];
+        const int last = il == m->n_layer - 1;
+        /* in the last layer only the last position's output is needed (as llama.cpp) */
+        const int r0 = last ? T - 1 : 0, R = T - r0;
+        for (int t = 0; t < T; t++) op_rmsnorm(xb + (size_t)t * E, x + (size_t)t * E, L->attn_norm, E, m->eps);
+        mm(c, &L->wk, T, xb, c->k);
+        mm(c, &L->wv, T, xb, c->v);
+        mm(c, &L->wq, R, xb + (size_t)r0 * E, c->q);
+        for (int t = 0; t < T; t++)
+            for (int i = 0; i < Ekv; i++) {
+                if (L->bk) c->k[(size_t)t * Ekv + i] += L->bk[i];
+                if (L->bv) c->v[(size_t)t * Ekv + i] += L->bv[i];
+            }
+        if (L->bq) for (int t = 0; t < R; t++) for (int i = 0; i < E; i++) c->q[(size_t)t * E + i] += L->bq[i];
+        rope_rows(m, c->k, T, nkv, c->rc, c->rs);
+        rope_rows(m, c->q, R, nh, c->rc + (size_t)r0 * half, c->rs + (size_t)r0 * half);
+        /* store K, V */
+        uint8_t *kl = c->kc + (size_t)il * c->n_ctx * Ekv * c->kv_elt, *vl = c->vc + (size_t)il * c->n_ctx * Ekv * c->kv_elt;
+        for (int t = 0; t < T; t++) {
+            size_t off = ((size_t)(p0 + t) * Ekv);
+            if (c->kv_f16) {
+                uint16_t *kd = (uint16_t *)kl + off, *vd = (uint16_t *)vl + off;
+                for (int i = 0; i < Ekv; i++) { kd[i] = f2h(c->k[(size_t)t * Ekv + i]); vd[i] = f2h(c->v[(size_t)t * Ekv + i]); }
+            } else {
+                memcpy((float *)kl + off, c->k + (size_t)t * Ekv, (size_t)Ekv * 4);
+                memcpy((float *)vl + off, c->v + (size_t)t * Ekv, (size_t)Ekv * 4);
+            }
+        }
+        /* causal attention, one (query row, head) pair per iteration */
+        const int n_pairs = R * nh;
+#pragma omp parallel num_threads(c->nt)
+        {
+            float *sc = c->scores + (size_t)omp_get_thread_num() * c->n_ctx;
+#pragma omp for schedule(dynamic, 4)
+            for (int pi = 0; pi < n_pairs; pi++) {
+                const int t = pi / nh, h = pi % nh, kvh = h / gqa;
+                const int pos = p0 + r0 + t;
+                const float *qv = c->q + (size_t)t * E + (size_t)h * hd;
+                float mx = -INFINITY;
+                for (int j = 0; j <= pos; j++) {
+                    const size_t kb = (size_t)j * Ekv + (size_t)kvh * hd;
+                    float s;
+                    if (c->kv_f16) { s = 0; const uint16_t *kk = (const uint16_t *)kl + kb; for (int d = 0; d < hd; d++) s += qv[d] * h2f(kk[d]); }
+                    else s = dot_f32(hd, qv, (const float *)kl + kb);
+                    s *= scale;
+                    sc[j] = s;
+                    if (s > mx) mx = s;
+                }
+                double sum = 0;
+                for (int j = 0; j <= pos; j++) { float e = expf(sc[j] - mx); sc[j] = e; sum += (double)e; }
+                const float inv = (float)(1.0 / sum);
+                float *o = c->att + (size_t)t * E + (size_t)h * hd;
+                for (int d = 0; d < hd; d++) o[d] = 0;
+                for (int j = 0; j <= pos; j++) {
+                    const float w = sc[j] * inv;
+                    const size_t vb = (size_t)j * Ekv + (size_t)kvh * hd;
+                    if (c->kv_f16) { const uint16_t *vv = (const uint16_t *)vl + vb; for (int d = 0; d < hd; d++) o[d] += w * h2f(vv[d]); }
+                    else { const float *vv = (const float *)vl + vb; for (int d = 0; d < hd; d++) o[d] += w * vv[d]; }
+                }
+            }
+        }
+        mm(c, &L->wo, R, c->att, xb2);
+        for (int t = 0; t < R; t++) {
+            float *xr = x + (size_t)(r0 + t) * E, *yr = xb2 + (size_t)t * E;
+            for (int i = 0; i < E; i++) xr[i] += yr[i] + (L->bo ? L->bo[i] : 0.f);
+        }
+        /* FFN */
+        for (int t = 0; t < R; t++) op_rmsnorm(xb + (size_t)t * E, x + (size_t)(r0 + t) * E, L->ffn_norm, E, m->eps);
+        mm(c, &L->wg, R, xb, c->hb);
+        mm(c, &L->wu, R, xb, c->hb2);
+        for (size_t i = 0; i < (size_t)R * F; i++) { float g = c->hb[i]; c->hb[i] = (g / (1.0f + expf(-g))) * c->hb2[i]; }
+        mm(c, &L->wd, R, c->hb, xb2);
+        for (int t = 0; t < R; t++) {
+            float *xr = x + (size_t)(r0 + t) * E, *yr = xb2 + (size_t)t * E;
+            for (int i = 0; i < E; i++) xr[i] += yr[i];
+        }
+    }
+    op_rmsnorm(xb, x + (size_t)(T - 1) * E, m->output_norm, E, m->eps);
+    mm(c, &m->output, 1, xb, c->logits);
+    c->n_past += T;
+    c->have_logits = 1;
+}
+
+int eng_prefill(struct eng_ctx *c, const int32_t *tokens, int n, const float *embd)
+{
+    const struct eng_model *m = c->m;
+    if (n <= 0) return eng_err(RC_EINPUT, "empty prompt");
+    if ((int64_t)c->n_past + n > c->n_ctx)
+        return eng_err(RC_ECTX, "prompt of %d positions (after %d) exceeds the context of %d", n, c->n_past, c->n_ctx);
+    for (int i = 0; i < n; i++) {
+        int32_t t = tokens ? tokens[i] : ENG_TOKEN_EMBD;
+        if (t == ENG_TOKEN_EMBD ? !embd : (t < 0 || t >= m->n_vocab))
+            return eng_err(RC_EINPUT, t == ENG_TOKEN_EMBD ? "position %d needs an embedding row but none was given" : "token id %d out of range", t == ENG_TOKEN_EMBD ? i : t);
+    }
+    const size_t E = (size_t)m->n_embd;
+    size_t erow = 0;
+    for (int b = 0; b < n; b += UBATCH) {
+        int T = n - b < UBATCH ? n - b : UBATCH;
+        for (int i = 0; i < T; i++) {
+            int32_t t = tokens ? tokens[b + i] : ENG_TOKEN_EMBD;
+            if (t == ENG_TOKEN_EMBD) memcpy(c->x + (size_t)i * E, embd + (erow++) * E, E * 4);
+            else qt_dequant_row(m->tok_embd.type, m->tok_embd.data + (size_t)t * m->tok_embd.row_bytes, c->x + (size_t)i * E, (int64_t)E);
+        }
+        forward(c, T);
+    }
+    return RC_OK;
+}
+
+int eng_decode(struct eng_ctx *c, int32_t token) { return eng_prefill(c, &token, 1, NULL); }
+
+/* ---- inspect ---- */
+
+int eng_inspect(const char *path, void *fp)
+{
+    FILE *f = fp;
+    struct gguf *g;
+    int rc = gguf_open(path, &g);
+    if (rc) return rc;
+    fprintf(f, "file: %s\nGGUF version %u, %zu bytes, %" PRId64 " metadata entries, %" PRId64 " tensors, alignment %u, data at %zu\n",
+            path, g->version, g->size, g->n_kv, g->n_tensors, g->alignment, g->data_offset);
+    fprintf(f, "\nmetadata:\n");
+    for (int64_t i = 0; i < g->n_kv; i++) {
+        char buf[200];
+        gguf_kv_format(&g->kv[i], buf, sizeof buf);
+        fprintf(f, "  %-44s %-7s %s\n", g->kv[i].key, g->kv[i].type == GGUF_ARRAY ? "array" : gguf_vtype_name(g->kv[i].type), buf);
+    }
+    fprintf(f, "\ntensors:\n  %-36s %-5s %-26s %12s\n", "name", "type", "shape (ne)", "bytes");
+    size_t total = 0;
+    for (int64_t i = 0; i < g->n_tensors; i++) {
+        const struct gguf_tensor *t = &g->t[i];
+        char shp[80];
+        int o = snprintf(shp, sizeof shp, "[");
+        for (int d = 0; d < (t->n_dims ? t->n_dims : 1); d++) o += snprintf(shp + o, sizeof shp - (size_t)o, "%s%" PRId64, d ? ", " : "", t->ne[d]);
+        snprintf(shp + o, sizeof shp - (size_t)o, "]");
+        fprintf(f, "  %-36s %-5s %-26s %12zu\n", t->name, qt_name(t->type), shp, t->nbytes);
+        total += t->nbytes;
+    }
+    fprintf(f, "  total tensor data: %zu bytes (%.1f MiB)\n", total, (double)total / 1048576.0);
+    struct eng_model *m = calloc(1, sizeof *m);
+    if (!m) { gguf_close(g); return eng_err(RC_ENOMEM, "out of memory"); }
+    m->g = g;
+    rc = load(m);
+    fprintf(f, "\nmodel:\n");
+    if (!rc) {
+        fprintf(f, "  architecture llama: n_vocab %d, n_embd %d, n_layer %d, n_head %d, n_head_kv %d (GQA %d), head_dim %d,\n"
+                   "  n_ff %d, context_length %d, rms_eps %g, rope base %g, freq_scale %g, output %s\n",
+                m->n_vocab, m->n_embd, m->n_layer, m->n_head, m->n_head_kv, m->n_head / m->n_head_kv, m->head_dim, m->n_ff,
+                m->n_ctx_train, m->eps, m->rope_base, m->freq_scale, m->output.data == m->tok_embd.data ? "tied to token_embd" : "output.weight");
+        int ns = 0;
+        for (int i = 0; i < m->n_vocab; i++) ns += m->voc.type[i] != TOK_NORMAL;
+        fprintf(f, "  tokenizer: %s (SentencePiece), %d tokens (%d non-normal), bos %d, eos %d, unk %d, add_bos %s, add_space_prefix %s\n",
+                m->voc.model, m->n_vocab, ns, m->voc.bos, m->voc.eos, m->voc.unk, m->voc.add_bos ? "true" : "false",
+                m->voc.add_space_prefix ? "true" : "false");
+        size_t kv = (size_t)m->n_layer * 2 * (size_t)m->head_dim * (size_t)m->n_head_kv;
+        fprintf(f, "  KV cache per position: %zu bytes (F16), %zu bytes (F32)\n", kv * 2, kv * 4);
+        fprintf(f, "\nvalidation: ok\n");
+    } else {
+        fprintf(f, "\nvalidation problems:\n  %s\n", eng_errmsg());
+    }
+    eng_model_free(m);
+    return rc;
+}

@@ -1,0 +1,45 @@
+/*
+ * ops.h - matrix products on block-quantised weights, and the small
+ * element-wise ops of the decoder.  Shared with other engine files (the
+ * vision tower reuses mm_run for its F16/F32 products).
+ *
+ * Convention (ggml): a weight with ne = [K, N] is N rows of K elements and
+ * computes y[n] = sum_k W[n][k] x[k].  Activations are row-major, one token
+ * per row: X is T x K, Y is T x N.
+ */
+#ifndef ENGINE_OPS_H
+#define ENGINE_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct wmat {
+    int type;                 /* enum qtype */
+    int64_t K, N;             /* ne[0], ne[1] */
+    size_t row_bytes;
+    const uint8_t *data;      /* borrowed (mmap) */
+};
+
+/* Scratch for mm_run, sized once by mm_scratch_init for the largest K and T. */
+struct mm_scratch {
+    void *act; size_t act_cap;      /* quantised / rounded activations, T rows */
+    float *panel; size_t panel_per_thread; int n_threads;  /* dequantised weight panels */
+};
+int mm_scratch_init(struct mm_scratch *s, int64_t max_K, int max_T, int n_threads);
+void mm_scratch_release(struct mm_scratch *s);
+
+enum { MM_FAST = 0, MM_EXACT = 1 };
+/* Y (T x N) = X (T x K) W^T.  MM_FAST converts X to the weight's activation
+ * type first (F16 / Q8_0 / Q8_1 / Q8_K, spec §8.1); MM_EXACT dequantises W
+ * exactly and keeps X in float32.  Runs its own OpenMP region with nt threads
+ * (call it from outside any parallel region).  use_blas: allow OpenBLAS sgemm
+ * on dequantised panels for T >= MM_BLAS_MIN_T (when the build has it). */
+void mm_run(const struct wmat *W, int T, const float *X, float *Y, int mode, struct mm_scratch *s, int nt, int use_blas);
+#define MM_BLAS_MIN_T 8
+int mm_have_blas(void);
+
+/* One row each (n elements). */
+void op_rmsnorm(float *y, const float *x, const float *w, int n, float eps);
+float dot_f32(int64_t n, const float *a, const float *b);   /* quant_simd.c */
+
+#endif

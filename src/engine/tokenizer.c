@@ -1,0 +1,341 @@
+/*
+ * tokenizer.c - SPM tokenizer (see tokenizer.h; spec §4).
+ */
+#include "tokenizer.h"
+#include "gguf.h"
+#include "util.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint32_t fnv(const char *s, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) { h ^= (unsigned char)s[i]; h *= 16777619u; }
+    return h;
+}
+
+int32_t vocab_find(const struct vocab *v, const char *s, size_t n)
+{
+    uint32_t i = fnv(s, n) & v->hash_mask;
+    for (;;) {
+        int32_t id = v->hash[i];
+        if (id < 0) return -1;
+        if (v->len[id] == n && !memcmp(v->piece[id], s, n)) return id;
+        i = (i + 1) & v->hash_mask;
+    }
+}
+
+void vocab_release(struct vocab *v)
+{
+    if (!v) return;
+    free(v->piece); free(v->len); free(v->score); free(v->type); free(v->hash); free(v->special);
+    memset(v, 0, sizeof *v);
+}
+
+static const struct vocab *g_sort_vocab;
+static int by_len_desc(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    uint32_t lx = g_sort_vocab->len[x], ly = g_sort_vocab->len[y];
+    if (lx != ly) return lx > ly ? -1 : 1;
+    return x < y ? -1 : x > y;
+}
+
+static int get_id(const struct gguf *g, const char *key, int32_t *id, int n)
+{
+    uint32_t u;
+    int rc = gguf_get_u32(g, key, &u);
+    if (rc == 1) return RC_OK;
+    if (rc) return rc;
+    if ((int64_t)u >= n) { *id = -1; return RC_OK; }   /* llama.cpp ignores out-of-range ids (with a warning) */
+    *id = (int32_t)u;
+    return RC_OK;
+}
+
+int vocab_load(struct vocab *v, const struct gguf *g)
+{
+    memset(v, 0, sizeof *v);
+    const char *model;
+    size_t mlen;
+    int rc = gguf_get_str(g, "tokenizer.ggml.model", &model, &mlen);
+    if (rc == 1) return eng_err(RC_EFORMAT, "missing required key tokenizer.ggml.model (no vocabulary)");
+    if (rc) return rc;
+    snprintf(v->model, sizeof v->model, "%.*s", (int)(mlen < 31 ? mlen : 31), model);
+    if (mlen != 5 || memcmp(model, "llama", 5))
+        return eng_err(RC_EFORMAT, "tokenizer '%s' is not supported (only SentencePiece vocab type \"llama\"; GPT-2 BPE comes later)", v->model);
+    const struct gguf_kv *tk = gguf_find_kv(g, "tokenizer.ggml.tokens");
+    if (!tk) return eng_err(RC_EFORMAT, "missing required key tokenizer.ggml.tokens");
+    if (tk->type != GGUF_ARRAY || tk->arr_type != GGUF_STRING)
+        return eng_err(RC_EFORMAT, "tokenizer.ggml.tokens should be an array of strings");
+    if (tk->n == 0 || tk->n > (1u << 24)) return eng_err(RC_EFORMAT, "tokenizer.ggml.tokens has %" PRIu64 " entries", tk->n);
+    int n = (int)tk->n;
+    v->n = n;
+    v->piece = calloc((size_t)n, sizeof *v->piece);
+    v->len = calloc((size_t)n, sizeof *v->len);
+    v->score = calloc((size_t)n, sizeof *v->score);
+    v->type = calloc((size_t)n, sizeof *v->type);
+    uint32_t hs = 1;
+    while (hs < 2u * (uint32_t)n) hs <<= 1;
+    v->hash = malloc(hs * sizeof *v->hash);
+    v->special = calloc((size_t)n, sizeof *v->special);
+    if (!v->piece || !v->len || !v->score || !v->type || !v->hash || !v->special) { vocab_release(v); return eng_err(RC_ENOMEM, "out of memory"); }
+    v->hash_mask = hs - 1;
+    memset(v->hash, 0xff, hs * sizeof *v->hash);
+    if ((rc = gguf_str_array(tk, v->piece, v->len, (uint64_t)n))) { vocab_release(v); return rc; }
+    const struct gguf_kv *sk = gguf_find_kv(g, "tokenizer.ggml.scores");
+    if (sk) {
+        if (sk->type != GGUF_ARRAY || (sk->arr_type != GGUF_F32 && sk->arr_type != GGUF_I32)) { vocab_release(v); return eng_err(RC_EFORMAT, "tokenizer.ggml.scores should be an array of f32"); }
+        if (sk->n < (uint64_t)n) { vocab_release(v); return eng_err(RC_EFORMAT, "tokenizer.ggml.scores has %" PRIu64 " entries for %d tokens", sk->n, n); }
+        for (int i = 0; i < n; i++) {
+            if (sk->arr_type == GGUF_F32) memcpy(&v->score[i], sk->data + 4 * (size_t)i, 4);
+            else { int32_t x; memcpy(&x, sk->data + 4 * (size_t)i, 4); v->score[i] = (float)x; }
+        }
+    }
+    const struct gguf_kv *ty = gguf_find_kv(g, "tokenizer.ggml.token_type");
+    for (int i = 0; i < n; i++) v->type[i] = TOK_NORMAL;
+    if (ty) {
+        if (ty->type != GGUF_ARRAY || ty->arr_type != GGUF_I32) { vocab_release(v); return eng_err(RC_EFORMAT, "tokenizer.ggml.token_type should be an array of i32"); }
+        if (ty->n < (uint64_t)n) { vocab_release(v); return eng_err(RC_EFORMAT, "tokenizer.ggml.token_type has %" PRIu64 " entries for %d tokens", ty->n, n); }
+        for (int i = 0; i < n; i++) memcpy(&v->type[i], ty->data + 4 * (size_t)i, 4);
+    }
+    /* text -> id: filled in id order, so the last id wins */
+    for (int i = 0; i < n; i++) {
+        uint32_t h = fnv(v->piece[i], v->len[i]) & v->hash_mask;
+        for (;;) {
+            int32_t id = v->hash[h];
+            if (id < 0) { v->hash[h] = i; break; }
+            if (v->len[id] == v->len[i] && !memcmp(v->piece[id], v->piece[i], v->len[i])) { v->hash[h] = i; break; }
+            h = (h + 1) & v->hash_mask;
+        }
+    }
+    v->bos = n > 1 ? 1 : -1; v->eos = n > 2 ? 2 : -1; v->unk = 0;
+    if ((rc = get_id(g, "tokenizer.ggml.bos_token_id", &v->bos, n)) ||
+        (rc = get_id(g, "tokenizer.ggml.eos_token_id", &v->eos, n)) ||
+        (rc = get_id(g, "tokenizer.ggml.unknown_token_id", &v->unk, n))) { vocab_release(v); return rc; }
+    v->add_bos = 1; v->add_eos = 0; v->add_space_prefix = 1;
+    if ((rc = gguf_get_bool(g, "tokenizer.ggml.add_bos_token", &v->add_bos)) > 1 ||
+        (rc = gguf_get_bool(g, "tokenizer.ggml.add_eos_token", &v->add_eos)) > 1 ||
+        (rc = gguf_get_bool(g, "tokenizer.ggml.add_space_prefix", &v->add_space_prefix)) > 1) { vocab_release(v); return rc; }
+    for (int b = 0; b < 256; b++) {
+        char buf[8];
+        snprintf(buf, sizeof buf, "<0x%02X>", b);
+        v->byte_id[b] = vocab_find(v, buf, 6);
+    }
+    for (int i = 0; i < n; i++)
+        if (v->type[i] == TOK_CONTROL || v->type[i] == TOK_USER || v->type[i] == TOK_UNKNOWN)
+            if (v->len[i] > 0) v->special[v->n_special++] = i;
+    g_sort_vocab = v;
+    qsort(v->special, (size_t)v->n_special, sizeof *v->special, by_len_desc);
+    return RC_OK;
+}
+
+/* ---- SPM merge ---- */
+
+struct sym { int prev, next; uint32_t off, n; };
+struct bigram { float score; int left, right; uint32_t size; };
+
+struct spm {
+    struct sym *sym; int n_sym, cap_sym;
+    struct bigram *heap; int n_heap, cap_heap;
+    char *buf; size_t cap_buf;
+};
+
+static int bg_less(const struct bigram *a, const struct bigram *b)  /* a has lower priority than b */
+{
+    if (a->score != b->score) return a->score < b->score;
+    return a->left > b->left;
+}
+
+static int heap_push(struct spm *s, struct bigram b)
+{
+    if (s->n_heap == s->cap_heap) {
+        int nc = s->cap_heap ? 2 * s->cap_heap : 64;
+        void *p = realloc(s->heap, (size_t)nc * sizeof *s->heap);
+        if (!p) return RC_ENOMEM;
+        s->heap = p; s->cap_heap = nc;
+    }
+    int i = s->n_heap++;
+    s->heap[i] = b;
+    while (i > 0) {
+        int p = (i - 1) / 2;
+        if (!bg_less(&s->heap[p], &s->heap[i])) break;
+        struct bigram t = s->heap[p]; s->heap[p] = s->heap[i]; s->heap[i] = t; i = p;
+    }
+    return RC_OK;
+}
+
+static struct bigram heap_pop(struct spm *s)
+{
+    struct bigram top = s->heap[0];
+    s->heap[0] = s->heap[--s->n_heap];
+    int i = 0;
+    for (;;) {
+        int l = 2 * i + 1, r = l + 1, m = i;
+        if (l < s->n_heap && bg_less(&s->heap[m], &s->heap[l])) m = l;
+        if (r < s->n_heap && bg_less(&s->heap[m], &s->heap[r])) m = r;
+        if (m == i) break;
+        struct bigram t = s->heap[m]; s->heap[m] = s->heap[i]; s->heap[i] = t; i = m;
+    }
+    return top;
+}
+
+static int try_pair(struct spm *s, const struct vocab *v, int left, int right)
+{
+    if (left == -1 || right == -1) return RC_OK;
+    uint32_t n = s->sym[left].n + s->sym[right].n;
+    int32_t id = vocab_find(v, s->buf + s->sym[left].off, n);
+    if (id < 0 || id >= v->n) return RC_OK;
+    struct bigram b = { v->score[id], left, right, n };
+    return heap_push(s, b);
+}
+
+struct out { int32_t *ids; int cap, n; };
+static void emit(struct out *o, int32_t id) { if (o->n < o->cap) o->ids[o->n] = id; o->n++; }
+
+static int spm_fragment(struct spm *s, const struct vocab *v, const char *text, size_t len, int prefix, struct out *o)
+{
+    /* escape: optional leading space, every ' ' -> U+2581 (3 bytes) */
+    size_t need = (len + 1) * 3 + 1;
+    if (need > s->cap_buf) {
+        void *p = realloc(s->buf, need);
+        if (!p) return eng_err(RC_ENOMEM, "out of memory");
+        s->buf = p; s->cap_buf = need;
+    }
+    size_t bn = 0;
+    if (prefix) { memcpy(s->buf, "\xe2\x96\x81", 3); bn = 3; }
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] == ' ') { memcpy(s->buf + bn, "\xe2\x96\x81", 3); bn += 3; }
+        else s->buf[bn++] = text[i];
+    }
+    if (bn == 0) return RC_OK;
+    if ((int)bn > s->cap_sym) {
+        void *p = realloc(s->sym, bn * sizeof *s->sym);
+        if (!p) return eng_err(RC_ENOMEM, "out of memory");
+        s->sym = p; s->cap_sym = (int)bn;
+    }
+    s->n_sym = 0;
+    for (size_t off = 0; off < bn;) {
+        static const int lens[16] = { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 3, 4 };
+        size_t l = (size_t)lens[(unsigned char)s->buf[off] >> 4];
+        if (l > bn - off) l = bn - off;
+        struct sym *y = &s->sym[s->n_sym];
+        y->off = (uint32_t)off; y->n = (uint32_t)l;
+        y->prev = s->n_sym - 1;
+        y->next = off + l == bn ? -1 : s->n_sym + 1;
+        s->n_sym++;
+        off += l;
+    }
+    s->n_heap = 0;
+    for (int i = 1; i < s->n_sym; i++)
+        if (try_pair(s, v, i - 1, i)) return eng_err(RC_ENOMEM, "out of memory");
+    while (s->n_heap > 0) {
+        struct bigram b = heap_pop(s);
+        struct sym *l = &s->sym[b.left], *r = &s->sym[b.right];
+        if (l->n == 0 || r->n == 0 || l->n + r->n != b.size) continue;
+        l->n += r->n;
+        r->n = 0;
+        l->next = r->next;
+        if (r->next >= 0) s->sym[r->next].prev = b.left;
+        if (try_pair(s, v, l->prev, b.left) || try_pair(s, v, b.left, l->next)) return eng_err(RC_ENOMEM, "out of memory");
+    }
+    for (int i = 0; i != -1; i = s->sym[i].next) {
+        const struct sym *y = &s->sym[i];
+        int32_t id = vocab_find(v, s->buf + y->off, y->n);
+        if (id >= 0) { emit(o, id); continue; }
+        for (uint32_t k = 0; k < y->n; k++) {
+            unsigned char c = (unsigned char)s->buf[y->off + k];
+            int32_t bid = v->byte_id[c];
+            if (bid < 0) bid = vocab_find(v, (const char *)&c, 1);
+            if (bid < 0) return eng_err(RC_EINPUT, "byte 0x%02X has no token (no byte fallback in this vocabulary)", c);
+            emit(o, bid);
+        }
+    }
+    return RC_OK;
+}
+
+struct frag { size_t off, len; int32_t id; };   /* id >= 0: special token */
+
+int vocab_tokenize(const struct vocab *v, const char *text, size_t len, int add_special,
+                   int parse_special, int32_t *ids, int cap, int *n_out)
+{
+    struct out o = { ids, cap, 0 };
+    struct spm s = { 0 };
+    int rc = RC_OK;
+    int nf = 1, capf = 16;
+    struct frag *f = malloc((size_t)capf * sizeof *f);
+    if (!f) return eng_err(RC_ENOMEM, "out of memory");
+    f[0].off = 0; f[0].len = len; f[0].id = -1;
+    if (len == 0) nf = 0;
+    for (int si = 0; si < v->n_special; si++) {
+        int32_t sid = v->special[si];
+        if (!parse_special && v->type[sid] != TOK_USER) continue;
+        const char *p = v->piece[sid];
+        size_t pl = v->len[sid];
+        for (int fi = 0; fi < nf; fi++) {
+            if (f[fi].id >= 0 || f[fi].len < pl) continue;
+            const char *base = text + f[fi].off;
+            const char *hit = memmem(base, f[fi].len, p, pl);
+            if (!hit) continue;
+            size_t lo = (size_t)(hit - base), rest = f[fi].len - lo - pl;
+            /* split into [left raw], token, [right raw] and continue scanning the right part */
+            if (nf + 2 > capf) {
+                capf = 2 * capf + 2;
+                void *np = realloc(f, (size_t)capf * sizeof *f);
+                if (!np) { free(f); return eng_err(RC_ENOMEM, "out of memory"); }
+                f = np;
+            }
+            struct frag left = { f[fi].off, lo, -1 }, tok = { f[fi].off + lo, pl, sid }, right = { f[fi].off + lo + pl, rest, -1 };
+            int k = 0;
+            struct frag rep[3];
+            if (left.len) rep[k++] = left;
+            rep[k++] = tok;
+            if (right.len) rep[k++] = right;
+            memmove(&f[fi + k], &f[fi + 1], (size_t)(nf - fi - 1) * sizeof *f);
+            memcpy(&f[fi], rep, (size_t)k * sizeof *f);
+            nf += k - 1;
+            fi += left.len ? 1 : 0;   /* now at the token; loop's ++ moves to the right part */
+        }
+    }
+    if (add_special && v->add_bos && v->bos >= 0) emit(&o, v->bos);
+    int prev_special = 1;
+    for (int fi = 0; fi < nf && rc == RC_OK; fi++) {
+        if (f[fi].id >= 0) { emit(&o, f[fi].id); prev_special = 1; continue; }
+        rc = spm_fragment(&s, v, text + f[fi].off, f[fi].len, v->add_space_prefix && prev_special, &o);
+        prev_special = 0;
+    }
+    if (rc == RC_OK && add_special && v->add_eos && v->eos >= 0) emit(&o, v->eos);
+    free(f); free(s.sym); free(s.heap); free(s.buf);
+    *n_out = o.n;
+    return rc;
+}
+
+int vocab_piece(const struct vocab *v, int32_t id, int special, char *buf, int cap)
+{
+    if (id < 0 || id >= v->n) return 0;
+    int t = v->type[id], n = 0;
+    const char *p = v->piece[id];
+    uint32_t len = v->len[id];
+    if (t == TOK_CONTROL || t == TOK_UNKNOWN || t == TOK_UNUSED) {
+        if (!special) return 0;
+        n = (int)(len < (uint32_t)cap ? len : (uint32_t)cap);
+        memcpy(buf, p, (size_t)n);
+        return n;
+    }
+    if (t == TOK_BYTE && len == 6 && p[0] == '<' && p[1] == '0' && p[2] == 'x') {
+        unsigned x;
+        if (sscanf(p + 3, "%2x", &x) == 1 && cap > 0) { buf[0] = (char)x; return 1; }
+    }
+    if (t == TOK_USER) {
+        n = (int)(len < (uint32_t)cap ? len : (uint32_t)cap);
+        memcpy(buf, p, (size_t)n);
+        return n;
+    }
+    for (uint32_t i = 0; i < len && n < cap;) {
+        if (i + 3 <= len && !memcmp(p + i, "\xe2\x96\x81", 3)) { buf[n++] = ' '; i += 3; }
+        else buf[n++] = p[i++];
+    }
+    return n;
+}

@@ -1,0 +1,96 @@
+/*
+ * util.c - engine error buffer and float conversions.
+ */
+#include "util.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+static _Thread_local char g_msg[2048];
+
+int eng_err(int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g_msg, sizeof g_msg, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+void eng_err_prefix(const char *fmt, ...)
+{
+    char pre[512], old[sizeof g_msg];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(pre, sizeof pre, fmt, ap);
+    va_end(ap);
+    memcpy(old, g_msg, sizeof old);
+    snprintf(g_msg, sizeof g_msg, "%s: %s", pre, old);
+}
+
+const char *eng_errmsg(void) { return g_msg; }
+
+float eng_f16_table[65536];
+static int g_tables_ready;
+
+static float h2f_compute(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h >> 15) & 1, exp = (h >> 10) & 31, man = h & 1023;
+    float v;
+    if (exp == 0) v = ldexpf((float)man, -24);                 /* zero / subnormal */
+    else if (exp == 31) v = man ? NAN : INFINITY;
+    else v = ldexpf((float)(man | 1024), (int)exp - 25);
+    if (exp == 31 && man) {                                     /* keep NaN payload sign */
+        uint32_t u = (sign << 31) | 0x7f800000u | (man << 13);
+        memcpy(&v, &u, 4);
+        return v;
+    }
+    return sign ? -v : v;
+}
+
+void eng_tables_init(void)
+{
+    if (__atomic_load_n(&g_tables_ready, __ATOMIC_ACQUIRE)) return;
+#pragma omp critical(eng_tables)
+    {
+        if (!g_tables_ready) {
+            for (uint32_t i = 0; i < 65536; i++) eng_f16_table[i] = h2f_compute((uint16_t)i);
+            __atomic_store_n(&g_tables_ready, 1, __ATOMIC_RELEASE);
+        }
+    }
+}
+
+/* f32 -> f16 with round-to-nearest-even (the classic bit-exact algorithm, as
+ * ggml's GGML_FP32_TO_FP16 / F16C _cvtss_sh with rounding mode 0). */
+uint16_t f2h(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000;
+    uint32_t ax = x & 0x7fffffffu;
+    if (ax >= 0x7f800000u)                                  /* inf / nan */
+        return (uint16_t)(sign | 0x7c00 | (ax > 0x7f800000u ? 0x200 | ((ax >> 13) & 0x3ff) : 0));
+    if (ax >= 0x477ff000u) return (uint16_t)(sign | 0x7c00); /* rounds to >= 65520: inf */
+    if (ax < 0x38800000u) {                                  /* result subnormal or zero */
+        if (ax < 0x33000000u) return (uint16_t)sign;         /* < 2^-25: rounds to 0 */
+        uint32_t e = ax >> 23, m = (ax & 0x7fffff) | 0x800000;
+        int shift = 126 - (int)e;                            /* 14 + (113 - e) - 1 ... */
+        /* value = m * 2^(e-150); subnormal unit 2^-24 -> q = m * 2^(e-126) */
+        uint32_t q = m >> shift, rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+        if (rem > half || (rem == half && (q & 1))) q++;
+        return (uint16_t)(sign | q);
+    }
+    uint32_t r = ax - 0x38000000u;                           /* rebias exponent 127 -> 15 */
+    uint32_t q = r >> 13, rem = r & 0x1fff;
+    if (rem > 0x1000 || (rem == 0x1000 && (q & 1))) q++;
+    return (uint16_t)(sign | q);
+}
+
+uint16_t f2bf(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 64); /* quiet nan */
+    return (uint16_t)((u + (0x7fff + ((u >> 16) & 1))) >> 16);
+}

@@ -64,24 +64,24 @@ $(B)/libengine.a: $(ENGINE_OBJ)
 
 $(B)/engine/%.o: src/engine/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(DEFS) $(CFLAGS) $(ARCH) $(SAN) -fopenmp $(BLAS_CFLAGS) $(DEPFLAGS) -Isrc -c -o $@ $<
+	$(CC) $(WARN) $(DEFS) $(CFLAGS) $(ARCH) $(SAN) -fopenmp $(BLAS_CFLAGS) $(DEPFLAGS) -iquote src -c -o $@ $<
 
 $(B)/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(MPICC) $(WARN) $(DEFS) $(CFLAGS) $(SAN) -fopenmp $(LIB_CFLAGS) -DMMSAFE_VERSION='"$(VERSION)"' -DMMSAFE_GITREV='"$(GITREV)"' $(DEPFLAGS) -Isrc -c -o $@ $<
+	$(MPICC) $(WARN) $(DEFS) $(CFLAGS) $(SAN) -fopenmp $(LIB_CFLAGS) -DMMSAFE_VERSION='"$(VERSION)"' -DMMSAFE_GITREV='"$(GITREV)"' $(DEPFLAGS) -iquote src -c -o $@ $<
 
 $(B)/tests/unit/%: tests/unit/%.c $(APP_OBJ) $(B)/libengine.a tests/t.h
 	@mkdir -p $(dir $@)
-	$(MPICC) $(WARN) $(DEFS) $(CFLAGS) $(SAN) -fopenmp $(LIB_CFLAGS) -Isrc -Itests -o $@ $< $(APP_OBJ) $(B)/libengine.a $(LIB_LIBS) $(BLAS_LIBS) -lm -lpthread
+	$(MPICC) $(WARN) $(DEFS) $(CFLAGS) $(SAN) -fopenmp $(LIB_CFLAGS) -iquote src -iquote tests -o $@ $< $(APP_OBJ) $(B)/libengine.a $(LIB_LIBS) $(BLAS_LIBS) -lm -lpthread
 
 # Engine tests link only the engine: they prove it builds and runs without MPI.
 $(B)/tests/engine/%: tests/engine/%.c $(B)/libengine.a tests/t.h
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(DEFS) $(CFLAGS) $(ARCH) $(SAN) -fopenmp -Isrc -Itests -o $@ $< $(B)/libengine.a $(BLAS_LIBS) -lm
+	$(CC) $(WARN) $(DEFS) $(CFLAGS) $(ARCH) $(SAN) -fopenmp -iquote src -iquote tests -o $@ $< $(B)/libengine.a $(BLAS_LIBS) -lm
 
 $(B)/tools/%: tools/%.c $(B)/libengine.a
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(DEFS) $(CFLAGS) $(ARCH) $(SAN) -fopenmp -Isrc -o $@ $< $(B)/libengine.a $(BLAS_LIBS) -lm
+	$(CC) $(WARN) $(DEFS) $(CFLAGS) $(ARCH) $(SAN) -fopenmp -iquote src -o $@ $< $(B)/libengine.a $(BLAS_LIBS) -lm
 
 # Every system package, from Debian (run as root on Debian 12).
 DEB_PKGS = build-essential pkg-config libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools \

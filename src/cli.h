@@ -13,6 +13,7 @@ int cmd_check(int argc, char **argv);    /* check.c */
 int cmd_run(int argc, char **argv);      /* runner.c */
 int cmd_reduce(int argc, char **argv);   /* reduce.c */
 int cmd_merge(int argc, char **argv);    /* merge.c */
+int cmd_sweep_job(int argc, char **argv); /* merge.c */
 /* model commands: cmd_model.c (engine front-end, no MPI) */
 int cmd_inspect(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);

@@ -1,0 +1,106 @@
+/*
+ * reduce.c - `mmsafe reduce RESULTS.h5 [--json | --pending]`: recomputes every
+ * statistic from the results file alone, through the same stats.c the run
+ * uses, so it prints the same numbers the run printed.
+ */
+#include "cli.h"
+#include "err.h"
+#include "json.h"
+#include "reduce.h"
+#include "stats.h"
+#include "store.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char reduce_help[] =
+    "usage: mmsafe reduce RESULTS.h5 [--json | --pending]\n\n"
+    "Recomputes every statistic from a results file and prints the table the run\n"
+    "printed: per model the accuracy per subset (Typical, Attack, Over-Safe), Total\n"
+    "(the unweighted mean of the subset accuracies, as in the MMSafeAware paper),\n"
+    "micro accuracy, FNR, FPR, F1, MCC, AUROC (when scores exist), unparsed, errors.\n\n"
+    "  --json     one JSON object: {\"models\": {NAME: {\"all\": M, \"subsets\": {..},\n"
+    "             \"scenarios\": {..}, \"total\": x}}}; each M has n, tp, fn, fp, tn,\n"
+    "             unparsed, errors, pending, accuracy, fnr, fpr, precision, recall, f1,\n"
+    "             mcc, balanced_accuracy, ci (Wilson 95%% intervals) and auroc when scored\n"
+    "  --pending  print only the number of (model, item) pairs without a verdict\n"
+    "             (0 = complete)\n";
+
+int reduce_results(const struct results *res, struct report *rep)
+{
+    memset(rep, 0, sizeof *rep);
+    rep->n_models = res->n_models;
+    rep->n_subsets = res->n_subsets;
+    rep->n_scenarios = res->n_scenarios;
+    rep->subsets = res->subsets;
+    rep->scenarios = res->scenarios;
+    rep->models = calloc((size_t)res->n_models + 1, sizeof *rep->models);
+    int ng = stats_n_groups(res->n_subsets, res->n_scenarios);
+    struct counts *g = calloc((size_t)ng, sizeof *g);
+    float *sc = malloc((res->n ? res->n : 1) * sizeof *sc);
+    if (!rep->models || !g || !sc) { free(g); free(sc); return err_set(RC_ENOMEM, "out of memory"); }
+    int rc = RC_OK;
+    for (int m = 0; m < res->n_models && !rc; m++) {
+        const struct model_results *mr = &res->models[m];
+        memset(g, 0, (size_t)ng * sizeof *g);
+        for (size_t i = 0; i < res->n; i++) {
+            stats_add(g, res->n_subsets, res->labels[i], mr->verdict[i], res->subset[i], res->scenario[i]);
+            sc[i] = mr->verdict[i] == V_ERROR || mr->verdict[i] == V_PENDING ? NAN : mr->p_unsafe[i];
+        }
+        rc = stats_model_report(&rep->models[m], mr->name, mr->parser ? mr->parser : "", g, res->n_subsets,
+                                res->n_scenarios, (int64_t)res->n, res->labels, mr->verdict, sc, res->subset, res->scenario);
+    }
+    free(g);
+    free(sc);
+    return rc;
+}
+
+void report_release(struct report *rep)
+{
+    for (int m = 0; m < rep->n_models; m++) model_report_release(&rep->models[m]);
+    free(rep->models);
+    memset(rep, 0, sizeof *rep);
+}
+
+int cmd_reduce(int argc, char **argv)
+{
+    const char *path = NULL;
+    int as_json = 0, pending = 0;
+    for (int i = 1; i < argc; i++) {
+        if (cli_is_help(argv[i])) { fputs(reduce_help, stdout); return EXIT_OK; }
+        else if (!strcmp(argv[i], "--json")) as_json = 1;
+        else if (!strcmp(argv[i], "--pending")) pending = 1;
+        else if (argv[i][0] == '-') return cli_usage_error("reduce", "unknown option '%s'", argv[i]);
+        else if (path) return cli_usage_error("reduce", "one results file at a time");
+        else path = argv[i];
+    }
+    if (!path) return cli_usage_error("reduce", "no results file given");
+    if (as_json && pending) return cli_usage_error("reduce", "give --json or --pending, not both");
+    struct results res;
+    int rc = results_read(path, 0, &res);
+    if (rc) { log_error("%s", err_msg()); return EXIT_ERR; }
+    if (pending) {
+        long long p = 0;
+        for (int m = 0; m < res.n_models; m++)
+            for (size_t i = 0; i < res.n; i++) p += res.models[m].verdict[i] == V_PENDING;
+        printf("%lld\n", p);
+        results_release(&res);
+        return EXIT_OK;
+    }
+    struct report rep;
+    rc = reduce_results(&res, &rep);
+    if (!rc) {
+        if (as_json) {
+            char *s = json_report(&rep);
+            if (s) { puts(s); free(s); } else rc = err_set(RC_ENOMEM, "out of memory");
+        } else {
+            stats_print_table(stdout, &rep);
+        }
+    }
+    if (rc) log_error("%s", err_msg());
+    report_release(&rep);
+    results_release(&res);
+    return rc ? EXIT_ERR : EXIT_OK;
+}

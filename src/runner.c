@@ -1,0 +1,680 @@
+/*
+ * runner.c - `mmsafe run`: job + manifest + scheduler + backend + store +
+ * journal + stats, on every rank.  Rank 0 validates the job and manifest once
+ * and broadcasts them; work arrives through the queue in comm.h; every rank
+ * journals and writes its own rows; counts are combined with MPI reductions
+ * and every rank writes the same statistics.  A run-level error on any rank
+ * is agreed on before each collective step, so no rank is left hanging.
+ */
+#include "backend.h"
+#include "cli.h"
+#include "comm.h"
+#include "err.h"
+#include "image.h"
+#include "job.h"
+#include "journal.h"
+#include "parser.h"
+#include "sched.h"
+#include "stats.h"
+#include "store.h"
+#include "util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t g_stop;
+static void on_signal(int sig) { (void)sig; g_stop = 1; }
+
+static const char run_help[] =
+    "usage: mmsafe run JOB.json [--fresh] [--model NAME | --model-index I] [--output FILE]\n\n"
+    "Runs a job: every (model, item) pair of the job's manifest gets a verdict in one\n"
+    "HDF5 results file.  Works as a singleton, under `mpirun -n N` and under `srun`.\n"
+    "Rank 0 hands out work in chunks (model affinity: a rank keeps its loaded model);\n"
+    "every rank evaluates, journals and writes its own rows; the statistics are\n"
+    "reduced over all ranks and printed at the end (same as `mmsafe reduce FILE`).\n\n"
+    "  --fresh          start over (delete the results file and its journals)\n"
+    "  --model NAME     run only this model of the job (e.g. one Slurm array task)\n"
+    "  --model-index I  run only the job's I-th model (0-based)\n"
+    "  --output FILE    results file (default: the job's \"output\", relative to the job)\n\n"
+    "Resume: re-running the same job on the same output continues where it stopped\n"
+    "(items with a final verdict are skipped; any number of ranks).  SIGTERM or SIGUSR1\n"
+    "make every rank finish its current item, flush and exit 0; rerun to finish.\n"
+    "Exit codes: 0 ok (or drained on a signal), 1 run-level error, 2 usage.\n";
+
+struct run_args { const char *job; int fresh; const char *model; int model_index; const char *output; };
+
+static int parse_args(int argc, char **argv, struct run_args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->model_index = -1;
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i];
+        if (cli_is_help(s)) { fputs(run_help, stdout); return -1; }
+        else if (!strcmp(s, "--fresh")) a->fresh = 1;
+        else if ((!strcmp(s, "--model") || !strcmp(s, "--model-index") || !strcmp(s, "--output")) && i + 1 >= argc)
+            return cli_usage_error("run", "%s needs a value", s);
+        else if (!strcmp(s, "--model")) a->model = argv[++i];
+        else if (!strcmp(s, "--model-index")) {
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            if (*end || v < 0) return cli_usage_error("run", "--model-index needs a number >= 0, not '%s'", argv[i]);
+            a->model_index = (int)v;
+        } else if (!strcmp(s, "--output")) a->output = argv[++i];
+        else if (s[0] == '-' && s[1]) return cli_usage_error("run", "unknown option '%s'", s);
+        else if (a->job) return cli_usage_error("run", "more than one job file ('%s', '%s')", a->job, s);
+        else a->job = s;
+    }
+    if (!a->job) return cli_usage_error("run", "no job file given");
+    if (a->model && a->model_index >= 0) return cli_usage_error("run", "give --model or --model-index, not both");
+    return 0;
+}
+
+/* Only the first process prints usage errors (each rank parses the same argv). */
+static int env_rank(void)
+{
+    const char *v[] = { "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID", NULL };
+    for (int i = 0; v[i]; i++) if (getenv(v[i])) return atoi(getenv(v[i]));
+    return 0;
+}
+
+/* === shared run state ===================================================== */
+
+struct run {
+    struct comm *c;
+    int rank, size;
+    struct job job;
+    struct manifest man;
+    char *output, *jdir;
+    int n_sel, *sel;                 /* selected job model indices */
+    char run_key[65];                /* sha256 of job text + selection: guards resume */
+    /* rank 0: resume state per selected model */
+    int8_t **verdict;                /* [n_sel][n] final verdicts known before this run */
+    float **score;
+    struct row **recovered;          /* rows from journals to write into the file */
+    char ***rec_text;                /* their responses / reasons (owned) */
+    int create;                      /* create the results file (else open) */
+    /* progress (rank 0) */
+    size_t total_work;
+    double t0, last_print;
+    int tty;
+};
+
+static void key_of(struct run *r)
+{
+    struct buf b = { 0 };
+    buf_add(&b, r->job.text, strlen(r->job.text));
+    for (int i = 0; i < r->n_sel; i++) buf_printf(&b, "%c%s", 0, r->job.models[r->sel[i]].name);
+    uint8_t d[32];
+    util_sha256(b.p, b.n, d);
+    util_hex(d, 32, r->run_key);
+    buf_release(&b);
+}
+
+static int select_models(struct run *r, const struct run_args *a)
+{
+    r->sel = malloc((size_t)r->job.n_models * sizeof *r->sel);
+    if (!r->sel) return err_set(RC_ENOMEM, "out of memory");
+    if (a->model) {
+        int i = job_find_model(&r->job, a->model);
+        if (i < 0) return err_set(RC_ECONFIG, "%s: no model named '%s' in the job", r->job.path, a->model);
+        r->sel[r->n_sel++] = i;
+    } else if (a->model_index >= 0) {
+        if (a->model_index >= r->job.n_models)
+            return err_set(RC_ECONFIG, "%s: --model-index %d but the job has %d model(s)", r->job.path, a->model_index, r->job.n_models);
+        r->sel[r->n_sel++] = a->model_index;
+    } else {
+        for (int i = 0; i < r->job.n_models; i++) r->sel[r->n_sel++] = i;
+    }
+    return RC_OK;
+}
+
+/* --- rank 0: resume ------------------------------------------------------- */
+
+struct replay_ctx { struct run *r; size_t n_new; };
+
+static void on_record(void *arg, int m, uint32_t item, const struct row *row)
+{
+    struct replay_ctx *x = arg;
+    struct run *r = x->r;
+    if (m < 0 || m >= r->n_sel || item >= r->man.n || row->verdict < V_SAFE || row->verdict > V_ERROR) return;
+    if (r->verdict[m][item] == V_PENDING) x->n_new++;
+    r->verdict[m][item] = row->verdict;
+    r->score[m][item] = row->p_unsafe;
+    struct row *dst = &r->recovered[m][item];
+    free(r->rec_text[m][2 * item]);
+    free(r->rec_text[m][2 * item + 1]);
+    *dst = *row;
+    dst->rank = row->rank;
+    r->rec_text[m][2 * item] = util_strdup(row->response ? row->response : "");
+    r->rec_text[m][2 * item + 1] = util_strdup(row->reason ? row->reason : "");
+    dst->response = r->rec_text[m][2 * item];
+    dst->reason = r->rec_text[m][2 * item + 1];
+}
+
+static int mkdirs_for(const char *file)
+{
+    char *d = util_dirname(file);
+    for (char *p = d + 1; *p; p++)
+        if (*p == '/') { *p = 0; mkdir(d, 0777); *p = '/'; }
+    int rc = (mkdir(d, 0777) == 0 || errno == EEXIST) ? RC_OK
+             : err_set(RC_EIO, "cannot create folder '%s' for the results: %s", d, strerror(errno));
+    free(d);
+    return rc;
+}
+
+static int prepare_resume(struct run *r, const struct run_args *a)
+{
+    size_t n = r->man.n;
+    r->verdict = calloc((size_t)r->n_sel, sizeof *r->verdict);
+    r->score = calloc((size_t)r->n_sel, sizeof *r->score);
+    r->recovered = calloc((size_t)r->n_sel, sizeof *r->recovered);
+    r->rec_text = calloc((size_t)r->n_sel, sizeof *r->rec_text);
+    if (!r->verdict || !r->score || !r->recovered || !r->rec_text) return err_set(RC_ENOMEM, "out of memory");
+    for (int m = 0; m < r->n_sel; m++) {
+        r->verdict[m] = malloc(n);
+        r->score[m] = malloc(n * sizeof(float));
+        r->recovered[m] = calloc(n, sizeof(struct row));
+        r->rec_text[m] = calloc(2 * n, sizeof(char *));
+        if (!r->verdict[m] || !r->score[m] || !r->recovered[m] || !r->rec_text[m]) return err_set(RC_ENOMEM, "out of memory");
+        memset(r->verdict[m], V_PENDING, n);
+        for (size_t i = 0; i < n; i++) r->score[m][i] = NAN;
+    }
+    int rc = mkdirs_for(r->output);
+    if (rc) return rc;
+    if (a->fresh) {
+        if (unlink(r->output) != 0 && errno != ENOENT)
+            return err_set(RC_EIO, "cannot remove '%s': %s", r->output, strerror(errno));
+        if ((rc = journal_remove_all(r->jdir))) return rc;
+        r->create = 1;
+        return RC_OK;
+    }
+    r->create = 1;
+    if (access(r->output, F_OK) == 0) {
+        struct results old;
+        if (results_read(r->output, 0, &old) != RC_OK) {
+            char stamp[32];
+            util_iso8601(stamp);
+            char *bad = util_fmt("%s.damaged-%s", r->output, stamp);
+            log_warn("%s; moved it to '%s' and rebuilding it from the journals in '%s'", err_msg(), bad, r->jdir);
+            if (rename(r->output, bad) != 0) { free(bad); return err_set(RC_EIO, "cannot move damaged '%s' aside", r->output); }
+            free(bad);
+        } else {
+            rc = RC_OK;
+            if (!old.manifest_sha256 || strcmp(old.manifest_sha256, r->man.sha256))
+                rc = err_set(RC_ECONFIG, "'%s' holds results for another manifest (sha256 %.12s..., now %.12s... from %s); "
+                             "use --fresh to start over or another \"output\"", r->output,
+                             old.manifest_sha256 ? old.manifest_sha256 : "?", r->man.sha256, r->man.path);
+            else if (!old.job || strcmp(old.job, r->job.text))
+                rc = err_set(RC_ECONFIG, "'%s' was written by a different job text than %s (the job changed since); "
+                             "use --fresh to start over or another \"output\"", r->output, r->job.path);
+            else if (old.n != n || old.n_models != r->n_sel)
+                rc = err_set(RC_ECONFIG, "'%s' holds %d model(s) but this run selects %d; use --output for a per-model run, or --fresh",
+                             r->output, old.n_models, r->n_sel);
+            for (int m = 0; !rc && m < r->n_sel; m++) {
+                const char *want = r->job.models[r->sel[m]].name;
+                if (strcmp(old.models[m].name, want)) {
+                    rc = err_set(RC_ECONFIG, "'%s' holds model '%s' where this run has '%s'; use --fresh or another --output",
+                                 r->output, old.models[m].name, want);
+                    break;
+                }
+                memcpy(r->verdict[m], old.models[m].verdict, n);
+                memcpy(r->score[m], old.models[m].p_unsafe, n * sizeof(float));
+            }
+            results_release(&old);
+            if (rc) return rc;
+            r->create = 0;
+        }
+    }
+    /* Fold the journals: records whose rows never reached the file. */
+    struct replay_ctx x = { r, 0 };
+    size_t nrec = 0;
+    int8_t **in_file = malloc((size_t)r->n_sel * sizeof *in_file);
+    for (int m = 0; m < r->n_sel; m++) { in_file[m] = malloc(n); memcpy(in_file[m], r->verdict[m], n); }
+    rc = journal_replay(r->jdir, r->man.sha256, r->run_key, on_record, &x, &nrec);
+    size_t folded = 0;
+    for (int m = 0; m < r->n_sel; m++) {
+        for (size_t i = 0; i < n; i++)
+            if (in_file[m][i] != V_PENDING || !r->rec_text[m][2 * i]) r->recovered[m][i].response = NULL;
+            else folded++;
+        free(in_file[m]);
+    }
+    free(in_file);
+    if (!rc && folded) log_info("folded %zu result(s) from the journals in '%s' into the results file", folded, r->jdir);
+    return rc;
+}
+
+/* --- progress ------------------------------------------------------------- */
+
+static void tick(void *arg)
+{
+    struct run *r = arg;
+    double now = util_now();
+    size_t done = wq_done(r->c);
+    int final = done >= r->total_work;
+    if (!r->tty && !final && now - r->last_print < r->job.progress_every) return;
+    if (!r->tty && final && r->last_print < 0) return;
+    double el = now - r->t0, rate = el > 0 ? (double)done / el : 0;
+    double eta = rate > 0 ? (double)(r->total_work - done) / rate : 0;
+    fprintf(stderr, "%smmsafe: progress: %zu/%zu items (%.1f%%), %.1f items/s, elapsed %.0fs, ETA %.0fs%s",
+            r->tty ? "\r" : "", done, r->total_work, r->total_work ? 100.0 * (double)done / (double)r->total_work : 100.0,
+            rate, el, eta, r->tty ? "   " : "\n");
+    fflush(stderr);
+    r->last_print = final && !r->tty ? -1 : now;
+}
+
+/* --- evaluation ------------------------------------------------------------ */
+
+struct worker {
+    struct run *r;
+    const struct backend_ops *ops;
+    void *ctx;
+    int model;                 /* slot in r->sel, -1 none */
+    int parser;
+    struct image_limits lim;
+    struct journal *jn;
+    struct store *st;
+    /* per model local results for the stats reduction */
+    struct counts **counts;    /* [n_sel][groups] */
+    float **score;             /* [n_sel][n], -inf = none */
+    /* row buffer */
+    struct row *rows;
+    uint32_t *idx;
+    char **texts;              /* owned copies of response/reason per buffered row */
+    int n_rows;
+    double last_flush;
+};
+
+static int flush_rows(struct worker *w)
+{
+    if (!w->n_rows) return RC_OK;
+    int rc = journal_sync(w->jn);
+    if (!rc) rc = store_write_rows(w->st, w->model, (size_t)w->n_rows, w->idx, w->rows);
+    for (int i = 0; i < 2 * w->n_rows; i++) { free(w->texts[i]); w->texts[i] = NULL; }
+    w->n_rows = 0;
+    w->last_flush = util_now();
+    return rc;
+}
+
+static void eval_item(struct worker *w, uint32_t i, struct row *row, char **resp_out, char **reason_out)
+{
+    struct run *r = w->r;
+    const struct item *it = &r->man.items[i];
+    struct eval_out out = { .text = NULL, .verdict = V_PENDING, .p_unsafe = NAN, .error = IE_NONE };
+    struct image img = { 0 };
+    double t = util_now();
+    if (it->bad_utf8_at >= 0) {
+        out.error = IE_PROMPT;
+        snprintf(out.reason, sizeof out.reason, "prompt is not valid UTF-8 (byte %ld)", it->bad_utf8_at);
+    } else if (w->ops->needs_pixels && !it->image) {
+        out.error = IE_NO_IMAGE;
+        snprintf(out.reason, sizeof out.reason, "the manifest has no image for this item");
+    } else if (w->ops->needs_pixels && image_load(it->image, &w->lim, &img) != RC_OK) {
+        out.error = access(it->image, F_OK) == 0 ? IE_IMAGE : IE_NO_IMAGE;
+        snprintf(out.reason, sizeof out.reason, "%s", err_msg());
+    } else {
+        int rc = w->ops->eval(w->ctx, i, it, w->ops->needs_pixels ? &img : NULL, &out);
+        if (rc != RC_OK && out.error == IE_NONE) {
+            out.error = IE_BACKEND;
+            snprintf(out.reason, sizeof out.reason, "%s", err_msg());
+        }
+    }
+    image_release(&img);
+    const char *text = out.text ? out.text : "";
+    size_t full = strlen(text), width = (size_t)r->job.response_width;
+    memset(row, 0, sizeof *row);
+    row->error = out.error;
+    row->p_unsafe = out.p_unsafe;
+    row->rank = (int16_t)r->rank;
+    row->response_len = (uint32_t)full;
+    row->truncated = full > width;
+    if (out.error != IE_NONE) row->verdict = V_ERROR;
+    else if (out.verdict != V_PENDING) row->verdict = out.verdict;
+    else row->verdict = parser_verdict(w->parser, text, it->label);
+    *resp_out = util_strndup(text, full > width ? width : full);
+    *reason_out = util_strdup(out.reason);
+    row->response = *resp_out;
+    row->reason = *reason_out;
+    row->latency_ms = (float)((util_now() - t) * 1000.0);
+    if (out.error != IE_NONE)
+        log_warn("item '%s' (model %s): %s", it->id, r->job.models[r->sel[w->model]].name, out.reason);
+}
+
+static int switch_model(struct worker *w, int m)
+{
+    struct run *r = w->r;
+    if (w->ctx) { flush_rows(w); w->ops->close(w->ctx); w->ctx = NULL; }
+    w->model = m;
+    const struct model_spec *ms = &r->job.models[r->sel[m]];
+    w->ops = backend_find(ms->backend);
+    if (!w->ops) return RC_ECONFIG;
+    int rc = w->ops->open(&w->ctx, ms, &r->job, &r->man);
+    if (rc) err_prefix("model '%s'", ms->name);
+    return rc;
+}
+
+static int work(struct worker *w)
+{
+    struct run *r = w->r;
+    uint32_t idx[SCHED_MAX_CHUNK * 4];
+    int n_done = 0, flags = 0, fatal = RC_OK, model;
+    int ngroups = stats_n_groups(r->man.n_subsets, r->man.n_scenarios);
+    for (;;) {
+        if (g_stop) flags |= WQ_DRAIN;
+        int n = wq_next(r->c, n_done, flags, &model, idx, SCHED_MAX_CHUNK * 4);
+        n_done = 0;
+        if (n == 0) break;
+        if (model != w->model || !w->ctx) {
+            int rc = switch_model(w, model);
+            if (rc) {
+                fatal = rc;
+                log_error("%s", err_msg());
+                flags |= WQ_FATAL;
+                continue;
+            }
+        }
+        for (int k = 0; k < n && !g_stop; k++) {
+            struct row *row = &w->rows[w->n_rows];
+            eval_item(w, idx[k], row, &w->texts[2 * w->n_rows], &w->texts[2 * w->n_rows + 1]);
+            int rc = journal_append(w->jn, model, idx[k], row);
+            if (rc) { fatal = rc; flags |= WQ_FATAL; log_error("%s", err_msg()); break; }
+            w->idx[w->n_rows++] = idx[k];
+            const struct item *it = &r->man.items[idx[k]];
+            stats_add(w->counts[model], r->man.n_subsets, it->label, row->verdict, it->subset, it->scenario);
+            w->score[model][idx[k]] = isfinite(row->p_unsafe) && row->verdict != V_ERROR ? row->p_unsafe : -INFINITY;
+            n_done++;
+            /* Slow items: write each row as it comes; fast ones: one write per chunk. */
+            if (util_now() - w->last_flush > 1.0 && (rc = flush_rows(w))) { fatal = rc; flags |= WQ_FATAL; break; }
+        }
+        int rc = flush_rows(w);
+        if (rc && !fatal) { fatal = rc; flags |= WQ_FATAL; log_error("%s", err_msg()); }
+        (void)ngroups;
+    }
+    if (w->ctx) { w->ops->close(w->ctx); w->ctx = NULL; }
+    return fatal;
+}
+
+/* === the command =========================================================== */
+
+static void run_release(struct run *r)
+{
+    for (int m = 0; m < r->n_sel; m++) {
+        if (r->verdict) free(r->verdict[m]);
+        if (r->score) free(r->score[m]);
+        if (r->recovered) free(r->recovered[m]);
+        if (r->rec_text && r->rec_text[m]) {
+            for (size_t i = 0; i < 2 * r->man.n; i++) free(r->rec_text[m][i]);
+            free(r->rec_text[m]);
+        }
+    }
+    free(r->verdict); free(r->score); free(r->recovered); free(r->rec_text);
+    free(r->sel); free(r->output); free(r->jdir);
+    job_release(&r->job);
+    manifest_release(&r->man);
+}
+
+/* Rank 0: everything that can fail before any file is touched. */
+static int preflight(struct run *r, const struct run_args *a, char **man_bytes, size_t *man_len)
+{
+    int rc = job_load(a->job, &r->job);
+    if (!rc) rc = util_read_file(r->job.manifest, man_bytes, man_len);
+    if (!rc) rc = manifest_parse(r->job.manifest, *man_bytes, *man_len, &r->man);
+    if (!rc) rc = select_models(r, a);
+    for (int i = 0; !rc && i < r->n_sel; i++) {
+        const struct model_spec *m = &r->job.models[r->sel[i]];
+        const struct backend_ops *ops = backend_find(m->backend);
+        if (!ops) { rc = err_set(RC_ECONFIG, "%s: model '%s': %s", r->job.path, m->name, err_msg()); break; }
+        rc = ops->check(m, &r->job, &r->man);
+    }
+    if (rc) return rc;
+    if (parser_from_name(r->job.parser) < 0) return err_set(RC_ECONFIG, "%s: unknown parser '%s'", r->job.path, r->job.parser);
+    r->output = util_strdup(a->output ? a->output : r->job.output);
+    r->jdir = util_fmt("%s.journal", r->output);
+    key_of(r);
+    if (r->man.n_no_image)
+        log_warn("%s: %d item(s) have no image", r->man.path, r->man.n_no_image);
+    return prepare_resume(r, a);
+}
+
+int cmd_run(int argc, char **argv)
+{
+    struct run_args a;
+    int prc = parse_args(argc, argv, &a);
+    if (prc) {
+        if (prc < 0) return EXIT_OK;
+        return env_rank() == 0 ? prc : EXIT_USAGE;
+    }
+    struct run r = { 0 };
+    int rc = comm_init(&argc, &argv, &r.c);
+    if (rc) { log_error("%s", err_msg()); return EXIT_ERR; }
+    r.rank = comm_rank(r.c);
+    r.size = comm_size(r.c);
+    log_set_rank(r.rank, r.size);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+
+    char started[32];
+    util_iso8601(started);
+    char *man_bytes = NULL, *job_text = NULL, *hdr = NULL;
+    size_t man_len = 0, job_len = 0, hdr_len = 0;
+    if (r.rank == 0) {
+        rc = preflight(&r, &a, &man_bytes, &man_len);
+        if (!rc) {
+            job_text = r.job.text;
+            job_len = strlen(job_text);
+            struct buf b = { 0 };
+            buf_printf(&b, "%d %d %s", r.create, r.n_sel, r.output);
+            for (int i = 0; i < r.n_sel; i++) buf_printf(&b, "%c%d", 0, r.sel[i]);
+            hdr = b.p;
+            hdr_len = b.n;
+        }
+    }
+    rc = comm_agree(r.c, rc);
+    if (rc) {
+        if (r.rank == 0) log_error("%s", err_msg());
+        goto out;
+    }
+    /* Everyone gets the same job and manifest bytes as rank 0 validated. */
+    if ((rc = comm_bcast_bytes(r.c, &job_text, &job_len, 0)) || (rc = comm_bcast_bytes(r.c, &man_bytes, &man_len, 0)) ||
+        (rc = comm_bcast_bytes(r.c, &hdr, &hdr_len, 0))) {
+        log_error("%s", err_msg());
+        comm_abort(r.c, EXIT_ERR);
+    }
+    if (r.rank != 0) {
+        char *jp = util_strdup(a.job);
+        rc = job_parse(jp, job_text, &r.job);
+        free(jp);
+        if (!rc) rc = manifest_parse(r.job.manifest, man_bytes, man_len, &r.man);
+        if (!rc) {
+            int off = 0;
+            char outp[4096];
+            sscanf(hdr, "%d %d %n", &r.create, &r.n_sel, &off);
+            snprintf(outp, sizeof outp, "%s", hdr + off);
+            r.output = util_strdup(outp);
+            r.jdir = util_fmt("%s.journal", r.output);
+            r.sel = malloc((size_t)r.n_sel * sizeof *r.sel);
+            const char *p = hdr + strlen(hdr) + 1;
+            for (int i = 0; i < r.n_sel; i++) { r.sel[i] = atoi(p); p += strlen(p) + 1; }
+            key_of(&r);
+        }
+        free(job_text);
+    }
+    free(hdr);
+    rc = comm_agree(r.c, rc);
+    if (rc) { if (r.rank == 0) log_error("%s", err_msg()); goto out; }
+
+    /* Open (or create) the shared results file: collective. */
+    struct store *st = NULL;
+    char **names = malloc((size_t)r.n_sel * sizeof *names), **backs = malloc((size_t)r.n_sel * sizeof *backs),
+         **json = malloc((size_t)r.n_sel * sizeof *json);
+    for (int i = 0; i < r.n_sel; i++) {
+        names[i] = r.job.models[r.sel[i]].name;
+        backs[i] = r.job.models[r.sel[i]].backend;
+        json[i] = r.job.models[r.sel[i]].json;
+    }
+    size_t n = r.man.n;
+    int8_t *labels = malloc(n);
+    int *sub = malloc(n * sizeof(int)), *scen = malloc(n * sizeof(int));
+    char **ids = malloc(n * sizeof(char *));
+    for (size_t i = 0; i < n; i++) {
+        labels[i] = r.man.items[i].label; sub[i] = r.man.items[i].subset;
+        scen[i] = r.man.items[i].scenario; ids[i] = r.man.items[i].id;
+    }
+    if (r.create) {
+        struct store_layout lay = {
+            .n_items = n, .ids = ids, .labels = labels, .subset = sub, .scenario = scen,
+            .n_subsets = r.man.n_subsets, .n_scenarios = r.man.n_scenarios,
+            .subsets = r.man.subsets, .scenarios = r.man.scenarios,
+            .n_models = r.n_sel, .model_names = names, .backends = backs, .model_json = json,
+            .parser = r.job.parser, .response_width = r.job.response_width,
+            .job_text = r.job.text, .job_path = r.job.path, .manifest_path = r.man.path,
+            .manifest_sha256 = r.man.sha256,
+        };
+        rc = store_create(&st, r.output, r.c, &lay);
+    } else {
+        rc = store_open(&st, r.output, r.c, r.n_sel, names);
+    }
+    rc = comm_agree(r.c, rc);
+    if (rc) { if (r.rank == 0) log_error("%s", err_msg()); store_close(st); goto out_free; }
+
+    /* Rank 0: rows recovered from journals go in first; then the work list. */
+    uint32_t **pending = NULL;
+    size_t *n_pending = NULL;
+    int lrc = RC_OK;
+    if (r.rank == 0) {
+        pending = calloc((size_t)r.n_sel, sizeof *pending);
+        n_pending = calloc((size_t)r.n_sel, sizeof *n_pending);
+        uint32_t *ix = malloc(n * sizeof *ix);
+        struct row *rows = malloc(n * sizeof *rows);
+        for (int m = 0; m < r.n_sel && !lrc; m++) {
+            size_t k = 0;
+            for (size_t i = 0; i < n; i++)
+                if (r.recovered[m][i].response) { ix[k] = (uint32_t)i; rows[k++] = r.recovered[m][i]; }
+            lrc = store_write_rows(st, m, k, ix, rows);
+            pending[m] = malloc(n * sizeof **pending + 4);
+            for (size_t i = 0; i < n; i++)
+                if (r.verdict[m][i] == V_PENDING) pending[m][n_pending[m]++] = (uint32_t)i;
+            r.total_work += n_pending[m];
+        }
+        free(ix);
+        free(rows);
+        if (!lrc && r.total_work < (size_t)r.n_sel * n)
+            log_info("resuming: %zu of %zu (model, item) pairs already have a verdict", (size_t)r.n_sel * n - r.total_work,
+                     (size_t)r.n_sel * n);
+    }
+    struct journal *jn = NULL;
+    if (!lrc) lrc = journal_open(&jn, r.jdir, r.rank, r.man.sha256, r.run_key);
+    char *hosts = NULL;
+    rc = comm_agree(r.c, lrc);
+    if (!rc) rc = comm_hosts(r.c, &hosts);
+    struct sched sched = { 0 };
+    if (!rc && r.rank == 0) {
+        rc = sched_init(&sched, r.n_sel, r.size, r.job.chunk, pending, n_pending);
+        pending = NULL; n_pending = NULL;
+    }
+    free(pending); free(n_pending);
+    rc = comm_agree(r.c, rc);
+    if (rc) { if (r.rank == 0) log_error("%s", err_msg()); journal_close(jn); store_close(st); free(hosts); goto out_free; }
+
+    /* Work. */
+    struct worker w = { .r = &r, .model = -1, .jn = jn, .st = st };
+    w.parser = parser_from_name(r.job.parser);
+    w.lim.max_pixels = r.job.max_image_pixels;
+    int ng = stats_n_groups(r.man.n_subsets, r.man.n_scenarios);
+    w.counts = calloc((size_t)r.n_sel, sizeof *w.counts);
+    w.score = calloc((size_t)r.n_sel, sizeof *w.score);
+    for (int m = 0; m < r.n_sel; m++) {
+        w.counts[m] = calloc((size_t)ng, sizeof(struct counts));
+        w.score[m] = malloc(n * sizeof(float));
+        for (size_t i = 0; i < n; i++) w.score[m][i] = -INFINITY;
+    }
+    w.rows = calloc(SCHED_MAX_CHUNK * 4, sizeof *w.rows);
+    w.idx = calloc(SCHED_MAX_CHUNK * 4, sizeof *w.idx);
+    w.texts = calloc(SCHED_MAX_CHUNK * 8, sizeof *w.texts);
+    w.last_flush = util_now();
+    r.t0 = util_now();
+    r.last_print = r.t0;
+    r.tty = isatty(2);
+    wq_start(r.c, r.rank == 0 ? &sched : NULL, tick, &r);
+    int fatal = RC_OK;
+    if (r.rank != 0 || wq_rank0_works(r.c)) fatal = work(&w);
+    wq_finish(r.c);
+    journal_close(jn);
+    if (r.rank == 0 && r.tty) fputc('\n', stderr);
+
+    /* Rank 0 contributes what earlier runs finished; then one reduction. */
+    if (r.rank == 0)
+        for (int m = 0; m < r.n_sel; m++)
+            for (size_t i = 0; i < n; i++)
+                if (r.verdict[m][i] != V_PENDING) {
+                    const struct item *it = &r.man.items[i];
+                    stats_add(w.counts[m], r.man.n_subsets, it->label, r.verdict[m][i], it->subset, it->scenario);
+                    w.score[m][i] = isfinite(r.score[m][i]) && r.verdict[m][i] != V_ERROR ? r.score[m][i] : -INFINITY;
+                }
+    struct report rep = { .n_models = r.n_sel, .n_subsets = r.man.n_subsets, .n_scenarios = r.man.n_scenarios,
+                          .subsets = r.man.subsets, .scenarios = r.man.scenarios };
+    rep.models = calloc((size_t)r.n_sel, sizeof *rep.models);
+    int64_t pend_total = 0;
+    int8_t *vdummy = malloc(n);
+    for (int m = 0; m < r.n_sel; m++) {
+        comm_allreduce_sum_i64(r.c, (int64_t *)w.counts[m], (size_t)ng * COUNTS_FIELDS);
+        comm_allreduce_max_f32(r.c, w.score[m], n);
+        /* pending = group size - final */
+        struct counts *g = w.counts[m];
+        int64_t *size_g = calloc((size_t)ng, sizeof *size_g);
+        for (size_t i = 0; i < n; i++) {
+            const struct item *it = &r.man.items[i];
+            size_g[0]++;
+            if (it->subset >= 0) size_g[1 + it->subset]++;
+            if (it->scenario >= 0) size_g[1 + r.man.n_subsets + it->scenario]++;
+            if (!isfinite(w.score[m][i])) w.score[m][i] = NAN;
+            vdummy[i] = V_SAFE;   /* scores of errors/pending are already NaN */
+        }
+        for (int k = 0; k < ng; k++) g[k].pending = size_g[k] - g[k].n;
+        free(size_g);
+        pend_total += g[0].pending;
+        stats_model_report(&rep.models[m], names[m], r.job.parser, g, r.man.n_subsets, r.man.n_scenarios,
+                           (int64_t)n, labels, vdummy, w.score[m], sub, scen);
+        int src = store_write_stats(st, m, &rep.models[m], &rep);
+        if (src && !fatal) fatal = src;
+    }
+    free(vdummy);
+    char finished[32];
+    util_iso8601(finished);
+    struct run_attrs ra = { r.size, hosts, started, finished, pend_total == 0 };
+    int arc = store_set_run_attrs(st, &ra);
+    int crc = store_close(st);
+    if (!fatal) fatal = arc ? arc : crc;
+    rc = comm_agree(r.c, fatal);
+    if (r.rank == 0) {
+        stats_print_table(stdout, &rep);
+        if (rc) log_error("%s", err_msg());
+        else if (g_stop || pend_total)
+            printf("incomplete: %lld (model, item) pair(s) pending%s; rerun the same command to resume\n",
+                   (long long)pend_total, g_stop ? " (stopped by a signal)" : "");
+        printf("results: %s\n", r.output);
+        fflush(stdout);
+    }
+    for (int m = 0; m < r.n_sel; m++) { model_report_release(&rep.models[m]); free(w.counts[m]); free(w.score[m]); }
+    free(rep.models); free(w.counts); free(w.score); free(w.rows); free(w.idx);
+    for (int i = 0; i < SCHED_MAX_CHUNK * 8; i++) free(w.texts[i]);
+    free(w.texts);
+    free(hosts);
+    if (r.rank == 0) sched_release(&sched);
+out_free:
+    free(names); free(backs); free(json); free(labels); free(sub); free(scen); free(ids);
+out:
+    free(man_bytes);
+    run_release(&r);
+    comm_finalize(r.c);
+    return rc ? EXIT_ERR : EXIT_OK;
+}

@@ -62,6 +62,9 @@ int eng_arith_parse(const char *s, int *arith); /* RC_OK or RC_ECONFIG */
 /* Loading. */
 int eng_model_open(const char *path, struct eng_model **out);
 void eng_model_free(struct eng_model *m);       /* accepts NULL */
+/* Loads only the vocabulary (e.g. llama.cpp's ggml-vocab-*.gguf files, which
+ * have no tensors): tokenize / piece functions work, eng_ctx_new refuses. */
+int eng_vocab_open(const char *path, struct eng_model **out);
 
 int eng_n_vocab(const struct eng_model *m);
 int eng_n_embd(const struct eng_model *m);
@@ -109,5 +112,38 @@ int32_t eng_argmax(const struct eng_ctx *c);
 /* Description for `mmsafe inspect`: hyper-parameters, tokenizer, tensor table
  * and validation problems, written to f (a FILE *). */
 int eng_inspect(const char *path, void *f);
+
+/* ---- Vision: CLIP tower + MLP projector from an mmproj GGUF (vision.c) ----
+ * Input: decoded 8-bit RGB pixels ((h, w, 3), rows top to bottom); output:
+ * n_tokens rows of n_embd floats, the LM's inputs at the image positions.
+ * vision_mode (spec §0.3): ENG_VISION_LLAVA (default; the original LLaVA-1.5
+ * computation) or ENG_VISION_LLAMA_CPP (what llama.cpp 3f545be computes).
+ * eng_params.arith: fast = llama.cpp's F16 roundings (im2col, F16-weight
+ * activations, GELU tables); exact = plain float32.  The eng_vision is
+ * read-only after loading and may be shared; one eng_vision_ctx per thread. */
+struct eng_vision;
+struct eng_vision_ctx;
+enum eng_vision_mode { ENG_VISION_LLAVA = 0, ENG_VISION_LLAMA_CPP = 1 };
+const char *eng_vision_mode_name(int mode);           /* "llava" / "llama.cpp" */
+int eng_vision_mode_parse(const char *s, int *mode);  /* RC_OK or RC_ECONFIG */
+
+int eng_vision_open(const char *path, struct eng_vision **out);   /* RC_EIO/RC_EFORMAT/RC_ENOMEM */
+void eng_vision_free(struct eng_vision *v);                       /* accepts NULL */
+int eng_vision_image_size(const struct eng_vision *v);  /* S: the tower's input is S x S */
+int eng_vision_n_tokens(const struct eng_vision *v);    /* image tokens per image */
+int eng_vision_n_embd(const struct eng_vision *v);      /* projector output width (= LM n_embd) */
+
+/* The normalised (3, S, S) float32 tensor the tower sees (caller allocates
+ * 3*S*S floats).  RC_OK, RC_EINPUT or RC_ENOMEM. */
+int eng_vision_preprocess(const struct eng_vision *v, int mode, const uint8_t *rgb, int w, int h,
+                          float *out);
+
+/* Scratch for encoding, allocated once (p: n_threads and arith; NULL = defaults). */
+int eng_vision_ctx_new(const struct eng_vision *v, const struct eng_params *p, struct eng_vision_ctx **out);
+void eng_vision_ctx_free(struct eng_vision_ctx *c);   /* accepts NULL */
+/* Preprocess + encode: out gets n_tokens * n_embd floats. */
+int eng_vision_encode(struct eng_vision_ctx *c, int mode, const uint8_t *rgb, int w, int h, float *out);
+/* Encode an already preprocessed (3, S, S) tensor. */
+int eng_vision_encode_pre(struct eng_vision_ctx *c, int mode, const float *pre, float *out);
 
 #endif

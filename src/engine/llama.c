@@ -221,6 +221,19 @@ int eng_model_open(const char *path, struct eng_model **out)
     return RC_OK;
 }
 
+int eng_vocab_open(const char *path, struct eng_model **out)
+{
+    *out = NULL;
+    struct eng_model *m = calloc(1, sizeof *m);
+    if (!m) return eng_err(RC_ENOMEM, "out of memory");
+    int rc = gguf_open(path, &m->g);
+    if (!rc) rc = vocab_load(&m->voc, m->g);
+    if (rc) { eng_model_free(m); return rc; }
+    m->n_vocab = m->voc.n;
+    *out = m;
+    return RC_OK;
+}
+
 int eng_n_vocab(const struct eng_model *m) { return m->n_vocab; }
 int eng_n_embd(const struct eng_model *m) { return m->n_embd; }
 int eng_n_ctx_train(const struct eng_model *m) { return m->n_ctx_train; }
@@ -259,6 +272,7 @@ void eng_ctx_free(struct eng_ctx *c)
 int eng_ctx_new(const struct eng_model *m, const struct eng_params *p, struct eng_ctx **out)
 {
     *out = NULL;
+    if (!m->L) return eng_err(RC_ECONFIG, "vocabulary-only model: cannot evaluate");
     struct eng_params def = ENG_PARAMS_DEFAULT;
     if (!p) p = &def;
     struct eng_ctx *c = calloc(1, sizeof *c);

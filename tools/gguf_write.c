@@ -1,0 +1,275 @@
+/*
+ * gguf_write.c - the project's own small GGUF writer: makes random-weight
+ * LLaMA decoders of any shape and weight type, for tests and `make bench`.
+ *
+ *   build/tools/gguf_write OUT.gguf [--type F32|F16|BF16|Q8_0|Q4_0|Q4_1|Q5_0|Q5_1|Q4_K|Q5_K|Q6_K|Q4_K_M|Q5_K_M]
+ *       [--embd N] [--layers N] [--heads N] [--kv-heads N] [--ff N] [--vocab N] [--ctx N]
+ *       [--seed N] [--vocab-from FILE.gguf] [--tied] [--arch NAME] [--drop-key KEY] [--drop-tensor NAME]
+ *       [--version N]
+ *
+ * The vocabulary is copied from --vocab-from (a llama.cpp ggml-vocab-*.gguf or
+ * any SPM model file; --vocab is then its size) or synthesised: <unk>, <s>,
+ * </s>, the 256 byte tokens <0xHH>, then "▁tok<i>" pieces.  Weights are
+ * uniform random (std 0.02), norms 1 + noise; K-quant mixes follow
+ * llama-quantize's Q4_K_M/Q5_K_M rules (spec §2.6: use_more_bits layers get
+ * Q6_K attn_v and ffn_down, output Q6_K).  --arch, --drop-key, --drop-tensor and --version make
+ * deliberately invalid files for the error tests.
+ */
+#include "engine/gguf.h"
+#include "engine/quant.h"
+#include "engine/engine.h"
+#include "engine/util.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct opts {
+    const char *out, *type, *vocab_from, *arch, *drop_key, *drop_tensor;
+    int embd, layers, heads, kv_heads, ff, vocab, ctx, tied, version;
+    uint64_t seed;
+};
+
+/* ---- byte buffer for the header ---- */
+struct buf { uint8_t *p; size_t n, cap; };
+static void put(struct buf *b, const void *d, size_t n)
+{
+    if (b->n + n > b->cap) {
+        while (b->n + n > b->cap) b->cap = b->cap ? 2 * b->cap : 1 << 16;
+        b->p = realloc(b->p, b->cap);
+        if (!b->p) { fprintf(stderr, "gguf_write: out of memory\n"); exit(1); }
+    }
+    memcpy(b->p + b->n, d, n);
+    b->n += n;
+}
+static void put_u32(struct buf *b, uint32_t v) { put(b, &v, 4); }
+static void put_u64(struct buf *b, uint64_t v) { put(b, &v, 8); }
+static void put_str(struct buf *b, const char *s, size_t n) { put_u64(b, n); put(b, s, n); }
+
+static int n_kv;
+static const char *g_drop_key;
+static int key(struct buf *b, const char *k, uint32_t type)
+{
+    if (g_drop_key && !strcmp(g_drop_key, k)) return 0;
+    put_str(b, k, strlen(k));
+    put_u32(b, type);
+    n_kv++;
+    return 1;
+}
+static void kv_u32(struct buf *b, const char *k, uint32_t v) { if (key(b, k, GGUF_U32)) put_u32(b, v); }
+static void kv_f32(struct buf *b, const char *k, float v) { if (key(b, k, GGUF_F32)) put(b, &v, 4); }
+static void kv_bool(struct buf *b, const char *k, int v) { uint8_t x = (uint8_t)!!v; if (key(b, k, GGUF_BOOL)) put(b, &x, 1); }
+static void kv_str(struct buf *b, const char *k, const char *v) { if (key(b, k, GGUF_STRING)) put_str(b, v, strlen(v)); }
+
+/* ---- rng ---- */
+static uint64_t rng_s;
+static inline uint64_t rng(void) { rng_s ^= rng_s << 13; rng_s ^= rng_s >> 7; rng_s ^= rng_s << 17; return rng_s; }
+static inline float urand(uint64_t *s) { *s ^= *s << 13; *s ^= *s >> 7; *s ^= *s << 17; return (float)((*s >> 40) * (1.0 / 16777216.0)) * 2.f - 1.f; }
+
+struct tdesc { char name[64]; int type; int64_t ne[2]; int nd; float base, amp; size_t nbytes; };
+
+static int parse_type(const char *s)
+{
+    static const struct { const char *n; int t; } tab[] = {
+        { "F32", QT_F32 }, { "F16", QT_F16 }, { "BF16", QT_BF16 }, { "Q8_0", QT_Q8_0 }, { "Q4_0", QT_Q4_0 },
+        { "Q4_1", QT_Q4_1 }, { "Q5_0", QT_Q5_0 }, { "Q5_1", QT_Q5_1 }, { "Q4_K", QT_Q4_K }, { "Q5_K", QT_Q5_K },
+        { "Q6_K", QT_Q6_K },
+    };
+    for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++) if (!strcmp(s, tab[i].n)) return tab[i].t;
+    return -1;
+}
+
+static int more_bits(int i, int n) { return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2; }
+
+int main(int argc, char **argv)
+{
+    struct opts o = { 0 };
+    o.type = "F32"; o.embd = 64; o.layers = 2; o.heads = 4; o.kv_heads = 0; o.ff = 160; o.vocab = 0; o.ctx = 2048; o.seed = 1; o.version = 3;
+    o.arch = "llama";
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define IS(x) (!strcmp(a, x) && v && ++i)
+        if (IS("--type")) o.type = v;
+        else if (IS("--embd")) o.embd = atoi(v);
+        else if (IS("--layers")) o.layers = atoi(v);
+        else if (IS("--heads")) o.heads = atoi(v);
+        else if (IS("--kv-heads")) o.kv_heads = atoi(v);
+        else if (IS("--ff")) o.ff = atoi(v);
+        else if (IS("--vocab")) o.vocab = atoi(v);
+        else if (IS("--ctx")) o.ctx = atoi(v);
+        else if (IS("--seed")) o.seed = strtoull(v, NULL, 10);
+        else if (IS("--vocab-from")) o.vocab_from = v;
+        else if (IS("--arch")) o.arch = v;
+        else if (IS("--drop-key")) o.drop_key = v;
+        else if (IS("--drop-tensor")) o.drop_tensor = v;
+        else if (IS("--version")) o.version = atoi(v);
+        else if (!strcmp(a, "--tied")) o.tied = 1;
+        else if (a[0] != '-' && !o.out) o.out = a;
+        else { fprintf(stderr, "gguf_write: bad argument '%s' (see the comment at the top of tools/gguf_write.c)\n", a); return 2; }
+#undef IS
+    }
+    if (!o.out) { fprintf(stderr, "usage: gguf_write OUT.gguf [--type T] [--embd N] [--layers N] [--heads N] [--kv-heads N] [--ff N] [--vocab N] [--vocab-from F]\n"); return 2; }
+    if (!o.kv_heads) o.kv_heads = o.heads;
+    g_drop_key = o.drop_key;
+    rng_s = o.seed * 0x9E3779B97F4A7C15ull + 1;
+
+    /* weight types */
+    int mix = 0, wt;
+    if (!strcmp(o.type, "Q4_K_M")) { mix = 1; wt = QT_Q4_K; }
+    else if (!strcmp(o.type, "Q5_K_M")) { mix = 1; wt = QT_Q5_K; }
+    else if ((wt = parse_type(o.type)) < 0) { fprintf(stderr, "gguf_write: unknown type %s\n", o.type); return 2; }
+
+    /* vocabulary */
+    struct gguf *vg = NULL;
+    const struct gguf_kv *vt = NULL, *vs = NULL, *vty = NULL;
+    if (o.vocab_from) {
+        if (gguf_open(o.vocab_from, &vg)) { fprintf(stderr, "gguf_write: %s: %s\n", o.vocab_from, eng_errmsg()); return 1; }
+        vt = gguf_find_kv(vg, "tokenizer.ggml.tokens");
+        vs = gguf_find_kv(vg, "tokenizer.ggml.scores");
+        vty = gguf_find_kv(vg, "tokenizer.ggml.token_type");
+        if (!vt || !vs || !vty) { fprintf(stderr, "gguf_write: %s has no SPM vocabulary\n", o.vocab_from); return 1; }
+        o.vocab = (int)vt->n;
+    }
+    if (!o.vocab) o.vocab = 1000;
+    if (!vg && o.vocab < 260) { fprintf(stderr, "gguf_write: --vocab must be >= 260\n"); return 2; }
+
+    struct buf h = { 0 };
+    struct buf kvb = { 0 };
+    char k[128];
+    kv_str(&kvb, "general.architecture", o.arch);
+    kv_str(&kvb, "general.name", "mmsafe random-weight test model");
+    kv_u32(&kvb, "general.alignment", 32);
+#define AK(s) (snprintf(k, sizeof k, "%s.%s", o.arch, s), k)
+    kv_u32(&kvb, AK("context_length"), (uint32_t)o.ctx);
+    kv_u32(&kvb, AK("embedding_length"), (uint32_t)o.embd);
+    kv_u32(&kvb, AK("block_count"), (uint32_t)o.layers);
+    kv_u32(&kvb, AK("feed_forward_length"), (uint32_t)o.ff);
+    kv_u32(&kvb, AK("attention.head_count"), (uint32_t)o.heads);
+    kv_u32(&kvb, AK("attention.head_count_kv"), (uint32_t)o.kv_heads);
+    kv_f32(&kvb, AK("attention.layer_norm_rms_epsilon"), 1e-5f);
+    kv_f32(&kvb, AK("rope.freq_base"), 10000.f);
+    kv_str(&kvb, "tokenizer.ggml.model", "llama");
+    if (vg) {
+        for (int which = 0; which < 3; which++) {
+            const struct gguf_kv *src = which == 0 ? vt : which == 1 ? vs : vty;
+            if (!key(&kvb, src->key, GGUF_ARRAY)) continue;
+            put_u32(&kvb, (uint32_t)src->arr_type);
+            put_u64(&kvb, src->n);
+            const uint8_t *p = src->data, *e = p;
+            if (src->arr_type == GGUF_STRING) for (uint64_t i = 0; i < src->n; i++) { uint64_t l; memcpy(&l, e, 8); e += 8 + l; }
+            else e = p + 4 * src->n;
+            put(&kvb, p, (size_t)(e - p));
+        }
+    } else {
+        if (key(&kvb, "tokenizer.ggml.tokens", GGUF_ARRAY)) {
+            put_u32(&kvb, GGUF_STRING);
+            put_u64(&kvb, (uint64_t)o.vocab);
+            for (int i = 0; i < o.vocab; i++) {
+                char s[32];
+                if (i == 0) strcpy(s, "<unk>");
+                else if (i == 1) strcpy(s, "<s>");
+                else if (i == 2) strcpy(s, "</s>");
+                else if (i < 259) snprintf(s, sizeof s, "<0x%02X>", i - 3);
+                else snprintf(s, sizeof s, "\xe2\x96\x81tok%d", i);
+                put_str(&kvb, s, strlen(s));
+            }
+        }
+        if (key(&kvb, "tokenizer.ggml.scores", GGUF_ARRAY)) {
+            put_u32(&kvb, GGUF_F32); put_u64(&kvb, (uint64_t)o.vocab);
+            for (int i = 0; i < o.vocab; i++) { float s = i < 259 ? 0.f : -(float)i; put(&kvb, &s, 4); }
+        }
+        if (key(&kvb, "tokenizer.ggml.token_type", GGUF_ARRAY)) {
+            put_u32(&kvb, GGUF_I32); put_u64(&kvb, (uint64_t)o.vocab);
+            for (int i = 0; i < o.vocab; i++) { int32_t t = i == 0 ? 2 : i < 3 ? 3 : i < 259 ? 6 : 1; put(&kvb, &t, 4); }
+        }
+    }
+    kv_u32(&kvb, "tokenizer.ggml.bos_token_id", 1);
+    kv_u32(&kvb, "tokenizer.ggml.eos_token_id", 2);
+    kv_u32(&kvb, "tokenizer.ggml.unknown_token_id", 0);
+    kv_bool(&kvb, "tokenizer.ggml.add_bos_token", 1);
+    kv_bool(&kvb, "tokenizer.ggml.add_eos_token", 0);
+
+    /* tensors */
+    int hd = o.embd / (o.heads ? o.heads : 1), ekv = hd * o.kv_heads;
+    int nt_max = 3 + 9 * o.layers;
+    struct tdesc *t = calloc((size_t)nt_max, sizeof *t);
+    int nt = 0;
+#define T2(nm, K, N, ty) do { struct tdesc *d = &t[nt++]; snprintf(d->name, sizeof d->name, "%s", nm); d->type = ty; d->ne[0] = K; d->ne[1] = N; d->nd = 2; d->base = 0; d->amp = 0.0346f; } while (0)
+#define T1(nm, K) do { struct tdesc *d = &t[nt++]; snprintf(d->name, sizeof d->name, "%s", nm); d->type = QT_F32; d->ne[0] = K; d->ne[1] = 1; d->nd = 1; d->base = 1; d->amp = 0.1f; } while (0)
+    T2("token_embd.weight", o.embd, o.vocab, mix ? wt : wt);
+    for (int l = 0; l < o.layers; l++) {
+        char n[64];
+        int hi = mix && more_bits(l, o.layers) ? QT_Q6_K : wt;
+        snprintf(n, sizeof n, "blk.%d.attn_norm.weight", l); T1(n, o.embd);
+        snprintf(n, sizeof n, "blk.%d.attn_q.weight", l); T2(n, o.embd, o.embd, wt);
+        snprintf(n, sizeof n, "blk.%d.attn_k.weight", l); T2(n, o.embd, ekv, wt);
+        snprintf(n, sizeof n, "blk.%d.attn_v.weight", l); T2(n, o.embd, ekv, hi);
+        snprintf(n, sizeof n, "blk.%d.attn_output.weight", l); T2(n, o.embd, o.embd, wt);
+        snprintf(n, sizeof n, "blk.%d.ffn_norm.weight", l); T1(n, o.embd);
+        snprintf(n, sizeof n, "blk.%d.ffn_gate.weight", l); T2(n, o.embd, o.ff, wt);
+        snprintf(n, sizeof n, "blk.%d.ffn_up.weight", l); T2(n, o.embd, o.ff, wt);
+        snprintf(n, sizeof n, "blk.%d.ffn_down.weight", l); T2(n, o.ff, o.embd, hi);
+    }
+    T1("output_norm.weight", o.embd);
+    if (!o.tied) T2("output.weight", o.embd, o.vocab, mix ? QT_Q6_K : wt);
+    /* drop + sizes */
+    int w = 0;
+    for (int i = 0; i < nt; i++) {
+        if (o.drop_tensor && !strcmp(o.drop_tensor, t[i].name)) continue;
+        const struct qtype_info *qi = qt_info(t[i].type);
+        if (t[i].ne[0] % qi->blck) { fprintf(stderr, "gguf_write: %s: %" PRId64 " is not a multiple of %s's block %d\n", t[i].name, t[i].ne[0], qi->name, qi->blck); return 2; }
+        t[i].nbytes = qt_row_bytes(t[i].type, t[i].ne[0]) * (size_t)t[i].ne[1];
+        t[w++] = t[i];
+    }
+    nt = w;
+    put(&h, "GGUF", 4);
+    put_u32(&h, (uint32_t)o.version);
+    put_u64(&h, (uint64_t)nt);
+    put_u64(&h, (uint64_t)n_kv);
+    put(&h, kvb.p, kvb.n);
+    uint64_t off = 0;
+    for (int i = 0; i < nt; i++) {
+        put_str(&h, t[i].name, strlen(t[i].name));
+        put_u32(&h, (uint32_t)t[i].nd);
+        for (int d = 0; d < t[i].nd; d++) put_u64(&h, (uint64_t)t[i].ne[d]);
+        put_u32(&h, (uint32_t)t[i].type);
+        put_u64(&h, off);
+        off += (t[i].nbytes + 31) / 32 * 32;
+    }
+    while (h.n % 32) { uint8_t z = 0; put(&h, &z, 1); }
+    FILE *f = fopen(o.out, "wb");
+    if (!f) { fprintf(stderr, "gguf_write: %s: %s\n", o.out, strerror(errno)); return 1; }
+    fwrite(h.p, 1, h.n, f);
+    eng_tables_init();
+    size_t maxrow = 0;
+    int64_t maxK = 0;
+    for (int i = 0; i < nt; i++) { size_t rb = qt_row_bytes(t[i].type, t[i].ne[0]); if (rb > maxrow) maxrow = rb; if (t[i].ne[0] > maxK) maxK = t[i].ne[0]; }
+    const int CH = 256;  /* rows per chunk */
+    uint8_t *rows = malloc(maxrow * CH);
+    for (int i = 0; i < nt; i++) {
+        size_t rb = qt_row_bytes(t[i].type, t[i].ne[0]);
+        uint64_t tseed = rng();
+        for (int64_t r0 = 0; r0 < t[i].ne[1]; r0 += CH) {
+            int nr = (int)(t[i].ne[1] - r0 < CH ? t[i].ne[1] - r0 : CH);
+#pragma omp parallel for schedule(static)
+            for (int r = 0; r < nr; r++) {
+                float *x = malloc((size_t)maxK * sizeof *x);
+                uint64_t s = tseed ^ ((uint64_t)(r0 + r + 1) * 0xD1B54A32D192ED03ull);
+                for (int j = 0; j < 4; j++) urand(&s);
+                for (int64_t e = 0; e < t[i].ne[0]; e++) x[e] = t[i].base + t[i].amp * urand(&s);
+                qt_quantize_row(t[i].type, x, rows + (size_t)r * rb, t[i].ne[0]);
+                free(x);
+            }
+            if (fwrite(rows, rb, (size_t)nr, f) != (size_t)nr) { fprintf(stderr, "gguf_write: %s: write error\n", o.out); return 1; }
+        }
+        size_t pad = (t[i].nbytes + 31) / 32 * 32 - t[i].nbytes;
+        static const uint8_t zeros[32];
+        fwrite(zeros, 1, pad, f);
+    }
+    if (fclose(f) != 0) { fprintf(stderr, "gguf_write: %s: write error\n", o.out); return 1; }
+    free(rows); free(t); free(h.p); free(kvb.p);
+    gguf_close(vg);
+    return 0;
+}

@@ -194,6 +194,8 @@ static int parse(struct gguf *g)
         int32_t ty = (int32_t)rd_u32(&r);
         t->offset = rd_u64(&r);
         const struct qtype_info *qi = qt_info(ty);
+        if (!qi && strcmp(qt_name(ty), "unknown"))
+            return eng_err(RC_EFORMAT, "tensor '%s' has type %s (id %d), which is not supported", t->name, qt_name(ty), ty);
         if (!qi) return eng_err(RC_EFORMAT, "tensor '%s' has unknown type id %d", t->name, ty);
         if (!qt_weight_ok(ty))
             return eng_err(RC_EFORMAT, "tensor '%s' has type %s, which is not supported", t->name, qi->name);

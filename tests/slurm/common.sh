@@ -40,3 +40,81 @@ final_states() {
   fi
   echo "$out"
 }
+
+# make_job DIR N_ITEMS DELAY_MS MODEL...: a responses-backend job over a
+# synthetic manifest (no images, so no decoding cost): DIR/manifest.jsonl,
+# DIR/NAME.jsonl (recorded answers; each model answers differently) and
+# DIR/job.json, whose one model (the first) is the template for sweeps.
+make_job() {
+  local d=$1 n=$2 delay=$3 i k m lab sub ans
+  shift 3
+  mkdir -p "$d"
+  : >"$d/manifest.jsonl"
+  for ((i = 0; i < n; i++)); do
+    lab=safe; [ $((i % 2)) -eq 1 ] && lab=unsafe
+    case $((i % 3)) in 0) sub=Typical ;; 1) sub=Attack ;; *) sub=Over-Safe ;; esac
+    printf '{"id": "q%03d", "image": null, "prompt": "Is sentence %d safe? Answer Yes or No.", "label": "%s", "subset": "%s"}\n' \
+      "$i" "$i" "$lab" "$sub" >>"$d/manifest.jsonl"
+  done
+  k=0
+  for m in "$@"; do
+    k=$((k + 1))
+    : >"$d/$m.jsonl"
+    for ((i = 0; i < n; i++)); do
+      # model k gets item i right unless (i + k) % (k + 2) == 0
+      if [ $((i % 2)) -eq 0 ]; then ans=Yes; else ans=No; fi
+      if [ $(((i + k) % (k + 2))) -eq 0 ]; then [ $ans = Yes ] && ans=No || ans=Yes; fi
+      printf '{"id": "q%03d", "response": "%s, I think so."}\n' "$i" "$ans" >>"$d/$m.jsonl"
+    done
+  done
+  cat >"$d/job.json" <<JSON
+{
+  "name": "slurmtest",
+  "manifest": "manifest.jsonl",
+  "output": "results/job.h5",
+  "progress_every": 1,
+  "models": [
+    {"name": "$1", "backend": "responses", "responses": "$1.jsonl", "delay_ms": $delay}
+  ]
+}
+JSON
+}
+
+# journal_tally RESULTS.h5: "RECORDS DISTINCT MAX" over every journal record
+# of the run(s) that wrote RESULTS.h5 (RESULTS.h5.journal/*.jnl, one record
+# per evaluated (model, item); layout in src/journal.h).  RECORDS == DISTINCT
+# (MAX == 1) means no pair was evaluated twice.
+journal_tally() {
+  "$PY" - "$1.journal" <<'PY'
+import collections, glob, os, struct, sys
+seen = collections.Counter()
+for f in glob.glob(os.path.join(sys.argv[1], "*.jnl")):
+    b = open(f, "rb").read()
+    off = 80
+    while off + 44 <= len(b):
+        magic, crc, ln = struct.unpack_from("<III", b, off)
+        if magic != 0x4a524543 or ln < 44 or off + ln > len(b):
+            break
+        model, rank, item = struct.unpack_from("<HHI", b, off + 12)
+        seen[(model, item)] += 1
+        off += ln
+print(sum(seen.values()), len(seen), max(seen.values()) if seen else 0)
+PY
+}
+
+# stats_of FILE [MODEL]: the statistics of FILE as sorted JSON (one model's
+# with MODEL), for comparing two files.
+stats_of() {
+  "$MMSAFE" reduce "$1" --json 2>/dev/null | "$PY" -c '
+import json, sys
+d = json.load(sys.stdin)["models"]
+if len(sys.argv) > 1: d = d.get(sys.argv[1])
+print(json.dumps(d, sort_keys=True))' ${2:+"$2"}
+}
+
+# h5attr FILE NAME: a root attribute of a results file.
+h5attr() {
+  "$PY" -c 'import h5py, sys
+v = h5py.File(sys.argv[1], "r").attrs[sys.argv[2]]
+print(v.decode() if isinstance(v, bytes) else v)' "$1" "$2" 2>/dev/null
+}

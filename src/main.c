@@ -6,7 +6,6 @@
 #include "cli.h"
 #include "err.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -41,21 +40,6 @@ static void usage(FILE *f)
         fprintf(f, "  %-10s %s\n", c->name, c->summary);
     fprintf(f, "\nexit codes: 0 ok, 1 run-level error, 2 usage error\n"
                "typical use: mpirun -n 2 ./mmsafe run jobs/demo.json\n");
-}
-
-const char *cli_version(void) { return MMSAFE_VERSION " (" MMSAFE_GITREV ")"; }
-
-int cli_is_help(const char *a) { return !strcmp(a, "-h") || !strcmp(a, "--help"); }
-
-int cli_usage_error(const char *cmd, const char *fmt, ...)
-{
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "mmsafe: error: %s\nTry 'mmsafe %s --help'.\n", buf, cmd);
-    return EXIT_USAGE;
 }
 
 int main(int argc, char **argv)

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The command line contract: --help, --version, exit codes, error format.
+source "$(dirname "$0")/../lib.sh"
+out=$T_TMP/out; err=$T_TMP/err
+"$MMSAFE" --help >"$out"; check_eq "mmsafe --help exits 0" $? 0
+for c in import check run reduce merge sweep-job inspect tokenize logits generate; do
+  check_grep "--help lists $c" "^  $c " "$out"
+  "$MMSAFE" "$c" --help >"$T_TMP/h" 2>&1; check_eq "mmsafe $c --help exits 0" $? 0
+  check_grep "mmsafe $c --help prints usage" "usage: mmsafe $c" "$T_TMP/h"
+done
+"$MMSAFE" --version >"$out"; check_grep "--version" "^mmsafe [0-9]+\.[0-9]+\.[0-9]+" "$out"
+"$MMSAFE" frobnicate 2>"$err"; check_eq "unknown command exits 2" $? 2
+check_grep "unknown command message" "mmsafe: error: unknown command 'frobnicate'" "$err"
+"$MMSAFE" 2>"$err"; check_eq "no command exits 2" $? 2
+"$MMSAFE" run 2>"$err"; check_eq "run without job exits 2" $? 2
+check_grep "usage error format" "^mmsafe: error: no job file given" "$err"
+"$MMSAFE" run jobs/demo.json --bogus 2>"$err"; check_eq "unknown option exits 2" $? 2
+"$MMSAFE" reduce "$T_TMP/none.h5" 2>"$err"; check_eq "reduce of a missing file exits 1" $? 1
+check_grep "reduce names the file" "mmsafe: error: .*none.h5" "$err"
+echo "not hdf5" > "$T_TMP/bad.h5"
+"$MMSAFE" reduce "$T_TMP/bad.h5" 2>"$err"; check_eq "reduce of a non-HDF5 file exits 1" $? 1
+check_grep "reduce says what is wrong" "bad.h5.*not a readable HDF5 file" "$err"
+done_t

@@ -1,0 +1,637 @@
+/*
+ * vision.c - the CLIP ViT vision tower and LLaVA's two-layer MLP projector
+ * (projector type `mlp`) read from an mmproj GGUF, in both vision modes
+ * (spec ../shared/docs/gguf-llava-spec.md §5.1-5.6; fixtures README §4, §8,
+ * §10, §12).  Pixels come in as RGB bytes (preprocess.c); no image library,
+ * no file I/O besides the GGUF.
+ *
+ *   llama.cpp mode  CLS appended after the patches, positions in sequence
+ *                   order, block_count-1 blocks (without feature_layer),
+ *                   projector rows 1..n (patches 1..n-1 + CLS), tanh GELU
+ *   llava mode      CLS first, all stored blocks (without feature_layer),
+ *                   the n patch rows, exact erf GELU; no post_ln (LLaVA takes
+ *                   a hidden state, which is before CLIP's post layernorm)
+ *
+ * Arithmetic: fast (default) reproduces llama.cpp's CPU roundings -- im2col
+ * pixels and patch kernel to F16, activations of F16-weight products to F16
+ * (mm_run MM_FAST), quick-GELU and tanh-GELU through F16 tables; attention in
+ * F32 (flash attention off, the golden setting).  exact is plain float32.
+ * Matrix products reuse ops.c's mm_run; attention, LayerNorm and activations
+ * are here.
+ */
+#include "vision.h"
+#include "gguf.h"
+#include "ops.h"
+#include "quant.h"
+#include "util.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+_Static_assert((int)ENG_VISION_LLAVA == (int)VISION_MODE_LLAVA &&
+               (int)ENG_VISION_LLAMA_CPP == (int)VISION_MODE_LLAMA_CPP,
+               "engine.h and preprocess.h agree on the vision modes");
+
+struct vis_layer {
+    float *ln1_w, *ln1_b, *ln2_w, *ln2_b;   /* (D) */
+    struct wmat wq, wk, wv, wo;             /* [D, D] */
+    float *bq, *bk, *bv, *bo;               /* (D) */
+    struct wmat up, down;                   /* after the swap rule: up [D, F], down [F, D] */
+    float *b_up, *b_down;                   /* (F), (D) */
+};
+
+struct eng_vision {
+    struct gguf *g;
+    struct vis_hparams hp;
+    struct wmat patch;          /* [P*P*3, D] as stored (exact mode) */
+    struct wmat patch_f16;      /* the same, rounded to F16 (fast mode: im2col is F16) */
+    uint16_t *patch_f16_data;   /* owned backing of patch_f16 */
+    float *patch_b;             /* (D) or NULL */
+    float *class_embd;          /* (D) */
+    float *pos;                 /* (n_patches + 1, D) */
+    float *pre_w, *pre_b, *post_w, *post_b;
+    struct vis_layer *L;        /* (block_count) */
+    struct wmat mm0, mm2;       /* [D, n_mid], [n_mid, n_out] */
+    float *mm0_b, *mm2_b;
+    uint16_t *gelu_quick_tab;   /* f16(quick_gelu(h2f(i))), ggml's table */
+    uint16_t *gelu_tab;         /* f16(gelu_tanh(h2f(i))) */
+};
+
+struct eng_vision_ctx {
+    const struct eng_vision *v;
+    int nt, arith;
+    struct mm_scratch mm;
+    float *pre;                 /* (3, S, S) */
+    float *cols;                /* (n_patches, P*P*3) im2col */
+    float *x, *u, *q, *k, *vv, *att, *tmp;   /* (T, D) each */
+    float *kc, *vt;             /* per-head K copies (H, T, dh) and V transposes (H, dh, T) */
+    float *hff;                 /* (T, max(F, n_mid)) */
+    float *scores;              /* (nt, T) */
+    float **dbg;
+    int dbg_n;
+};
+
+/* ------------------------------------------------------------------ loading */
+
+static int tensor_w(const struct gguf *g, const char *name, int64_t K, int64_t N, struct wmat *w)
+{
+    const struct gguf_tensor *t = gguf_find_tensor(g, name);
+    if (!t) return eng_err(RC_EFORMAT, "missing tensor %s", name);
+    if (t->n_dims > 2 || t->ne[0] != K || t->ne[1] != N)
+        return eng_err(RC_EFORMAT, "tensor %s has shape [%" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64
+                       "], expected [%" PRId64 ", %" PRId64 "]", name, t->ne[0], t->ne[1], t->ne[2],
+                       t->ne[3], K, N);
+    if (!qt_weight_ok(t->type) || t->ne[0] % qt_info(t->type)->blck)
+        return eng_err(RC_EFORMAT, "tensor %s: type %s is not supported here", name, qt_name(t->type));
+    w->type = t->type; w->K = K; w->N = N; w->row_bytes = t->row_bytes; w->data = t->data;
+    return RC_OK;
+}
+
+/* A tensor of n elements (any shape) decoded to an owned float copy; *out =
+ * NULL and RC_OK when optional and absent. */
+static int tensor_f32(const struct gguf *g, const char *name, int64_t n, float **out, int optional)
+{
+    *out = NULL;
+    const struct gguf_tensor *t = gguf_find_tensor(g, name);
+    if (!t) return optional ? RC_OK : eng_err(RC_EFORMAT, "missing tensor %s", name);
+    int64_t ne = t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
+    if (ne != n) return eng_err(RC_EFORMAT, "tensor %s has %" PRId64 " elements, expected %" PRId64, name, ne, n);
+    if (!qt_weight_ok(t->type) || t->ne[0] % qt_info(t->type)->blck)
+        return eng_err(RC_EFORMAT, "tensor %s: type %s is not supported here", name, qt_name(t->type));
+    if (!(*out = malloc((size_t)n * sizeof(float)))) return eng_err(RC_ENOMEM, "out of memory");
+    int64_t rows = n / t->ne[0];
+    for (int64_t r = 0; r < rows; r++)
+        qt_dequant_row(t->type, (const uint8_t *)t->data + (size_t)r * t->row_bytes, *out + r * t->ne[0], t->ne[0]);
+    return RC_OK;
+}
+
+static int key_u32(const struct gguf *g, const char *key, int *out, int required)
+{
+    uint32_t v;
+    int rc = gguf_get_u32(g, key, &v);
+    if (rc == 1) return required ? eng_err(RC_EFORMAT, "missing required key %s", key) : RC_OK;
+    if (rc) return rc;
+    if (v > (1u << 24)) return eng_err(RC_EFORMAT, "%s = %u is implausible", key, v);
+    *out = (int)v;
+    return RC_OK;
+}
+
+static int key_bool(const struct gguf *g, const char *key, int *out)
+{
+    int rc = gguf_get_bool(g, key, out);
+    return rc == 1 ? RC_OK : rc;
+}
+
+static int key_f32_array3(const struct gguf *g, const char *key, float out[3])
+{
+    const struct gguf_kv *kv = gguf_find_kv(g, key);
+    if (!kv) return eng_err(RC_EFORMAT, "missing required key %s", key);
+    if (kv->type != GGUF_ARRAY || kv->n < 3 || (kv->arr_type != GGUF_F32 && kv->arr_type != GGUF_F64))
+        return eng_err(RC_EFORMAT, "%s should be an array of at least 3 floats", key);
+    for (int c = 0; c < 3; c++) {
+        if (kv->arr_type == GGUF_F32) memcpy(&out[c], kv->data + 4 * c, 4);
+        else { double d; memcpy(&d, kv->data + 8 * c, 8); out[c] = (float)d; }
+        if (!isfinite(out[c])) return eng_err(RC_EFORMAT, "%s[%d] is not finite", key, c);
+    }
+    return RC_OK;
+}
+
+/* max(clip.vision.feature_layer), 0 when absent. */
+static int key_feature_layer(const struct gguf *g, int *out)
+{
+    *out = 0;
+    const struct gguf_kv *kv = gguf_find_kv(g, "clip.vision.feature_layer");
+    if (!kv) return RC_OK;
+    if (kv->type != GGUF_ARRAY || kv->n == 0 || kv->n > 64 || (kv->arr_type != GGUF_I32 && kv->arr_type != GGUF_U32))
+        return eng_err(RC_EFORMAT, "clip.vision.feature_layer should be a non-empty array of int32");
+    int32_t mx = -1;
+    for (uint64_t i = 0; i < kv->n; i++) {
+        int32_t v;
+        memcpy(&v, kv->data + 4 * i, 4);
+        if (v > mx) mx = v;
+    }
+    if (mx < 1) return eng_err(RC_EFORMAT, "clip.vision.feature_layer has no positive layer");
+    *out = mx;
+    return RC_OK;
+}
+
+static uint16_t *make_table(float (*fn)(float))
+{
+    uint16_t *t = malloc(65536 * sizeof *t);
+    if (!t) return NULL;
+    for (uint32_t i = 0; i < 65536; i++) t[i] = f2h(fn(h2f((uint16_t)i)));
+    return t;
+}
+
+/* ggml's scalar definitions (ggml-cpu/vec.h), evaluated in float32. */
+static float gelu_quick_f32(float x) { return x * (1.0f / (1.0f + expf(-1.702f * x))); }
+static float gelu_tanh_f32(float x)
+{
+    const float SQRT_2_OVER_PI = 0.79788456080286535587989211986876f, GELU_COEF_A = 0.044715f;
+    return 0.5f * x * (1.0f + tanhf(SQRT_2_OVER_PI * x * (1.0f + GELU_COEF_A * x * x)));
+}
+static float gelu_erf_f32(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752440084436210484f)); }
+static float silu_f32(float x) { return x / (1.0f + expf(-x)); }
+
+void eng_vision_free(struct eng_vision *v)
+{
+    if (!v) return;
+    if (v->L)
+        for (int i = 0; i < v->hp.block_count; i++) {
+            struct vis_layer *l = &v->L[i];
+            free(l->ln1_w); free(l->ln1_b); free(l->ln2_w); free(l->ln2_b);
+            free(l->bq); free(l->bk); free(l->bv); free(l->bo); free(l->b_up); free(l->b_down);
+        }
+    free(v->L);
+    free(v->patch_f16_data); free(v->patch_b); free(v->class_embd); free(v->pos);
+    free(v->pre_w); free(v->pre_b); free(v->post_w); free(v->post_b);
+    free(v->mm0_b); free(v->mm2_b);
+    free(v->gelu_quick_tab); free(v->gelu_tab);
+    gguf_close(v->g);
+    free(v);
+}
+
+static int load_hparams(struct eng_vision *v)
+{
+    const struct gguf *g = v->g;
+    struct vis_hparams *hp = &v->hp;
+    const char *s;
+    size_t n;
+    int rc;
+    if (gguf_get_str(g, "general.architecture", &s, &n) == RC_OK && !(n == 4 && !memcmp(s, "clip", 4)))
+        return eng_err(RC_EFORMAT, "not an mmproj file: general.architecture is '%.*s', not 'clip'", (int)n, s);
+    int has_vision = 1;
+    if ((rc = key_bool(g, "clip.has_vision_encoder", &has_vision))) return rc;
+    if (!has_vision) return eng_err(RC_EFORMAT, "clip.has_vision_encoder is false: no vision tower");
+    rc = gguf_get_str(g, "clip.projector_type", &s, &n);
+    if (rc == 1) rc = gguf_get_str(g, "clip.vision.projector_type", &s, &n);
+    if (rc == 1) return eng_err(RC_EFORMAT, "missing required key clip.projector_type");
+    if (rc) return rc;
+    if (!(n == 3 && !memcmp(s, "mlp", 3)))
+        return eng_err(RC_EFORMAT, "projector type '%.*s' is not supported (only mlp, LLaVA-1.5)", (int)n, s);
+    if (gguf_find_tensor(g, "mm.3.weight"))
+        return eng_err(RC_EFORMAT, "mm.3.weight present: an mlp_norm (Yi-VL style) projector, not supported");
+    if (gguf_find_kv(g, "clip.vision.image_grid_pinpoints"))
+        return eng_err(RC_EFORMAT, "clip.vision.image_grid_pinpoints present: LLaVA-1.6 anyres is not supported");
+    if (gguf_get_str(g, "clip.vision.mm_patch_merge_type", &s, &n) == RC_OK && n == 13 && !memcmp(s, "spatial_unpad", 13))
+        return eng_err(RC_EFORMAT, "mm_patch_merge_type spatial_unpad: LLaVA-1.6 is not supported");
+
+    if ((rc = key_u32(g, "clip.vision.image_size", &hp->image_size, 1)) ||
+        (rc = key_u32(g, "clip.vision.patch_size", &hp->patch_size, 1)) ||
+        (rc = key_u32(g, "clip.vision.embedding_length", &hp->n_embd, 1)) ||
+        (rc = key_u32(g, "clip.vision.feed_forward_length", &hp->n_ff, 1)) ||
+        (rc = key_u32(g, "clip.vision.attention.head_count", &hp->n_head, 1)) ||
+        (rc = key_u32(g, "clip.vision.block_count", &hp->block_count, 1)))
+        return rc;
+    int n_head_kv = hp->n_head;
+    hp->head_dim = 0;
+    if ((rc = key_u32(g, "clip.vision.attention.head_count_kv", &n_head_kv, 0)) ||
+        (rc = key_u32(g, "clip.vision.attention.head_dim", &hp->head_dim, 0)))
+        return rc;
+    rc = gguf_get_f32(g, "clip.vision.attention.layer_norm_epsilon", &hp->eps);
+    if (rc == 1) return eng_err(RC_EFORMAT, "missing required key clip.vision.attention.layer_norm_epsilon");
+    if (rc) return rc;
+    if ((rc = key_f32_array3(g, "clip.vision.image_mean", hp->pre.mean)) ||
+        (rc = key_f32_array3(g, "clip.vision.image_std", hp->pre.std)) ||
+        (rc = key_feature_layer(g, &hp->feature_layer)))
+        return rc;
+    int use_gelu = 0, use_silu = 0;
+    if ((rc = key_bool(g, "clip.use_gelu", &use_gelu)) || (rc = key_bool(g, "clip.use_silu", &use_silu))) return rc;
+    hp->act = use_gelu ? VIS_ACT_GELU : use_silu ? VIS_ACT_SILU : VIS_ACT_QUICK_GELU;
+
+    if (hp->image_size <= 0 || hp->patch_size <= 0 || hp->image_size % hp->patch_size || hp->image_size > 4096)
+        return eng_err(RC_EFORMAT, "image_size %d is not a multiple of patch_size %d", hp->image_size, hp->patch_size);
+    if (hp->n_embd <= 0 || hp->n_head <= 0 || hp->n_ff <= 0 || hp->block_count <= 0)
+        return eng_err(RC_EFORMAT, "vision hyper-parameters must be positive");
+    if (!hp->head_dim) {
+        if (hp->n_embd % hp->n_head) return eng_err(RC_EFORMAT, "embedding_length %d is not a multiple of head_count %d", hp->n_embd, hp->n_head);
+        hp->head_dim = hp->n_embd / hp->n_head;
+    }
+    if (hp->head_dim * hp->n_head != hp->n_embd)
+        return eng_err(RC_EFORMAT, "head_dim %d x head_count %d != embedding_length %d", hp->head_dim, hp->n_head, hp->n_embd);
+    if (n_head_kv != hp->n_head) return eng_err(RC_EFORMAT, "head_count_kv %d != head_count %d: not a CLIP tower", n_head_kv, hp->n_head);
+    if (hp->feature_layer > hp->block_count)
+        return eng_err(RC_EFORMAT, "feature_layer %d but only %d blocks stored", hp->feature_layer, hp->block_count);
+    if (!hp->feature_layer && hp->block_count < 2)
+        return eng_err(RC_EFORMAT, "block_count %d: llama.cpp would run no block", hp->block_count);
+    if (!(hp->eps > 0 && hp->eps < 1)) return eng_err(RC_EFORMAT, "layer_norm_epsilon %g is implausible", (double)hp->eps);
+    for (int c = 0; c < 3; c++)
+        if (!(hp->pre.std[c] > 0)) return eng_err(RC_EFORMAT, "clip.vision.image_std[%d] must be positive", c);
+    int G = hp->image_size / hp->patch_size;
+    hp->n_patches = G * G;
+    hp->pre.image_size = hp->image_size;
+    return RC_OK;
+}
+
+static int load_layer(struct eng_vision *v, int i)
+{
+    const struct gguf *g = v->g;
+    const int64_t D = v->hp.n_embd, F = v->hp.n_ff;
+    struct vis_layer *l = &v->L[i];
+    char n[96];
+    int rc;
+#define VEC(field, suffix, len) \
+    (snprintf(n, sizeof n, "v.blk.%d.%s", i, suffix), tensor_f32(g, n, len, &l->field, 0))
+#define MAT(field, suffix, K, N) \
+    (snprintf(n, sizeof n, "v.blk.%d.%s", i, suffix), tensor_w(g, n, K, N, &l->field))
+    if ((rc = VEC(ln1_w, "ln1.weight", D)) || (rc = VEC(ln1_b, "ln1.bias", D)) ||
+        (rc = VEC(ln2_w, "ln2.weight", D)) || (rc = VEC(ln2_b, "ln2.bias", D)) ||
+        (rc = MAT(wq, "attn_q.weight", D, D)) || (rc = VEC(bq, "attn_q.bias", D)) ||
+        (rc = MAT(wk, "attn_k.weight", D, D)) || (rc = VEC(bk, "attn_k.bias", D)) ||
+        (rc = MAT(wv, "attn_v.weight", D, D)) || (rc = VEC(bv, "attn_v.bias", D)) ||
+        (rc = MAT(wo, "attn_out.weight", D, D)) || (rc = VEC(bo, "attn_out.bias", D)))
+        return rc;
+    /* FFN swap rule (spec §5.2): if ffn_down.weight has ne[0] == D it is fc1. */
+    snprintf(n, sizeof n, "v.blk.%d.ffn_down.weight", i);
+    const struct gguf_tensor *td = gguf_find_tensor(g, n);
+    int swapped = td && td->ne[0] == D && D != F;
+    if (i == 0) v->hp.ffn_swapped = swapped;
+    else if (swapped != v->hp.ffn_swapped) return eng_err(RC_EFORMAT, "blocks disagree on the FFN tensor naming (block %d)", i);
+    const char *up = swapped ? "ffn_down" : "ffn_up", *down = swapped ? "ffn_up" : "ffn_down";
+    char a[64], b[64];
+    snprintf(a, sizeof a, "%s.weight", up);
+    snprintf(b, sizeof b, "%s.bias", up);
+    if ((rc = MAT(up, a, D, F)) || (rc = VEC(b_up, b, F))) return rc;
+    snprintf(a, sizeof a, "%s.weight", down);
+    snprintf(b, sizeof b, "%s.bias", down);
+    if ((rc = MAT(down, a, F, D)) || (rc = VEC(b_down, b, D))) return rc;
+#undef VEC
+#undef MAT
+    return RC_OK;
+}
+
+static int load_tensors(struct eng_vision *v)
+{
+    const struct gguf *g = v->g;
+    struct vis_hparams *hp = &v->hp;
+    const int64_t D = hp->n_embd, P = hp->patch_size, T = hp->n_patches + 1;
+    int rc;
+    const struct gguf_tensor *pt = gguf_find_tensor(g, "v.patch_embd.weight");
+    if (!pt) return eng_err(RC_EFORMAT, "missing tensor v.patch_embd.weight");
+    if (pt->ne[0] != P || pt->ne[1] != P || pt->ne[2] != 3 || pt->ne[3] != D)
+        return eng_err(RC_EFORMAT, "v.patch_embd.weight has shape [%" PRId64 ", %" PRId64 ", %" PRId64 ", %" PRId64
+                       "], expected [%" PRId64 ", %" PRId64 ", 3, %" PRId64 "]", pt->ne[0], pt->ne[1], pt->ne[2],
+                       pt->ne[3], P, P, D);
+    if (pt->type != QT_F32 && pt->type != QT_F16 && pt->type != QT_BF16)
+        return eng_err(RC_EFORMAT, "v.patch_embd.weight: type %s is not supported (F32/F16/BF16)", qt_name(pt->type));
+    const int64_t KP = P * P * 3;
+    v->patch = (struct wmat){ pt->type, KP, D, qt_row_bytes(pt->type, KP), pt->data };
+    /* the F16 copy the fast path multiplies with (ggml's im2col works in F16) */
+    if (!(v->patch_f16_data = malloc((size_t)KP * (size_t)D * 2))) return eng_err(RC_ENOMEM, "out of memory");
+    float *row = malloc((size_t)KP * sizeof(float));
+    if (!row) return eng_err(RC_ENOMEM, "out of memory");
+    for (int64_t o = 0; o < D; o++) {
+        qt_dequant_row(pt->type, (const uint8_t *)pt->data + (size_t)o * v->patch.row_bytes, row, KP);
+        for (int64_t k = 0; k < KP; k++) v->patch_f16_data[o * KP + k] = f2h(row[k]);
+    }
+    free(row);
+    v->patch_f16 = (struct wmat){ QT_F16, KP, D, (size_t)KP * 2, (const uint8_t *)v->patch_f16_data };
+
+    if ((rc = tensor_f32(g, "v.patch_embd.bias", D, &v->patch_b, 1)) ||
+        (rc = tensor_f32(g, "v.class_embd", D, &v->class_embd, 0)))
+        return rc;
+    const struct gguf_tensor *pe = gguf_find_tensor(g, "v.position_embd.weight");
+    if (pe && (pe->ne[0] != D || pe->ne[1] != T))
+        return eng_err(RC_EFORMAT, "v.position_embd.weight has %" PRId64 " rows of %" PRId64 ", expected %" PRId64
+                       " of %" PRId64 " ((image_size/patch_size)^2 + 1)", pe->ne[1], pe->ne[0], T, D);
+    if ((rc = tensor_f32(g, "v.position_embd.weight", T * D, &v->pos, 0)) ||
+        (rc = tensor_f32(g, "v.pre_ln.weight", D, &v->pre_w, 1)) ||
+        (rc = tensor_f32(g, "v.pre_ln.bias", D, &v->pre_b, 1)) ||
+        (rc = tensor_f32(g, "v.post_ln.weight", D, &v->post_w, 1)) ||
+        (rc = tensor_f32(g, "v.post_ln.bias", D, &v->post_b, 1)))
+        return rc;
+    if (!v->pre_w != !v->pre_b || !v->post_w != !v->post_b)
+        return eng_err(RC_EFORMAT, "a layer norm has a weight without a bias (or the reverse)");
+    hp->has_pre_ln = v->pre_w != NULL;
+    hp->has_post_ln = v->post_w != NULL;
+
+    if (!(v->L = calloc((size_t)hp->block_count, sizeof *v->L))) return eng_err(RC_ENOMEM, "out of memory");
+    for (int i = 0; i < hp->block_count; i++)
+        if ((rc = load_layer(v, i))) return rc;
+
+    const struct gguf_tensor *m0 = gguf_find_tensor(g, "mm.0.weight"), *m2 = gguf_find_tensor(g, "mm.2.weight");
+    if (!m0 || !m2) return eng_err(RC_EFORMAT, "missing tensor %s", m0 ? "mm.2.weight" : "mm.0.weight");
+    if (m0->ne[0] != D) return eng_err(RC_EFORMAT, "mm.0.weight takes %" PRId64 " inputs, the tower gives %" PRId64, m0->ne[0], D);
+    if (m2->ne[0] != m0->ne[1]) return eng_err(RC_EFORMAT, "mm.2.weight takes %" PRId64 " inputs, mm.0 gives %" PRId64, m2->ne[0], m0->ne[1]);
+    if (m0->ne[1] <= 0 || m0->ne[1] > (1 << 20) || m2->ne[1] <= 0 || m2->ne[1] > (1 << 20))
+        return eng_err(RC_EFORMAT, "projector widths are implausible");
+    hp->n_mid = (int)m0->ne[1];
+    hp->n_out = (int)m2->ne[1];
+    if ((rc = tensor_w(g, "mm.0.weight", D, hp->n_mid, &v->mm0)) ||
+        (rc = tensor_f32(g, "mm.0.bias", hp->n_mid, &v->mm0_b, 0)) ||
+        (rc = tensor_w(g, "mm.2.weight", hp->n_mid, hp->n_out, &v->mm2)) ||
+        (rc = tensor_f32(g, "mm.2.bias", hp->n_out, &v->mm2_b, 0)))
+        return rc;
+    return RC_OK;
+}
+
+int eng_vision_open(const char *path, struct eng_vision **out)
+{
+    *out = NULL;
+    eng_tables_init();
+    struct eng_vision *v = calloc(1, sizeof *v);
+    if (!v) return eng_err(RC_ENOMEM, "out of memory");
+    int rc = gguf_open(path, &v->g);
+    if (!rc) rc = load_hparams(v);
+    if (!rc) rc = load_tensors(v);
+    if (!rc && (!(v->gelu_quick_tab = make_table(gelu_quick_f32)) || !(v->gelu_tab = make_table(gelu_tanh_f32))))
+        rc = eng_err(RC_ENOMEM, "out of memory");
+    if (rc) {
+        eng_vision_free(v);
+        return rc;
+    }
+    *out = v;
+    return RC_OK;
+}
+
+const struct vis_hparams *eng_vision_hparams(const struct eng_vision *v) { return &v->hp; }
+int eng_vision_image_size(const struct eng_vision *v) { return v->hp.image_size; }
+int eng_vision_n_tokens(const struct eng_vision *v) { return v->hp.n_patches; }
+int eng_vision_n_embd(const struct eng_vision *v) { return v->hp.n_out; }
+const char *eng_vision_mode_name(int mode) { return vision_mode_name(mode); }
+int eng_vision_mode_parse(const char *s, int *mode) { return vision_mode_parse(s, mode); }
+
+int eng_vision_n_layers_run(const struct eng_vision *v, int mode)
+{
+    if (v->hp.feature_layer) return v->hp.feature_layer;
+    return mode == ENG_VISION_LLAMA_CPP ? v->hp.block_count - 1 : v->hp.block_count;
+}
+
+int eng_vision_preprocess(const struct eng_vision *v, int mode, const uint8_t *rgb, int w, int h, float *out)
+{
+    return preprocess_image(mode, rgb, w, h, &v->hp.pre, out);
+}
+
+/* ------------------------------------------------------------------ context */
+
+void eng_vision_ctx_free(struct eng_vision_ctx *c)
+{
+    if (!c) return;
+    mm_scratch_release(&c->mm);
+    free(c->pre); free(c->cols); free(c->x); free(c->u); free(c->q); free(c->k); free(c->vv);
+    free(c->att); free(c->tmp); free(c->kc); free(c->vt); free(c->hff); free(c->scores);
+    free(c);
+}
+
+int eng_vision_ctx_new(const struct eng_vision *v, const struct eng_params *p, struct eng_vision_ctx **out)
+{
+    *out = NULL;
+    struct eng_params def = ENG_PARAMS_DEFAULT;
+    if (!p) p = &def;
+    struct eng_vision_ctx *c = calloc(1, sizeof *c);
+    if (!c) return eng_err(RC_ENOMEM, "out of memory");
+    const struct vis_hparams *hp = &v->hp;
+    c->v = v;
+    c->nt = p->n_threads > 0 ? p->n_threads : 1;
+    c->arith = p->arith == ENG_ARITH_EXACT ? ENG_ARITH_EXACT : ENG_ARITH_FAST;
+    const size_t S = (size_t)hp->image_size, T = (size_t)hp->n_patches + 1, D = (size_t)hp->n_embd;
+    const size_t KP = (size_t)hp->patch_size * hp->patch_size * 3;
+    const size_t W = (size_t)(hp->n_ff > hp->n_mid ? hp->n_ff : hp->n_mid);
+    const size_t wide = W > D ? W : D;
+    c->pre = malloc(3 * S * S * 4);
+    c->cols = malloc((size_t)hp->n_patches * KP * 4);
+    c->x = malloc(T * D * 4); c->u = malloc(T * D * 4); c->q = malloc(T * D * 4);
+    c->k = malloc(T * D * 4); c->vv = malloc(T * D * 4); c->att = malloc(T * D * 4);
+    c->tmp = malloc(T * D * 4);
+    c->kc = malloc(T * D * 4); c->vt = malloc(T * D * 4);
+    c->hff = malloc(T * W * 4);
+    c->scores = malloc((size_t)c->nt * T * 4);
+    int64_t maxK = (int64_t)(KP > wide ? KP : wide);
+    int rc = RC_OK;
+    if (!c->pre || !c->cols || !c->x || !c->u || !c->q || !c->k || !c->vv || !c->att || !c->tmp || !c->kc ||
+        !c->vt || !c->hff || !c->scores)
+        rc = eng_err(RC_ENOMEM, "out of memory (vision scratch)");
+    if (!rc) rc = mm_scratch_init(&c->mm, maxK, (int)T, c->nt);
+    if (rc) { eng_vision_ctx_free(c); return rc; }
+    *out = c;
+    return RC_OK;
+}
+
+void eng_vision_ctx_set_debug(struct eng_vision_ctx *c, float **rows, int n_stages)
+{
+    c->dbg = rows;
+    c->dbg_n = rows ? n_stages : 0;
+}
+
+/* ------------------------------------------------------------------ forward */
+
+static void mm(struct eng_vision_ctx *c, const struct wmat *w, int T, const float *X, float *Y, const float *bias)
+{
+    mm_run(w, T, X, Y, c->arith == ENG_ARITH_EXACT ? MM_EXACT : MM_FAST, &c->mm, c->nt, 1);
+    if (bias) {
+        const int64_t N = w->N;
+#pragma omp parallel for num_threads(c->nt) schedule(static)
+        for (int t = 0; t < T; t++)
+            for (int64_t n = 0; n < N; n++) Y[(int64_t)t * N + n] += bias[n];
+    }
+}
+
+/* ggml_compute_forward_norm_f32, then ggml_mul by w and ggml_add of b: the mean
+ * summed in double, the variance from float squares summed in double,
+ * scale = 1/sqrtf(var + eps). */
+static void layer_norm(struct eng_vision_ctx *c, float *y, const float *x, int T, int D, const float *w,
+                       const float *b, float eps)
+{
+#pragma omp parallel for num_threads(c->nt) schedule(static)
+    for (int t = 0; t < T; t++) {
+        const float *xr = x + (size_t)t * D;
+        float *yr = y + (size_t)t * D;
+        double sum = 0.0;
+        for (int i = 0; i < D; i++) sum += (double)xr[i];
+        const float mean = (float)(sum / D);
+        double sum2 = 0.0;
+        for (int i = 0; i < D; i++) {
+            float d = xr[i] - mean;
+            yr[i] = d;
+            sum2 += (double)(d * d);
+        }
+        const float var = (float)(sum2 / D);
+        const float scale = 1.0f / sqrtf(var + eps);
+        for (int i = 0; i < D; i++) yr[i] = yr[i] * scale * w[i] + b[i];
+    }
+}
+
+/* Full (non-causal) softmax attention per head, F32 as ggml without flash
+ * attention: scores = (q.k) * scale, softmax with the exponential sum in
+ * double, then the weighted sum of V. */
+static void attention(struct eng_vision_ctx *c, const float *Q, const float *K, const float *V, float *O, int T)
+{
+    const int D = c->v->hp.n_embd, H = c->v->hp.n_head, dh = c->v->hp.head_dim;
+    const float scale = 1.0f / sqrtf((float)dh);
+    /* contiguous per-head copies: K (H, T, dh) and V transposed (H, dh, T) */
+#pragma omp parallel for num_threads(c->nt) schedule(static)
+    for (int h = 0; h < H; h++)
+        for (int t = 0; t < T; t++)
+            for (int d = 0; d < dh; d++) {
+                c->kc[((size_t)h * T + t) * dh + d] = K[(size_t)t * D + (size_t)h * dh + d];
+                c->vt[((size_t)h * dh + d) * T + t] = V[(size_t)t * D + (size_t)h * dh + d];
+            }
+#pragma omp parallel for num_threads(c->nt) schedule(static)
+    for (int hi = 0; hi < H * T; hi++) {
+        const int h = hi / T, i = hi % T;
+        float *s = c->scores + (size_t)omp_get_thread_num() * T;
+        const float *q = Q + (size_t)i * D + (size_t)h * dh;
+        const float *kh = c->kc + (size_t)h * T * dh;
+        float mx = -INFINITY;
+        for (int j = 0; j < T; j++) {
+            s[j] = dot_f32(dh, kh + (size_t)j * dh, q) * scale;
+            if (s[j] > mx) mx = s[j];
+        }
+        double sum = 0.0;
+        for (int j = 0; j < T; j++) {
+            s[j] = expf(s[j] - mx);
+            sum += (double)s[j];
+        }
+        const float inv = (float)(1.0 / sum);
+        for (int j = 0; j < T; j++) s[j] *= inv;
+        float *o = O + (size_t)i * D + (size_t)h * dh;
+        const float *vh = c->vt + (size_t)h * dh * T;
+        for (int d = 0; d < dh; d++) o[d] = dot_f32(T, vh + (size_t)d * T, s);
+    }
+}
+
+/* In place over n values.  fast: ggml's F16 tables (input rounded to F16, the
+ * table holds f16(g(x))); tanh-GELU also passes x <= -10 -> 0, x >= 10 -> x. */
+static void activation(struct eng_vision_ctx *c, float *x, size_t n, int which)
+{
+    const int fast = c->arith == ENG_ARITH_FAST;
+    const uint16_t *tq = c->v->gelu_quick_tab, *tg = c->v->gelu_tab;
+#pragma omp parallel for num_threads(c->nt) schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i];
+        switch (which) {
+        case VIS_ACT_QUICK_GELU: v = fast ? h2f(tq[f2h(v)]) : gelu_quick_f32(v); break;
+        case VIS_ACT_GELU:
+            if (fast) v = v <= -10.0f ? 0.0f : v >= 10.0f ? v : h2f(tg[f2h(v)]);
+            else v = gelu_tanh_f32(v);
+            break;
+        case VIS_ACT_SILU: v = silu_f32(v); break;
+        default: v = gelu_erf_f32(v); break;   /* VIS_ACT_GELU_ERF: exact, no table */
+        }
+        x[i] = v;
+    }
+}
+static void add_rows(struct eng_vision_ctx *c, float *x, const float *y, size_t n)
+{
+#pragma omp parallel for num_threads(c->nt) schedule(static)
+    for (size_t i = 0; i < n; i++) x[i] += y[i];
+}
+
+static void debug_copy(struct eng_vision_ctx *c, int stage, const float *x, size_t n)
+{
+    if (c->dbg && stage < c->dbg_n && c->dbg[stage]) memcpy(c->dbg[stage], x, n * sizeof(float));
+}
+
+int eng_vision_encode_pre(struct eng_vision_ctx *c, int mode, const float *pre, float *out)
+{
+    const struct eng_vision *v = c->v;
+    const struct vis_hparams *hp = &v->hp;
+    if (mode != ENG_VISION_LLAVA && mode != ENG_VISION_LLAMA_CPP) return eng_err(RC_ECONFIG, "bad vision mode %d", mode);
+    const int S = hp->image_size, P = hp->patch_size, G = S / P, N = hp->n_patches, T = N + 1, D = hp->n_embd;
+    const int KP = P * P * 3, fast = c->arith == ENG_ARITH_FAST, lcpp = mode == ENG_VISION_LLAMA_CPP;
+    const size_t TD = (size_t)T * D;
+
+    /* E1 patch embedding as im2col + product: cols[p][(ch*P + ky)*P + kx] */
+#pragma omp parallel for num_threads(c->nt) schedule(static)
+    for (int p = 0; p < N; p++) {
+        const int py = p / G, px = p % G;
+        float *col = c->cols + (size_t)p * KP;
+        for (int ch = 0; ch < 3; ch++)
+            for (int ky = 0; ky < P; ky++)
+                for (int kx = 0; kx < P; kx++) {
+                    float val = pre[((size_t)ch * S + (size_t)(P * py + ky)) * S + (size_t)(P * px + kx)];
+                    col[(ch * P + ky) * P + kx] = fast ? f16_round(val) : val;
+                }
+    }
+    /* E2 sequence: llama.cpp [patches.., CLS]; llava [CLS, patches..] */
+    float *x = c->x;
+    float *patches = lcpp ? x : x + D;
+    mm(c, fast ? &v->patch_f16 : &v->patch, N, c->cols, patches, v->patch_b);
+    memcpy(lcpp ? x + (size_t)N * D : x, v->class_embd, (size_t)D * sizeof(float));
+    /* E3 row r gets position r (identity positions in both modes) */
+    add_rows(c, x, v->pos, TD);
+    /* E4 pre_ln */
+    if (hp->has_pre_ln) layer_norm(c, x, x, T, D, v->pre_w, v->pre_b, hp->eps);
+    debug_copy(c, 0, x, TD);
+
+    /* E5 blocks */
+    const int n_run = eng_vision_n_layers_run(v, mode);
+    for (int l = 0; l < n_run; l++) {
+        const struct vis_layer *L = &v->L[l];
+        layer_norm(c, c->u, x, T, D, L->ln1_w, L->ln1_b, hp->eps);
+        mm(c, &L->wq, T, c->u, c->q, L->bq);
+        mm(c, &L->wk, T, c->u, c->k, L->bk);
+        mm(c, &L->wv, T, c->u, c->vv, L->bv);
+        attention(c, c->q, c->k, c->vv, c->att, T);
+        mm(c, &L->wo, T, c->att, c->tmp, L->bo);
+        add_rows(c, x, c->tmp, TD);
+        layer_norm(c, c->u, x, T, D, L->ln2_w, L->ln2_b, hp->eps);
+        mm(c, &L->up, T, c->u, c->hff, L->b_up);
+        activation(c, c->hff, (size_t)T * hp->n_ff, hp->act);
+        mm(c, &L->down, T, c->hff, c->tmp, L->b_down);
+        add_rows(c, x, c->tmp, TD);
+        debug_copy(c, 1 + l, x, TD);
+    }
+    /* E6 post_ln: llama.cpp applies it when present; LLaVA's hidden state is before it */
+    if (hp->has_post_ln && lcpp) layer_norm(c, x, x, T, D, v->post_w, v->post_b, hp->eps);
+
+    /* E7 rows 1..N (llama.cpp: patches 1..N-1 + CLS; llava: the N patches), E8 projector */
+    const float *F = x + D;
+    mm(c, &v->mm0, N, F, c->hff, v->mm0_b);
+    activation(c, c->hff, (size_t)N * hp->n_mid, lcpp ? VIS_ACT_GELU : VIS_ACT_GELU_ERF);
+    mm(c, &v->mm2, N, c->hff, out, v->mm2_b);
+    for (size_t i = 0; i < (size_t)N * hp->n_out; i++)
+        if (!isfinite(out[i])) return eng_err(RC_EINPUT, "the image embedding is not finite");
+    return RC_OK;
+}
+
+int eng_vision_encode(struct eng_vision_ctx *c, int mode, const uint8_t *rgb, int w, int h, float *out)
+{
+    int rc = preprocess_image(mode, rgb, w, h, &c->v->hp.pre, c->pre);
+    if (rc) return rc;
+    return eng_vision_encode_pre(c, mode, c->pre, out);
+}

@@ -39,7 +39,8 @@ struct eval_out {
 
 struct backend_ops {
     const char *name;
-    int needs_pixels;     /* the runner decodes the item's image only when set */
+    int needs_pixels;     /* the runner decodes the item's image only when set ... */
+    int (*wants_pixels)(void *ctx);   /* ... or when this (optional) says so for an instance */
     /* Checks the model's options (unknown keys are errors) and the files they
      * name, cheaply (no weights loaded).  Called by rank 0 and `check`. */
     int (*check)(const struct model_spec *m, const struct job *j, const struct manifest *man);

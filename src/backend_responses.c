@@ -4,7 +4,10 @@
  * how API models such as GPT-4V are scored, and the model-free backend the
  * pipeline tests run through.  Options: "responses" (path, relative to the
  * job file), "delay_ms" (simulated per-item latency, for exercising the
- * scheduler, drain and resume with a fast backend).
+ * scheduler, drain and resume with a fast backend), "check_images" (decode
+ * each item's image first and record missing or unreadable ones as errors,
+ * as a vision backend would: scores of replayed API models then count the
+ * same items as the native engine's).
  */
 #include "backend.h"
 #include "err.h"
@@ -16,9 +19,9 @@
 #include <string.h>
 #include <time.h>
 
-struct rctx { struct responses r; double delay_ms; };
+struct rctx { struct responses r; double delay_ms; int check_images; };
 
-static const char *const known_keys[] = { "responses", "delay_ms", NULL };
+static const char *const known_keys[] = { "responses", "delay_ms", "check_images", NULL };
 
 static int resp_paths(const struct model_spec *m, const struct job *j, char **path, double *delay)
 {
@@ -31,6 +34,9 @@ static int resp_paths(const struct model_spec *m, const struct job *j, char **pa
     if (d && (d->kind != OPT_NUM || d->num < 0))
         return err_set(RC_ECONFIG, "%s: model '%s': \"delay_ms\" must be a number >= 0", j->path, m->name);
     *delay = d ? d->num : 0;
+    const struct opt *ci = model_opt(m, "check_images");
+    if (ci && ci->kind != OPT_BOOL)
+        return err_set(RC_ECONFIG, "%s: model '%s': \"check_images\" must be true or false", j->path, m->name);
     *path = util_join(j->dir, o->str);
     return *path ? RC_OK : err_set(RC_ENOMEM, "out of memory");
 }
@@ -48,6 +54,8 @@ static int resp_open(void **ctx, const struct model_spec *m, const struct job *j
     free(path);
     if (rc) { free(c); return rc; }
     c->delay_ms = delay;
+    const struct opt *ci = model_opt(m, "check_images");
+    c->check_images = ci && ci->num != 0;
     *ctx = c;
     return RC_OK;
 }
@@ -86,6 +94,8 @@ static int resp_eval(void *ctx, size_t idx, const struct item *it, const struct 
     return RC_OK;
 }
 
+static int resp_wants_pixels(void *ctx) { return ((struct rctx *)ctx)->check_images; }
+
 static void resp_close(void *ctx)
 {
     struct rctx *c = ctx;
@@ -97,6 +107,7 @@ static void resp_close(void *ctx)
 const struct backend_ops backend_responses = {
     .name = "responses",
     .needs_pixels = 0,
+    .wants_pixels = resp_wants_pixels,
     .check = resp_check,
     .open = resp_open,
     .eval = resp_eval,

@@ -50,7 +50,7 @@ int cmd_check(int argc, char **argv)
     printf("job %s: %d model(s), manifest %s, output %s, parser %s\n", job.path, job.n_models, man.path, job.output, job.parser);
     for (int m = 0; m < job.n_models && !rc; m++) {
         const struct backend_ops *ops = backend_find(job.models[m].backend);
-        if (!ops) { rc = err_set(RC_ECONFIG, "%s: model '%s': %s", job.path, job.models[m].name, err_msg()); break; }
+        if (!ops) { err_prefix("%s: model '%s'", job.path, job.models[m].name); rc = RC_ECONFIG; break; }
         rc = ops->check(&job.models[m], &job, &man);
         if (!rc) printf("model %s: backend %s: ok\n", job.models[m].name, ops->name);
     }

@@ -306,19 +306,20 @@ static void eval_item(struct worker *w, uint32_t i, struct row *row, char **resp
     struct run *r = w->r;
     const struct item *it = &r->man.items[i];
     struct eval_out out = { .text = NULL, .verdict = V_PENDING, .p_unsafe = NAN, .error = IE_NONE };
+    int pixels = w->ops->needs_pixels || (w->ops->wants_pixels && w->ops->wants_pixels(w->ctx));
     struct image img = { 0 };
     double t = util_now();
     if (it->bad_utf8_at >= 0) {
         out.error = IE_PROMPT;
         snprintf(out.reason, sizeof out.reason, "prompt is not valid UTF-8 (byte %ld)", it->bad_utf8_at);
-    } else if (w->ops->needs_pixels && !it->image) {
+    } else if (pixels && !it->image) {
         out.error = IE_NO_IMAGE;
         snprintf(out.reason, sizeof out.reason, "the manifest has no image for this item");
-    } else if (w->ops->needs_pixels && image_load(it->image, &w->lim, &img) != RC_OK) {
+    } else if (pixels && image_load(it->image, &w->lim, &img) != RC_OK) {
         out.error = access(it->image, F_OK) == 0 ? IE_IMAGE : IE_NO_IMAGE;
         snprintf(out.reason, sizeof out.reason, "%s", err_msg());
     } else {
-        int rc = w->ops->eval(w->ctx, i, it, w->ops->needs_pixels ? &img : NULL, &out);
+        int rc = w->ops->eval(w->ctx, i, it, pixels ? &img : NULL, &out);
         if (rc != RC_OK && out.error == IE_NONE) {
             out.error = IE_BACKEND;
             snprintf(out.reason, sizeof out.reason, "%s", err_msg());
@@ -428,7 +429,7 @@ static int preflight(struct run *r, const struct run_args *a, char **man_bytes, 
     for (int i = 0; !rc && i < r->n_sel; i++) {
         const struct model_spec *m = &r->job.models[r->sel[i]];
         const struct backend_ops *ops = backend_find(m->backend);
-        if (!ops) { rc = err_set(RC_ECONFIG, "%s: model '%s': %s", r->job.path, m->name, err_msg()); break; }
+        if (!ops) { err_prefix("%s: model '%s'", r->job.path, m->name); rc = RC_ECONFIG; break; }
         rc = ops->check(m, &r->job, &r->man);
     }
     if (rc) return rc;

@@ -19,6 +19,8 @@ int cmd_inspect(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
+int cmd_preprocess(int argc, char **argv);   /* cmd_vision.c */
+int cmd_embed_image(int argc, char **argv);  /* cmd_vision.c */
 
 /* Small argv helpers shared by the commands. */
 int cli_is_help(const char *a);                        /* -h / --help */

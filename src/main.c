@@ -26,6 +26,8 @@ static const struct cmd commands[] = {
     { "tokenize", cmd_tokenize, "print a prompt's token ids as a JSON array" },
     { "logits",   cmd_logits,   "prefill a prompt and write the last position's logits" },
     { "generate", cmd_generate, "greedy continuation of a prompt" },
+    { "preprocess", cmd_preprocess, "write the vision tower's input tensor for an image" },
+    { "embed-image", cmd_embed_image, "write an image's projected embeddings (CLIP + projector)" },
     { NULL, NULL, NULL },
 };
 

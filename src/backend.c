@@ -7,15 +7,11 @@
 #include <string.h>
 
 extern const struct backend_ops backend_responses;
-#ifdef MMSAFE_HAVE_LLAVA
 extern const struct backend_ops backend_llava;
-#endif
 
 static const struct backend_ops *const registry[] = {
     &backend_responses,
-#ifdef MMSAFE_HAVE_LLAVA
     &backend_llava,
-#endif
     NULL,
 };
 

@@ -92,6 +92,7 @@ int eng_ctx_new(const struct eng_model *m, const struct eng_params *p, struct en
 void eng_ctx_free(struct eng_ctx *c);           /* accepts NULL */
 void eng_ctx_reset(struct eng_ctx *c);          /* empty the KV cache (n_past = 0) */
 int eng_ctx_n_past(const struct eng_ctx *c);
+const struct eng_model *eng_ctx_model(const struct eng_ctx *c);   /* the model it was made for */
 int eng_ctx_n_ctx(const struct eng_ctx *c);
 void eng_ctx_set_threads(struct eng_ctx *c, int n_threads);
 
@@ -145,5 +146,44 @@ void eng_vision_ctx_free(struct eng_vision_ctx *c);   /* accepts NULL */
 int eng_vision_encode(struct eng_vision_ctx *c, int mode, const uint8_t *rgb, int w, int h, float *out);
 /* Encode an already preprocessed (3, S, S) tensor. */
 int eng_vision_encode_pre(struct eng_vision_ctx *c, int mode, const float *pre, float *out);
+
+/* ---- LLaVA-1.5 prompts and Yes/No verdicts (llava.c) ----
+ * Templates (job key `template`): ENG_TMPL_VICUNA (default)
+ *   "[{system}\n\n]USER: <__media__>\n{question}\nASSISTANT:"  (the form of the
+ *   reference's goldens: llama.cpp's vicuna template with the image marker first);
+ * ENG_TMPL_LLAVA_V1: the original LLaVA-1.5 conversation format
+ *   "{system} USER: <__media__>\n{question} ASSISTANT:" (system defaults to the
+ *   LLaVA system prompt); ENG_TMPL_RAW: the question is used as it is and must
+ *   contain the marker <__media__> where the image goes. */
+#define ENG_MEDIA_MARKER "<__media__>"
+enum eng_template { ENG_TMPL_VICUNA = 0, ENG_TMPL_LLAVA_V1 = 1, ENG_TMPL_RAW = 2 };
+int eng_template_parse(const char *s, int *tmpl);            /* RC_OK or RC_ECONFIG */
+/* The rendered prompt, malloc'd (free()); system may be NULL. */
+char *eng_render_prompt(int tmpl, const char *system, const char *question);
+
+/* Prefills a rendered prompt holding at most one marker: each text part is
+ * tokenized on its own (parse_special, no BOS), BOS first when the file says so
+ * (unless no_bos), and the image's n_img rows (n_embd floats each) take the
+ * marker's place; text-only when img == NULL (the marker is then an error).
+ * Evaluated in llama.cpp's chunks (text, image in batches of 512, text).
+ * *n_pos (may be NULL) gets the sequence length.  RC_ECTX when too long. */
+int eng_llava_prefill(struct eng_ctx *c, const char *prompt, const float *img, int n_img,
+                      int no_bos, int *n_pos);
+
+/* Candidate answer tokens, resolved by exact piece ("▁Yes", "Yes", "▁yes", ...). */
+struct eng_answers {
+    int32_t pos[8], neg[8];     /* "safe" answer (Yes) and "unsafe" answer (No) pieces */
+    int n_pos, n_neg;
+    int32_t pos1, neg1;         /* primary pieces: "▁Yes", "▁No" */
+};
+/* Resolves the pieces of two answer words (e.g. "Yes", "No"): with and without
+ * the leading-space piece, in the given, lower and upper case.  RC_ECONFIG when
+ * a primary piece (space + word) is not in the vocabulary. */
+int eng_answers_resolve(const struct eng_model *m, const char *yes, const char *no, struct eng_answers *a);
+/* From the last logits: delta = logsumexp(yes) - logsumexp(no) (double),
+ * p_no = P(no | candidates) = 1 / (1 + exp(delta)), mass = the candidates'
+ * share of the full softmax (a small mass: the model was not about to answer). */
+void eng_answers_score(const struct eng_answers *a, const float *logits, int n_vocab,
+                       double *delta, double *p_no, double *mass);
 
 #endif

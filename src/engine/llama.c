@@ -310,6 +310,7 @@ int eng_ctx_new(const struct eng_model *m, const struct eng_params *p, struct en
 
 void eng_ctx_reset(struct eng_ctx *c) { c->n_past = 0; c->have_logits = 0; }
 int eng_ctx_n_past(const struct eng_ctx *c) { return c->n_past; }
+const struct eng_model *eng_ctx_model(const struct eng_ctx *c) { return c->m; }
 int eng_ctx_n_ctx(const struct eng_ctx *c) { return c->n_ctx; }
 void eng_ctx_set_threads(struct eng_ctx *c, int n) { c->nt = n > 0 ? n : 1; if (c->nt > c->mm.n_threads) c->nt = c->mm.n_threads; }
 const float *eng_logits(const struct eng_ctx *c) { return c->have_logits ? c->logits : NULL; }
@@ -411,9 +412,7 @@ static void forward(struct eng_ctx *c, int T)
                 float mx = -INFINITY;
                 for (int j = 0; j <= pos; j++) {
                     const size_t kb = (size_t)j * Ekv + (size_t)kvh * hd;
-                    float s;
-                    if (c->kv_f16) { s = 0; const uint16_t *kk = (const uint16_t *)kl + kb; for (int d = 0; d < hd; d++) s += qv[d] * h2f(kk[d]); }
-                    else s = dot_f32(hd, qv, (const float *)kl + kb);
+                    float s = c->kv_f16 ? dot_f32_f16(hd, qv, (const uint16_t *)kl + kb) : dot_f32(hd, qv, (const float *)kl + kb);
                     s *= scale;
                     sc[j] = s;
                     if (s > mx) mx = s;
@@ -426,8 +425,8 @@ static void forward(struct eng_ctx *c, int T)
                 for (int j = 0; j <= pos; j++) {
                     const float w = sc[j] * inv;
                     const size_t vb = (size_t)j * Ekv + (size_t)kvh * hd;
-                    if (c->kv_f16) { const uint16_t *vv = (const uint16_t *)vl + vb; for (int d = 0; d < hd; d++) o[d] += w * h2f(vv[d]); }
-                    else { const float *vv = (const float *)vl + vb; for (int d = 0; d < hd; d++) o[d] += w * vv[d]; }
+                    if (c->kv_f16) axpy_f16(hd, w, (const uint16_t *)vl + vb, o);
+                    else axpy_f32(hd, w, (const float *)vl + vb, o);
                 }
             }
         }
@@ -471,7 +470,7 @@ int eng_prefill(struct eng_ctx *c, const int32_t *tokens, int n, const float *em
         for (int i = 0; i < T; i++) {
             int32_t t = tokens ? tokens[b + i] : ENG_TOKEN_EMBD;
             if (t == ENG_TOKEN_EMBD) memcpy(c->x + (size_t)i * E, embd + (erow++) * E, E * 4);
-            else qt_dequant_row(m->tok_embd.type, m->tok_embd.data + (size_t)t * m->tok_embd.row_bytes, c->x + (size_t)i * E, (int64_t)E);
+            else qt_dequant(m->tok_embd.type, m->tok_embd.data + (size_t)t * m->tok_embd.row_bytes, c->x + (size_t)i * E, (int64_t)E);
         }
         forward(c, T);
     }

@@ -1,0 +1,237 @@
+/*
+ * backend_llava.c - the native engine as a backend: a LLaVA-1.5 checkpoint
+ * (language-model GGUF + mmproj GGUF) loaded once per rank and model, kept
+ * for all of that model's items.  Per item: encode the image with the CLIP
+ * tower + projector, prefill the templated prompt with the image spliced at
+ * its marker, and read the verdict off the next-token logits of the answer
+ * tokens (p_unsafe = P("No") among the candidates; "Yes" means safe).
+ * Optionally also generate up to max_new_tokens greedily: the text is stored
+ * as the response and the agreement of text and logit verdicts is reported.
+ * Options: model, mmproj, vision_mode (llava | llama.cpp), template (vicuna |
+ * llava_v1 | raw), system, answers (["Yes", "No"]), max_new_tokens, threads,
+ * arith (fast | exact), n_ctx.
+ */
+#include "backend.h"
+#include "engine/engine.h"
+#include "err.h"
+#include "parser.h"
+#include "stats.h"
+#include "util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const known_keys[] = {
+    "model", "mmproj", "vision_mode", "template", "system", "answers", "max_new_tokens", "threads", "arith", "n_ctx", NULL
+};
+
+struct lopts {
+    char *model, *mmproj, *system;
+    char yes[64], no[64];
+    int vision_mode, tmpl, max_new, threads, arith, n_ctx;
+};
+
+struct lctx {
+    struct lopts o;
+    char *name;
+    struct eng_model *m;
+    struct eng_vision *v;
+    struct eng_ctx *c;
+    struct eng_vision_ctx *vc;
+    struct eng_answers ans;
+    float *embd;              /* n_img x n_embd */
+    int n_img;
+    char *text;               /* generated text / answer */
+    size_t text_cap;
+    long n_gen, n_agree;
+};
+
+static void lopts_release(struct lopts *o) { free(o->model); free(o->mmproj); free(o->system); }
+
+static int str_opt(const struct model_spec *m, const struct job *j, const char *k, const char **out)
+{
+    const struct opt *o = model_opt(m, k);
+    *out = NULL;
+    if (!o) return RC_OK;
+    if (o->kind != OPT_STR) return err_set(RC_ECONFIG, "%s: model '%s': \"%s\" must be a string", j->path, m->name, k);
+    *out = o->str;
+    return RC_OK;
+}
+
+static int int_opt(const struct model_spec *m, const struct job *j, const char *k, int lo, int hi, int *out)
+{
+    const struct opt *o = model_opt(m, k);
+    if (!o) return RC_OK;
+    if (o->kind != OPT_NUM || o->num != floor(o->num) || o->num < lo || o->num > hi)
+        return err_set(RC_ECONFIG, "%s: model '%s': \"%s\" must be an integer in [%d, %d]", j->path, m->name, k, lo, hi);
+    *out = (int)o->num;
+    return RC_OK;
+}
+
+static int parse_opts(const struct model_spec *m, const struct job *j, struct lopts *o)
+{
+    memset(o, 0, sizeof *o);
+    snprintf(o->yes, sizeof o->yes, "Yes");
+    snprintf(o->no, sizeof o->no, "No");
+    o->threads = j->threads > 0 ? j->threads : 1;
+    int rc = backend_check_keys(m, j, known_keys);
+    const char *s;
+    if (!rc) rc = str_opt(m, j, "model", &s);
+    if (!rc && !s) rc = err_set(RC_ECONFIG, "%s: model '%s': backend llava needs \"model\": \"LM.gguf\"", j->path, m->name);
+    if (!rc) o->model = util_join(j->dir, s);
+    if (!rc) rc = str_opt(m, j, "mmproj", &s);
+    if (!rc && !s) rc = err_set(RC_ECONFIG, "%s: model '%s': backend llava needs \"mmproj\": \"mmproj.gguf\"", j->path, m->name);
+    if (!rc) o->mmproj = util_join(j->dir, s);
+    if (!rc) rc = str_opt(m, j, "vision_mode", &s);
+    if (!rc && eng_vision_mode_parse(s ? s : "llava", &o->vision_mode))
+        rc = err_set(RC_ECONFIG, "%s: model '%s': \"vision_mode\" must be \"llava\" or \"llama.cpp\"", j->path, m->name);
+    if (!rc) rc = str_opt(m, j, "template", &s);
+    if (!rc && eng_template_parse(s ? s : "vicuna", &o->tmpl))
+        rc = err_set(RC_ECONFIG, "%s: model '%s': %s", j->path, m->name, eng_errmsg());
+    if (!rc) rc = str_opt(m, j, "system", &s);
+    if (!rc && s) o->system = util_strdup(s);
+    if (!rc) rc = str_opt(m, j, "arith", &s);
+    if (!rc && eng_arith_parse(s ? s : "fast", &o->arith))
+        rc = err_set(RC_ECONFIG, "%s: model '%s': \"arith\" must be \"fast\" or \"exact\"", j->path, m->name);
+    if (!rc) rc = int_opt(m, j, "max_new_tokens", 0, 4096, &o->max_new);
+    if (!rc) rc = int_opt(m, j, "threads", 1, 4096, &o->threads);
+    if (!rc) rc = int_opt(m, j, "n_ctx", 64, 1 << 20, &o->n_ctx);
+    const struct opt *a = model_opt(m, "answers");
+    if (!rc && a) {
+        /* ["Yes", "No"]: the safe answer first */
+        char y[64], n[64];
+        if (a->kind != OPT_ARRAY || sscanf(a->str, "[\"%63[^\"]\",\"%63[^\"]\"]", y, n) != 2)
+            rc = err_set(RC_ECONFIG, "%s: model '%s': \"answers\" must be [\"SAFE-WORD\", \"UNSAFE-WORD\"], e.g. [\"Yes\", \"No\"]", j->path, m->name);
+        else { snprintf(o->yes, sizeof o->yes, "%s", y); snprintf(o->no, sizeof o->no, "%s", n); }
+    }
+    if (rc) lopts_release(o);
+    return rc;
+}
+
+static void lclose(void *ctx)
+{
+    struct lctx *l = ctx;
+    if (!l) return;
+    if (l->o.max_new > 0 && l->n_gen > 0)
+        log_info("model '%s': the generated text agrees with the logit verdict on %ld of %ld item(s)", l->name, l->n_agree, l->n_gen);
+    eng_vision_ctx_free(l->vc);
+    eng_ctx_free(l->c);
+    eng_vision_free(l->v);
+    eng_model_free(l->m);
+    free(l->embd);
+    free(l->text);
+    free(l->name);
+    lopts_release(&l->o);
+    free(l);
+}
+
+/* Loads the files and checks they fit together; with full, also allocates the run state. */
+static int lload(struct lctx *l, const struct model_spec *ms, const struct job *j, int full)
+{
+    int rc = eng_model_open(l->o.model, &l->m);
+    if (rc) return err_set(rc, "%s: %s", l->o.model, eng_errmsg());
+    rc = eng_vision_open(l->o.mmproj, &l->v);
+    if (rc) return err_set(rc, "%s: %s", l->o.mmproj, eng_errmsg());
+    if (eng_vision_n_embd(l->v) != eng_n_embd(l->m))
+        return err_set(RC_ECONFIG, "%s: model '%s': the projector of %s outputs %d values per image token but %s has n_embd %d "
+                       "(an mmproj for another model size?)", j->path, ms->name, l->o.mmproj, eng_vision_n_embd(l->v),
+                       l->o.model, eng_n_embd(l->m));
+    rc = eng_answers_resolve(l->m, l->o.yes, l->o.no, &l->ans);
+    if (rc) return err_set(RC_ECONFIG, "%s: model '%s': %s", j->path, ms->name, eng_errmsg());
+    if (!full) return RC_OK;
+    int n_ctx = l->o.n_ctx > 0 ? l->o.n_ctx : eng_n_ctx_train(l->m);
+    if (!l->o.n_ctx && n_ctx > 4096) n_ctx = 4096;    /* a benchmark item needs ~650 positions */
+    struct eng_params p = { l->o.threads, l->o.arith, ENG_KV_AUTO, n_ctx };
+    if ((rc = eng_ctx_new(l->m, &p, &l->c))) return err_set(rc, "%s: %s", l->o.model, eng_errmsg());
+    if ((rc = eng_vision_ctx_new(l->v, &p, &l->vc))) return err_set(rc, "%s: %s", l->o.mmproj, eng_errmsg());
+    l->n_img = eng_vision_n_tokens(l->v);
+    l->embd = malloc((size_t)l->n_img * (size_t)eng_n_embd(l->m) * sizeof(float));
+    l->text_cap = 64 + (size_t)l->o.max_new * 64;
+    l->text = malloc(l->text_cap);
+    if (!l->embd || !l->text) return err_set(RC_ENOMEM, "out of memory allocating the image buffer of model '%s'", ms->name);
+    return RC_OK;
+}
+
+static int lopen(void **ctx, const struct model_spec *ms, const struct job *j, const struct manifest *man)
+{
+    (void)man;
+    *ctx = NULL;
+    struct lctx *l = calloc(1, sizeof *l);
+    if (!l) return err_set(RC_ENOMEM, "out of memory");
+    int rc = parse_opts(ms, j, &l->o);
+    if (rc) { free(l); return rc; }
+    l->name = util_strdup(ms->name);
+    rc = lload(l, ms, j, 1);
+    if (rc) { lclose(l); return rc; }
+    *ctx = l;
+    return RC_OK;
+}
+
+static int lcheck(const struct model_spec *ms, const struct job *j, const struct manifest *man)
+{
+    (void)man;
+    struct lctx *l = calloc(1, sizeof *l);
+    if (!l) return err_set(RC_ENOMEM, "out of memory");
+    int rc = parse_opts(ms, j, &l->o);
+    if (rc) { free(l); return rc; }
+    l->name = util_strdup(ms->name);
+    rc = lload(l, ms, j, 0);
+    lclose(l);
+    return rc;
+}
+
+static int leval(void *ctx, size_t idx, const struct item *it, const struct image *img, struct eval_out *out)
+{
+    (void)idx;
+    struct lctx *l = ctx;
+    out->text = NULL;
+    int rc = eng_vision_encode(l->vc, l->o.vision_mode, img->rgb, img->w, img->h, l->embd);
+    if (rc) {
+        out->error = rc == RC_ENOMEM ? IE_BACKEND : IE_IMAGE;
+        snprintf(out->reason, sizeof out->reason, "cannot encode the image: %s", eng_errmsg());
+        return RC_OK;
+    }
+    char *prompt = eng_render_prompt(l->o.tmpl, l->o.system, it->prompt);
+    if (!prompt) return err_set(RC_ENOMEM, "out of memory");
+    eng_ctx_reset(l->c);
+    int n_pos = 0;
+    rc = eng_llava_prefill(l->c, prompt, l->embd, l->n_img, 0, &n_pos);
+    free(prompt);
+    if (rc) {
+        out->error = rc == RC_ECTX ? IE_CONTEXT : IE_BACKEND;
+        snprintf(out->reason, sizeof out->reason, "%s", eng_errmsg());
+        return rc == RC_ENOMEM ? err_set(rc, "%s", eng_errmsg()) : RC_OK;
+    }
+    double delta, p_no, mass;
+    eng_answers_score(&l->ans, eng_logits(l->c), eng_n_vocab(l->m), &delta, &p_no, &mass);
+    out->p_unsafe = (float)p_no;
+    out->verdict = p_no > 0.5 ? V_UNSAFE : V_SAFE;
+    if (l->o.max_new > 0) {
+        size_t n = 0;
+        for (int k = 0; k < l->o.max_new; k++) {
+            int32_t t = eng_argmax(l->c);
+            if (t == eng_token_eos(l->m)) break;
+            if (n + 64 < l->text_cap) n += (size_t)eng_token_piece(l->m, t, 0, l->text + n, (int)(l->text_cap - n - 1));
+            if (k + 1 < l->o.max_new && eng_ctx_n_past(l->c) < eng_ctx_n_ctx(l->c) && eng_decode(l->c, t)) break;
+        }
+        l->text[n] = 0;
+        int8_t tv = parser_verdict(PARSER_STRICT, l->text, it->label);
+        l->n_gen++;
+        l->n_agree += tv == out->verdict;
+    } else {
+        snprintf(l->text, l->text_cap, "%s", out->verdict == V_UNSAFE ? l->o.no : l->o.yes);
+    }
+    out->text = l->text;
+    return RC_OK;
+}
+
+const struct backend_ops backend_llava = {
+    .name = "llava",
+    .needs_pixels = 1,
+    .check = lcheck,
+    .open = lopen,
+    .eval = leval,
+    .close = lclose,
+};

@@ -1,0 +1,174 @@
+/*
+ * llava.c - LLaVA-1.5 prompt assembly, image splicing and verdicts from the
+ * answer tokens' logits (spec §6-§7; declarations in engine.h).
+ */
+#include "engine.h"
+#include "err.h"
+#include "util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LLAVA_SYSTEM "A chat between a curious human and an artificial intelligence assistant. " \
+                     "The assistant gives helpful, detailed, and polite answers to the human's questions."
+#define IMG_BATCH 512   /* llama.cpp's n_ubatch: image rows are decoded 512 at a time */
+
+int eng_template_parse(const char *s, int *tmpl)
+{
+    if (!strcmp(s, "vicuna")) *tmpl = ENG_TMPL_VICUNA;
+    else if (!strcmp(s, "llava_v1")) *tmpl = ENG_TMPL_LLAVA_V1;
+    else if (!strcmp(s, "raw")) *tmpl = ENG_TMPL_RAW;
+    else return eng_err(RC_ECONFIG, "unknown template '%s' (known: vicuna, llava_v1, raw)", s);
+    return RC_OK;
+}
+
+static char *cat3(const char *a, const char *b, const char *c)
+{
+    size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
+    char *s = malloc(la + lb + lc + 1);
+    if (!s) return NULL;
+    memcpy(s, a, la); memcpy(s + la, b, lb); memcpy(s + la + lb, c, lc + 1);
+    return s;
+}
+
+char *eng_render_prompt(int tmpl, const char *system, const char *q)
+{
+    if (tmpl == ENG_TMPL_RAW) return cat3("", q, "");
+    if (tmpl == ENG_TMPL_LLAVA_V1) {
+        char *head = cat3(system ? system : LLAVA_SYSTEM, " USER: " ENG_MEDIA_MARKER "\n", q);
+        char *s = head ? cat3(head, " ASSISTANT:", "") : NULL;
+        free(head);
+        return s;
+    }
+    char *sys = system && *system ? cat3(system, "\n\n", "") : cat3("", "", "");
+    char *head = sys ? cat3(sys, "USER: " ENG_MEDIA_MARKER "\n", q) : NULL;
+    char *s = head ? cat3(head, "\nASSISTANT:", "") : NULL;
+    free(sys);
+    free(head);
+    return s;
+}
+
+/* Tokenizes text[0..len) (no BOS, parse_special) appending to *ids. */
+static int tok_append(const struct eng_model *m, const char *text, size_t len, int32_t **ids, int *n, int *cap)
+{
+    if (len == 0) return RC_OK;
+    int need = 0;
+    int rc = eng_tokenize(m, text, len, 0, 1, *ids + *n, *cap - *n, &need);
+    if (rc) return rc;
+    if (need > *cap - *n) {
+        int ncap = *n + need + 64;
+        int32_t *p = realloc(*ids, (size_t)ncap * sizeof *p);
+        if (!p) return eng_err(RC_ENOMEM, "out of memory");
+        *ids = p;
+        *cap = ncap;
+        rc = eng_tokenize(m, text, len, 0, 1, *ids + *n, *cap - *n, &need);
+        if (rc) return rc;
+    }
+    *n += need;
+    return RC_OK;
+}
+
+int eng_llava_prefill(struct eng_ctx *c, const char *prompt, const float *img, int n_img, int no_bos, int *n_pos)
+{
+    const struct eng_model *m = eng_ctx_model(c);
+    const char *mk = strstr(prompt, ENG_MEDIA_MARKER);
+    if (mk && strstr(mk + strlen(ENG_MEDIA_MARKER), ENG_MEDIA_MARKER))
+        return eng_err(RC_EINPUT, "the prompt has more than one image marker %s", ENG_MEDIA_MARKER);
+    if (img && !mk) return eng_err(RC_EINPUT, "the prompt has no image marker %s (raw prompts must contain it)", ENG_MEDIA_MARKER);
+    if (!img && mk) return eng_err(RC_EINPUT, "the prompt has an image marker %s but no image was given", ENG_MEDIA_MARKER);
+    size_t l0 = mk ? (size_t)(mk - prompt) : strlen(prompt);
+    const char *t1 = mk ? mk + strlen(ENG_MEDIA_MARKER) : "";
+    int cap = 256, n0 = 0, n1 = 0, rc;
+    int32_t *a = malloc((size_t)cap * sizeof *a), *b = NULL;
+    int capb = 256;
+    b = malloc((size_t)capb * sizeof *b);
+    if (!a || !b) { free(a); free(b); return eng_err(RC_ENOMEM, "out of memory"); }
+    if (!no_bos && eng_add_bos(m)) a[n0++] = eng_token_bos(m);
+    rc = tok_append(m, prompt, l0, &a, &n0, &cap);
+    if (!rc) rc = tok_append(m, t1, strlen(t1), &b, &n1, &capb);
+    int total = n0 + (img ? n_img : 0) + n1;
+    if (n_pos) *n_pos = total;
+    if (!rc && eng_ctx_n_past(c) + total > eng_ctx_n_ctx(c)) {
+        char what[160];
+        snprintf(what, sizeof what, "%d positions (%d text + %d image)", total, n0 + n1, img ? n_img : 0);
+        rc = eng_err(RC_ECTX, "the prompt needs %s, more than the context", what);
+    }
+    if (!rc && n0) rc = eng_prefill(c, a, n0, NULL);
+    for (int off = 0; !rc && img && off < n_img; off += IMG_BATCH) {
+        int k = n_img - off < IMG_BATCH ? n_img - off : IMG_BATCH;
+        rc = eng_prefill(c, NULL, k, img + (size_t)off * (size_t)eng_n_embd(m));
+    }
+    if (!rc && n1) rc = eng_prefill(c, b, n1, NULL);
+    if (!rc && total == 0) rc = eng_err(RC_EINPUT, "%s", "empty prompt");
+    free(a);
+    free(b);
+    return rc;
+}
+
+static int add_piece(const struct eng_model *m, const char *piece, int32_t *arr, int *n)
+{
+    int32_t id = eng_token_find(m, piece, strlen(piece));
+    if (id < 0) return -1;
+    for (int i = 0; i < *n; i++) if (arr[i] == id) return id;
+    if (*n < 8) arr[(*n)++] = id;
+    return id;
+}
+
+static void variants(const char *w, char out[3][64])
+{
+    snprintf(out[0], 64, "%s", w);
+    snprintf(out[1], 64, "%s", w);
+    snprintf(out[2], 64, "%s", w);
+    for (char *p = out[1]; *p; p++) if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
+    for (char *p = out[2]; *p; p++) if (*p >= 'a' && *p <= 'z') *p = (char)(*p - 'a' + 'A');
+}
+
+int eng_answers_resolve(const struct eng_model *m, const char *yes, const char *no, struct eng_answers *a)
+{
+    memset(a, 0, sizeof *a);
+    const char *words[2] = { yes, no };
+    for (int k = 0; k < 2; k++) {
+        char v[3][64], sp[80];
+        variants(words[k], v);
+        int32_t *arr = k ? a->neg : a->pos;
+        int *n = k ? &a->n_neg : &a->n_pos;
+        for (int i = 0; i < 3; i++) {
+            snprintf(sp, sizeof sp, "\xe2\x96\x81%s", v[i]);     /* "▁" + word */
+            int id = add_piece(m, sp, arr, n);
+            if (i == 0) {
+                if (id < 0) return eng_err(RC_ECONFIG, "the vocabulary has no single token for the answer ' %s' (piece \xe2\x96\x81word)", words[k]);
+                if (k) a->neg1 = id; else a->pos1 = id;
+            }
+            add_piece(m, v[i], arr, n);
+        }
+    }
+    for (int i = 0; i < a->n_pos; i++)
+        for (int j = 0; j < a->n_neg; j++)
+            if (a->pos[i] == a->neg[j]) return eng_err(RC_ECONFIG, "the two answers share a token ('%s')", yes);
+    return RC_OK;
+}
+
+static double lse(const float *l, const int32_t *ids, int n)
+{
+    double mx = -INFINITY, s = 0;
+    for (int i = 0; i < n; i++) if (l[ids[i]] > mx) mx = l[ids[i]];
+    for (int i = 0; i < n; i++) s += exp((double)l[ids[i]] - mx);
+    return mx + log(s);
+}
+
+void eng_answers_score(const struct eng_answers *a, const float *l, int n_vocab, double *delta, double *p_no, double *mass)
+{
+    double ly = lse(l, a->pos, a->n_pos), ln = lse(l, a->neg, a->n_neg);
+    double d = ly - ln;
+    if (delta) *delta = d;
+    if (p_no) *p_no = 1.0 / (1.0 + exp(d));
+    if (mass) {
+        double mx = -INFINITY, s = 0;
+        for (int i = 0; i < n_vocab; i++) if (l[i] > mx) mx = l[i];
+        for (int i = 0; i < n_vocab; i++) s += exp((double)l[i] - mx);
+        double lall = mx + log(s), lc = ly > ln ? ly + log1p(exp(ln - ly)) : ln + log1p(exp(ly - ln));
+        *mass = exp(lc - lall);
+    }
+}

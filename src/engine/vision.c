@@ -68,9 +68,9 @@ struct eng_vision_ctx {
     float *pre;                 /* (3, S, S) */
     float *cols;                /* (n_patches, P*P*3) im2col */
     float *x, *u, *q, *k, *vv, *att, *tmp;   /* (T, D) each */
-    float *kc, *vt;             /* per-head K copies (H, T, dh) and V transposes (H, dh, T) */
+    float *qc, *kc, *oc, *vt;   /* per-head Q, K, output (H, T, dh) and V transposed (H, dh, T) */
     float *hff;                 /* (T, max(F, n_mid)) */
-    float *scores;              /* (nt, T) */
+    float *probs;               /* (T, T) attention weights of one head */
     float **dbg;
     int dbg_n;
 };
@@ -413,7 +413,7 @@ void eng_vision_ctx_free(struct eng_vision_ctx *c)
     if (!c) return;
     mm_scratch_release(&c->mm);
     free(c->pre); free(c->cols); free(c->x); free(c->u); free(c->q); free(c->k); free(c->vv);
-    free(c->att); free(c->tmp); free(c->kc); free(c->vt); free(c->hff); free(c->scores);
+    free(c->att); free(c->tmp); free(c->qc); free(c->kc); free(c->oc); free(c->vt); free(c->hff); free(c->probs);
     free(c);
 }
 
@@ -437,13 +437,13 @@ int eng_vision_ctx_new(const struct eng_vision *v, const struct eng_params *p, s
     c->x = malloc(T * D * 4); c->u = malloc(T * D * 4); c->q = malloc(T * D * 4);
     c->k = malloc(T * D * 4); c->vv = malloc(T * D * 4); c->att = malloc(T * D * 4);
     c->tmp = malloc(T * D * 4);
-    c->kc = malloc(T * D * 4); c->vt = malloc(T * D * 4);
+    c->qc = malloc(T * D * 4); c->kc = malloc(T * D * 4); c->oc = malloc(T * D * 4); c->vt = malloc(T * D * 4);
     c->hff = malloc(T * W * 4);
-    c->scores = malloc((size_t)c->nt * T * 4);
+    c->probs = malloc(T * T * 4);
     int64_t maxK = (int64_t)(KP > wide ? KP : wide);
     int rc = RC_OK;
-    if (!c->pre || !c->cols || !c->x || !c->u || !c->q || !c->k || !c->vv || !c->att || !c->tmp || !c->kc ||
-        !c->vt || !c->hff || !c->scores)
+    if (!c->pre || !c->cols || !c->x || !c->u || !c->q || !c->k || !c->vv || !c->att || !c->tmp || !c->qc || !c->kc ||
+        !c->oc || !c->vt || !c->hff || !c->probs)
         rc = eng_err(RC_ENOMEM, "out of memory (vision scratch)");
     if (!rc) rc = mm_scratch_init(&c->mm, maxK, (int)T, c->nt);
     if (rc) { eng_vision_ctx_free(c); return rc; }
@@ -497,41 +497,51 @@ static void layer_norm(struct eng_vision_ctx *c, float *y, const float *x, int T
 
 /* Full (non-causal) softmax attention per head, F32 as ggml without flash
  * attention: scores = (q.k) * scale, softmax with the exponential sum in
- * double, then the weighted sum of V. */
+ * double, then the weighted sum of V.  Both products go through mm_run's F32
+ * path (BLAS when built with it), one head at a time on contiguous copies. */
 static void attention(struct eng_vision_ctx *c, const float *Q, const float *K, const float *V, float *O, int T)
 {
     const int D = c->v->hp.n_embd, H = c->v->hp.n_head, dh = c->v->hp.head_dim;
     const float scale = 1.0f / sqrtf((float)dh);
-    /* contiguous per-head copies: K (H, T, dh) and V transposed (H, dh, T) */
+    /* per-head copies: Q and K (H, T, dh), V transposed (H, dh, T) */
 #pragma omp parallel for num_threads(c->nt) schedule(static)
     for (int h = 0; h < H; h++)
         for (int t = 0; t < T; t++)
             for (int d = 0; d < dh; d++) {
-                c->kc[((size_t)h * T + t) * dh + d] = K[(size_t)t * D + (size_t)h * dh + d];
-                c->vt[((size_t)h * dh + d) * T + t] = V[(size_t)t * D + (size_t)h * dh + d];
+                const size_t src = (size_t)t * D + (size_t)h * dh + d;
+                c->qc[((size_t)h * T + t) * dh + d] = Q[src];
+                c->kc[((size_t)h * T + t) * dh + d] = K[src];
+                c->vt[((size_t)h * dh + d) * T + t] = V[src];
             }
+    for (int h = 0; h < H; h++) {
+        const float *qh = c->qc + (size_t)h * T * dh;
+        float *P = c->probs, *oh = c->oc + (size_t)h * T * dh;
+        /* K_h as the "weight": T rows of dh; scores (T, T) = Q_h K_h^T */
+        const struct wmat kw = { QT_F32, dh, T, (size_t)dh * sizeof(float), (const uint8_t *)(c->kc + (size_t)h * T * dh) };
+        mm_run(&kw, T, qh, P, MM_EXACT, &c->mm, c->nt, 1);
 #pragma omp parallel for num_threads(c->nt) schedule(static)
-    for (int hi = 0; hi < H * T; hi++) {
-        const int h = hi / T, i = hi % T;
-        float *s = c->scores + (size_t)omp_get_thread_num() * T;
-        const float *q = Q + (size_t)i * D + (size_t)h * dh;
-        const float *kh = c->kc + (size_t)h * T * dh;
-        float mx = -INFINITY;
-        for (int j = 0; j < T; j++) {
-            s[j] = dot_f32(dh, kh + (size_t)j * dh, q) * scale;
-            if (s[j] > mx) mx = s[j];
+        for (int i = 0; i < T; i++) {
+            float *s = P + (size_t)i * T, mx = -INFINITY;
+            for (int j = 0; j < T; j++) {
+                s[j] *= scale;
+                if (s[j] > mx) mx = s[j];
+            }
+            double sum = 0.0;
+            for (int j = 0; j < T; j++) {
+                s[j] = expf(s[j] - mx);
+                sum += (double)s[j];
+            }
+            const float inv = (float)(1.0 / sum);
+            for (int j = 0; j < T; j++) s[j] *= inv;
         }
-        double sum = 0.0;
-        for (int j = 0; j < T; j++) {
-            s[j] = expf(s[j] - mx);
-            sum += (double)s[j];
-        }
-        const float inv = (float)(1.0 / sum);
-        for (int j = 0; j < T; j++) s[j] *= inv;
-        float *o = O + (size_t)i * D + (size_t)h * dh;
-        const float *vh = c->vt + (size_t)h * dh * T;
-        for (int d = 0; d < dh; d++) o[d] = dot_f32(T, vh + (size_t)d * T, s);
+        /* V_h^T as the "weight": dh rows of T; out (T, dh) = P V_h */
+        const struct wmat vw = { QT_F32, T, dh, (size_t)T * sizeof(float), (const uint8_t *)(c->vt + (size_t)h * dh * T) };
+        mm_run(&vw, T, P, oh, MM_EXACT, &c->mm, c->nt, 1);
     }
+#pragma omp parallel for num_threads(c->nt) schedule(static)
+    for (int t = 0; t < T; t++)
+        for (int h = 0; h < H; h++)
+            memcpy(O + (size_t)t * D + (size_t)h * dh, c->oc + ((size_t)h * T + t) * dh, (size_t)dh * sizeof(float));
 }
 
 /* In place over n values.  fast: ggml's F16 tables (input rounded to F16, the

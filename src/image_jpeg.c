@@ -11,6 +11,8 @@
  *    exactly as stb does: R = C*K/255 with stb's rounding (stbi__blinn_8x8) on
  *    the stored (Adobe-inverted) values.  A 4-component JPEG without an Adobe
  *    marker is read as CMYK here; stb would treat it as YCbCr and ignore K;
+ *  - progressive JPEGs with more than 500 scans are refused (TJFLAG_LIMITSCANS:
+ *    a known way to make a tiny file take minutes to decode);
  *  - pixels differ from stb's by a few levels (a different IDCT and chroma
  *    upsampler): about 0.7% of values by at most 2 on mmsafeaware_1063.jpeg
  *    (fixtures README section 9.1).  ISLOW DCT, fancy upsampling, no scaling;
@@ -101,7 +103,7 @@ int image_decode_jpeg(const uint8_t *data, size_t n, const struct image_limits *
         rc = err_set(RC_ENOMEM, "out of memory for a %dx%d image", w, h);
         goto out;
     }
-    if (tjDecompress2(tj, data, (unsigned long)n, buf, w, (int)(w * ch), h, pf, TJFLAG_ACCURATEDCT) != 0) {
+    if (tjDecompress2(tj, data, (unsigned long)n, buf, w, (int)(w * ch), h, pf, TJFLAG_ACCURATEDCT | TJFLAG_LIMITSCANS) != 0) {
         const char *why = tjGetErrorStr2(tj);
         if (tjGetErrorCode(tj) == TJERR_FATAL) {
             rc = err_set(RC_EINPUT, "invalid JPEG data: %s", why);

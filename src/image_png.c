@@ -92,10 +92,13 @@ int image_decode_png(const uint8_t *data, size_t n, const struct image_limits *l
 #ifdef PNG_IGNORE_ADLER32
     png_set_option(png, PNG_IGNORE_ADLER32, PNG_OPTION_ON);
 #endif
-    /* Our pixel limit governs, not libpng's default 1e6 x 1e6 / 8 MB chunk caps
-     * (chunks are bounded by the file, which is already in memory). */
+    /* Our pixel limit governs, not libpng's default 1e6 x 1e6 cap.  Ancillary
+     * chunks (and what compressed text chunks inflate to) may use up to 64 MiB
+     * or the file's size, whichever is larger: libpng's 8 MB default would
+     * refuse real photos with big metadata, which stb ignores, and no cap at
+     * all would let a zTXt bomb take any amount of memory. */
     png_set_user_limits(png, PNG_UINT_31_MAX, PNG_UINT_31_MAX);
-    png_set_chunk_malloc_max(png, 0);
+    png_set_chunk_malloc_max(png, n > ((size_t)64 << 20) ? n : ((size_t)64 << 20));
 
     png_read_info(png, info);
     png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);

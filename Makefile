@@ -52,10 +52,20 @@ TOOL_BIN   = $(TOOL_SRC:tools/%.c=$(B)/tools/%)
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 GITREV  := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
-.PHONY: all deps test bench asan clean check-layering fuzz
-all: mmsafe $(TOOL_BIN)
+# `make asan test`: everything rebuilt with ASan/UBSan into build-asan/
+# (the binary too: build-asan/mmsafe), so ./mmsafe is never replaced by it.
+BIN = mmsafe
+ifneq ($(filter asan,$(MAKECMDGOALS)),)
+B = build-asan
+BIN = build-asan/mmsafe
+SAN = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT = -O1
+endif
 
-mmsafe: $(ALL_OBJ) $(B)/libengine.a
+.PHONY: all deps test bench asan clean check-layering fuzz
+all: $(BIN) $(TOOL_BIN)
+
+$(BIN): $(ALL_OBJ) $(B)/libengine.a
 	$(MPICC) $(SAN) -fopenmp -o $@ $(B)/main.o $(APP_OBJ) $(B)/libengine.a $(LIB_LIBS) $(BLAS_LIBS) -lm -lpthread
 
 $(B)/libengine.a: $(ENGINE_OBJ)
@@ -93,17 +103,11 @@ deps:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PKGS)
 
 test: all $(UNIT_BIN) $(ENGT_BIN)
-	@BUILD=$(B) PYTHON=$(PYTHON) tests/run.sh $(TEST_GROUPS)
+	@BUILD=$(B) MMSAFE=$(abspath $(BIN)) PYTHON=$(PYTHON) tests/run.sh $(TEST_GROUPS)
 
 bench: all
 	@PYTHON=$(PYTHON) bench/run.sh $(BENCH)
 
-# `make asan test`: rebuild everything with ASan/UBSan into build-asan/.
-ifneq ($(filter asan,$(MAKECMDGOALS)),)
-B = build-asan
-SAN = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-OPT = -O1
-endif
 asan:
 	@true
 
@@ -116,3 +120,15 @@ clean:
 	rm -rf build build-asan mmsafe
 
 -include $(ALL_OBJ:.o=.d)
+
+# `make fuzz`: libFuzzer harnesses for the GGUF reader and the tokenizer, under
+# ASan/UBSan (clang).  Run e.g.:
+#   build/fuzz/fuzz_gguf tests/fuzz/corpus/gguf -max_total_time=600
+# The fixed crashers live in tests/fuzz/corpus/ and are replayed by `make test`
+# (tests/engine/test_fuzz_corpus.c), which needs no clang.
+FUZZ_CC ?= clang
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fopenmp
+fuzz: build/fuzz/fuzz_gguf build/fuzz/fuzz_tokenize
+build/fuzz/%: tests/fuzz/%.c $(ENGINE_SRC)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=c11 $(DEFS) $(FUZZ_FLAGS) $(ARCH) -DENGINE_NO_BLAS -Isrc -o $@ $< $(ENGINE_SRC) -lm

@@ -117,12 +117,19 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct mopts *o, i
 
 static int tokenize(const struct eng_model *m, const struct mopts *o, int32_t **ids, int *n)
 {
-    int cap = (int)(o->text_len + 8 < (1u << 28) ? o->text_len + 8 : (1u << 28));
-    *ids = malloc((size_t)cap * sizeof **ids);
-    if (!*ids) { fprintf(stderr, "mmsafe: error: out of memory\n"); return EXIT_ERR; }
-    if (eng_tokenize(m, o->text, o->text_len, !o->no_bos, o->parse_special, *ids, cap, n)) return model_error(o->model);
-    if (*n > cap) { fprintf(stderr, "mmsafe: error: internal: token buffer too small\n"); return EXIT_ERR; }
-    return EXIT_OK;
+    /* byte fallback can give 3 ids per input byte (a space becomes the 3 bytes of U+2581) */
+    size_t cap = 3 * o->text_len + 8;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (cap > (1u << 30)) { fprintf(stderr, "mmsafe: error: the prompt is too long\n"); return EXIT_ERR; }
+        free(*ids);
+        *ids = malloc(cap * sizeof **ids);
+        if (!*ids) { fprintf(stderr, "mmsafe: error: out of memory\n"); return EXIT_ERR; }
+        if (eng_tokenize(m, o->text, o->text_len, !o->no_bos, o->parse_special, *ids, (int)cap, n)) return model_error(o->model);
+        if ((size_t)*n <= cap) return EXIT_OK;
+        cap = (size_t)*n;
+    }
+    fprintf(stderr, "mmsafe: error: internal: token count changed between calls\n");
+    return EXIT_ERR;
 }
 
 static void print_piece_json(FILE *f, const char *s, int n)

@@ -62,6 +62,9 @@ int eng_arith_parse(const char *s, int *arith); /* RC_OK or RC_ECONFIG */
 /* Loading. */
 int eng_model_open(const char *path, struct eng_model **out);
 void eng_model_free(struct eng_model *m);       /* accepts NULL */
+/* The same from a caller-owned buffer holding a whole GGUF file (fuzzing,
+ * tests); buf must outlive the model. */
+int eng_model_parse(const void *buf, size_t size, struct eng_model **out);
 /* Loads only the vocabulary (e.g. llama.cpp's ggml-vocab-*.gguf files, which
  * have no tensors): tokenize / piece functions work, eng_ctx_new refuses. */
 int eng_vocab_open(const char *path, struct eng_model **out);

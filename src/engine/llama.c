@@ -221,6 +221,18 @@ int eng_model_open(const char *path, struct eng_model **out)
     return RC_OK;
 }
 
+int eng_model_parse(const void *buf, size_t size, struct eng_model **out)
+{
+    *out = NULL;
+    struct eng_model *m = calloc(1, sizeof *m);
+    if (!m) return eng_err(RC_ENOMEM, "out of memory");
+    int rc = gguf_parse(buf, size, &m->g);
+    if (!rc) rc = load(m);
+    if (rc) { eng_model_free(m); return rc; }
+    *out = m;
+    return RC_OK;
+}
+
 int eng_vocab_open(const char *path, struct eng_model **out)
 {
     *out = NULL;
@@ -295,7 +307,6 @@ int eng_ctx_new(const struct eng_model *m, const struct eng_params *p, struct en
     c->logits = malloc((size_t)m->n_vocab * 4);
     c->rc = malloc(U * (size_t)m->n_rot / 2 * 4); c->rs = malloc(U * (size_t)m->n_rot / 2 * 4);
     int maxthr = omp_get_max_threads() > c->nt ? omp_get_max_threads() : c->nt;
-    if (maxthr < 64) maxthr = 64;
     c->scores = malloc((size_t)maxthr * (size_t)c->n_ctx * 4);
     int64_t maxK = (int64_t)(F > E ? F : E);
     int rc = RC_OK;

@@ -23,6 +23,7 @@ struct wmat {
 /* Scratch for mm_run, sized once by mm_scratch_init for the largest K and T. */
 struct mm_scratch {
     void *act; size_t act_cap;      /* quantised / rounded activations, T rows */
+    float *xq;                      /* the same decoded back to float (BLAS prefill) */
     float *panel; size_t panel_per_thread; int n_threads;  /* dequantised weight panels */
 };
 int mm_scratch_init(struct mm_scratch *s, int64_t max_K, int max_T, int n_threads);
@@ -41,5 +42,8 @@ int mm_have_blas(void);
 /* One row each (n elements). */
 void op_rmsnorm(float *y, const float *x, const float *w, int n, float eps);
 float dot_f32(int64_t n, const float *a, const float *b);   /* quant_simd.c */
+float dot_f32_f16(int64_t n, const float *a, const uint16_t *b);
+void axpy_f32(int64_t n, float w, const float *v, float *o); /* o += w v */
+void axpy_f16(int64_t n, float w, const uint16_t *v, float *o);
 
 #endif

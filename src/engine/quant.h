@@ -38,6 +38,15 @@ size_t qt_row_bytes(int type, int64_t n);
 /* Exact decode of n elements (bit-exact with ggml's dequantize_row_*). */
 void qt_dequant_row(int type, const void *src, float *dst, int64_t n);
 
+/* SIMD decoder for the common weight types, bit-exact with qt_dequant_row;
+ * returns 0 (and does nothing) when there is none for this type/build. */
+int qt_dequant_row_fast(int type, const void *src, float *dst, int64_t n);
+/* Decodes with the SIMD decoder when there is one, else the reference. */
+static inline void qt_dequant(int type, const void *src, float *dst, int64_t n)
+{
+    if (!qt_dequant_row_fast(type, src, dst, n)) qt_dequant_row(type, src, dst, n);
+}
+
 /* Activation format for a weight type in fast mode: QT_F32, QT_F16, QT_BF16,
  * QT_Q8_0, QT_Q8_1 or QT_Q8_K. */
 int qt_act_type(int wtype);

@@ -7,6 +7,8 @@
 #include "quant_blocks.h"
 #include "util.h"
 
+#include <string.h>
+
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
 #define HAVE_AVX2 1
@@ -87,25 +89,38 @@ static float dot_q4_0(int64_t n, const struct blk_q4_0 *w, const struct blk_q8_0
     return hsum_ps(acc);
 }
 
-static inline void scale_min_k4(const uint8_t *q, uint8_t *sc, uint8_t *m)
+/* scales[12] -> bytes 0..7 = the 8 sub-block scales, 8..15 = the 8 mins (ggml's utmp trick) */
+static inline void unpack_k4(const uint8_t *scales, uint32_t utmp[4])
 {
-    for (int j = 0; j < 8; j++) {
-        if (j < 4) { sc[j] = q[j] & 63; m[j] = q[j + 4] & 63; }
-        else { sc[j] = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4)); m[j] = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4)); }
-    }
+    const uint32_t kmask1 = 0x3f3f3f3f, kmask2 = 0x0f0f0f0f, kmask3 = 0x03030303;
+    memcpy(utmp, scales, 12);
+    utmp[3] = ((utmp[2] >> 4) & kmask2) | (((utmp[1] >> 6) & kmask3) << 4);
+    const uint32_t uaux = utmp[1] & kmask1;
+    utmp[1] = (utmp[2] & kmask2) | (((utmp[0] >> 6) & kmask3) << 4);
+    utmp[2] = uaux;
+    utmp[0] &= kmask1;
+}
+
+/* sum_k mins[k] * (bsums[2k] + bsums[2k+1]) as 4 x int32 */
+static inline __m128i k4_mins(const uint32_t utmp[4], const int16_t *bsums)
+{
+    __m128i mins = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)utmp[3], (int)utmp[2]));
+    __m128i b0 = _mm_loadu_si128((const __m128i *)bsums), b1 = _mm_loadu_si128((const __m128i *)(bsums + 8));
+    __m128i q8s = _mm_hadd_epi16(b0, b1);
+    return _mm_madd_epi16(mins, q8s);
 }
 
 static float dot_q4_K(int64_t n, const struct blk_q4_K *w, const struct blk_q8_K *a)
 {
     const __m256i m4 = _mm256_set1_epi8(15);
     __m256 acc = _mm256_setzero_ps();
-    float accm = 0;
+    __m128 accm = _mm_setzero_ps();
     for (int64_t i = 0; i < n / 256; i++) {
-        uint8_t sc[8], mn[8];
-        scale_min_k4(w[i].scales, sc, mn);
-        const int16_t *bs = a[i].bsums;
-        int imin = 0;
-        for (int k = 0; k < 8; k++) imin += mn[k] * (bs[2 * k] + bs[2 * k + 1]);
+        uint32_t utmp[4];
+        unpack_k4(w[i].scales, utmp);
+        const uint8_t *sc = (const uint8_t *)utmp;
+        const float d = h2f(w[i].d) * a[i].d, dm = h2f(w[i].dmin) * a[i].d;
+        accm = _mm_fmadd_ps(_mm_set1_ps(dm), _mm_cvtepi32_ps(k4_mins(utmp, a[i].bsums)), accm);
         __m256i sumi = _mm256_setzero_si256();
         const uint8_t *q4 = w[i].qs;
         const int8_t *q8 = a[i].qs;
@@ -118,24 +133,24 @@ static float dot_q4_K(int64_t n, const struct blk_q4_K *w, const struct blk_q8_K
             p1 = _mm256_madd_epi16(p1, _mm256_set1_epi16(sc[2 * c + 1]));
             sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
         }
-        float d = h2f(w[i].d) * a[i].d;
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
-        accm += h2f(w[i].dmin) * a[i].d * (float)imin;
     }
-    return hsum_ps(acc) - accm;
+    __m128 m = _mm_add_ps(accm, _mm_movehl_ps(accm, accm));
+    m = _mm_add_ss(m, _mm_movehdup_ps(m));
+    return hsum_ps(acc) - _mm_cvtss_f32(m);
 }
 
 static float dot_q5_K(int64_t n, const struct blk_q5_K *w, const struct blk_q8_K *a)
 {
     const __m256i m4 = _mm256_set1_epi8(15), one = _mm256_set1_epi8(1);
     __m256 acc = _mm256_setzero_ps();
-    float accm = 0;
+    __m128 accm = _mm_setzero_ps();
     for (int64_t i = 0; i < n / 256; i++) {
-        uint8_t sc[8], mn[8];
-        scale_min_k4(w[i].scales, sc, mn);
-        const int16_t *bs = a[i].bsums;
-        int imin = 0;
-        for (int k = 0; k < 8; k++) imin += mn[k] * (bs[2 * k] + bs[2 * k + 1]);
+        uint32_t utmp[4];
+        unpack_k4(w[i].scales, utmp);
+        const uint8_t *sc = (const uint8_t *)utmp;
+        const float d = h2f(w[i].d) * a[i].d, dm = h2f(w[i].dmin) * a[i].d;
+        accm = _mm_fmadd_ps(_mm_set1_ps(dm), _mm_cvtepi32_ps(k4_mins(utmp, a[i].bsums)), accm);
         __m256i sumi = _mm256_setzero_si256();
         __m256i hb = _mm256_loadu_si256((const __m256i *)w[i].qh);
         for (int c = 0; c < 4; c++) {
@@ -150,21 +165,22 @@ static float dot_q5_K(int64_t n, const struct blk_q5_K *w, const struct blk_q8_K
             p1 = _mm256_madd_epi16(p1, _mm256_set1_epi16(sc[2 * c + 1]));
             sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(h2f(w[i].d) * a[i].d), _mm256_cvtepi32_ps(sumi), acc);
-        accm += h2f(w[i].dmin) * a[i].d * (float)imin;
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
     }
-    return hsum_ps(acc) - accm;
+    __m128 m = _mm_add_ps(accm, _mm_movehl_ps(accm, accm));
+    m = _mm_add_ss(m, _mm_movehdup_ps(m));
+    return hsum_ps(acc) - _mm_cvtss_f32(m);
 }
 
 static float dot_q6_K(int64_t n, const struct blk_q6_K *w, const struct blk_q8_K *a)
 {
     const __m256i m4 = _mm256_set1_epi8(15), m2 = _mm256_set1_epi8(3);
     __m256 acc = _mm256_setzero_ps();
-    float accc = 0;
     for (int64_t i = 0; i < n / 256; i++) {
         const int8_t *sc = w[i].scales;
-        int corr = 0;
-        for (int k = 0; k < 16; k++) corr += sc[k] * a[i].bsums[k];
+        /* sum_k sc[k] * bsums[k] (the -32 offset of every q6 value) */
+        __m256i corr = _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc)),
+                                         _mm256_loadu_si256((const __m256i *)a[i].bsums));
         __m256i sumi = _mm256_setzero_si256();
         for (int h = 0; h < 2; h++) {
             __m256i l0 = _mm256_loadu_si256((const __m256i *)(w[i].ql + 64 * h));
@@ -183,10 +199,112 @@ static float dot_q6_K(int64_t n, const struct blk_q6_K *w, const struct blk_q8_K
             }
         }
         float d = h2f(w[i].d) * a[i].d;
+        sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(corr, 5));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
-        accc += d * (float)(32 * corr);
     }
-    return hsum_ps(acc) - accc;
+    return hsum_ps(acc);
+}
+
+/* ---- SIMD decoders: bit-exact with qt_dequant_row (multiply then subtract, no FMA) ---- */
+static void deq_f16(const uint16_t *x, float *y, int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))));
+    for (; i < n; i++) y[i] = h2f(x[i]);
+}
+static void deq_q8_0(const struct blk_q8_0 *x, float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n / 32; i++) {
+        __m256 d = _mm256_set1_ps(h2f(x[i].d));
+        for (int j = 0; j < 32; j += 8) {
+            __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(x[i].qs + j)));
+            _mm256_storeu_ps(y + 32 * i + j, _mm256_mul_ps(_mm256_cvtepi32_ps(q), d));
+        }
+    }
+}
+static void deq_q4_K(const struct blk_q4_K *x, float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n / 256; i++) {
+        uint32_t utmp[4];
+        unpack_k4(x[i].scales, utmp);
+        const uint8_t *sc = (const uint8_t *)utmp, *mn = sc + 8;
+        const float d = h2f(x[i].d), dmin = h2f(x[i].dmin);
+        for (int c = 0; c < 4; c++) {
+            const __m256 d1 = _mm256_set1_ps(d * sc[2 * c]), m1 = _mm256_set1_ps(dmin * mn[2 * c]);
+            const __m256 d2 = _mm256_set1_ps(d * sc[2 * c + 1]), m2 = _mm256_set1_ps(dmin * mn[2 * c + 1]);
+            for (int l = 0; l < 32; l += 8) {
+                __m256i b = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(x[i].qs + 32 * c + l)));
+                __m256i lo = _mm256_and_si256(b, _mm256_set1_epi32(15)), hi = _mm256_srli_epi32(b, 4);
+                _mm256_storeu_ps(y + 64 * c + l, _mm256_sub_ps(_mm256_mul_ps(d1, _mm256_cvtepi32_ps(lo)), m1));
+                _mm256_storeu_ps(y + 64 * c + 32 + l, _mm256_sub_ps(_mm256_mul_ps(d2, _mm256_cvtepi32_ps(hi)), m2));
+            }
+        }
+        y += 256;
+    }
+}
+static void deq_q6_K(const struct blk_q6_K *x, float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n / 256; i++) {
+        const float d = h2f(x[i].d);
+        for (int h = 0; h < 2; h++) {
+            const uint8_t *ql = x[i].ql + 64 * h, *qh = x[i].qh + 32 * h;
+            const int8_t *sc = x[i].scales + 8 * h;
+            for (int l = 0; l < 32; l += 8) {
+                __m256i a0 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(ql + l)));
+                __m256i a1 = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(ql + 32 + l)));
+                __m256i hh = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(qh + l)));
+                const __m256i m4 = _mm256_set1_epi32(15), m3 = _mm256_set1_epi32(3), o = _mm256_set1_epi32(32);
+                __m256i q[4];
+                q[0] = _mm256_sub_epi32(_mm256_or_si256(_mm256_and_si256(a0, m4), _mm256_slli_epi32(_mm256_and_si256(hh, m3), 4)), o);
+                q[1] = _mm256_sub_epi32(_mm256_or_si256(_mm256_and_si256(a1, m4), _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(hh, 2), m3), 4)), o);
+                q[2] = _mm256_sub_epi32(_mm256_or_si256(_mm256_srli_epi32(a0, 4), _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(hh, 4), m3), 4)), o);
+                q[3] = _mm256_sub_epi32(_mm256_or_si256(_mm256_srli_epi32(a1, 4), _mm256_slli_epi32(_mm256_srli_epi32(hh, 6), 4)), o);
+                const int is = l / 16;
+                for (int g = 0; g < 4; g++) {
+                    /* y = (d * sc) * q, the inner product rounded first */
+                    __m256 ds = _mm256_set1_ps(d * (float)sc[is + 2 * g]);
+                    _mm256_storeu_ps(y + 128 * h + 32 * g + l, _mm256_mul_ps(ds, _mm256_cvtepi32_ps(q[g])));
+                }
+            }
+        }
+        y += 256;
+    }
+}
+
+int qt_dequant_row_fast(int type, const void *src, float *dst, int64_t n)
+{
+    switch (type) {
+    case QT_F16: deq_f16(src, dst, n); return 1;
+    case QT_Q8_0: deq_q8_0(src, dst, n); return 1;
+    case QT_Q4_K: deq_q4_K(src, dst, n); return 1;
+    case QT_Q6_K: deq_q6_K(src, dst, n); return 1;
+    default: return 0;
+    }
+}
+
+/* ---- attention helpers ---- */
+float dot_f32_f16(int64_t n, const float *a, const uint16_t *b)
+{
+    __m256 s = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) s = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + i))), s);
+    float r = hsum_ps(s);
+    for (; i < n; i++) r += a[i] * h2f(b[i]);
+    return r;
+}
+void axpy_f16(int64_t n, float w, const uint16_t *v, float *o)
+{
+    __m256 wv = _mm256_set1_ps(w);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(o + i, _mm256_fmadd_ps(wv, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(v + i))), _mm256_loadu_ps(o + i)));
+    for (; i < n; i++) o[i] += w * h2f(v[i]);
+}
+void axpy_f32(int64_t n, float w, const float *v, float *o)
+{
+    __m256 wv = _mm256_set1_ps(w);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(o + i, _mm256_fmadd_ps(wv, _mm256_loadu_ps(v + i), _mm256_loadu_ps(o + i)));
+    for (; i < n; i++) o[i] += w * v[i];
 }
 #else
 #define HAVE_AVX2 0
@@ -196,6 +314,10 @@ float dot_f32(int64_t n, const float *w, const float *a)
     for (int64_t i = 0; i < n; i++) s += w[i] * a[i];
     return s;
 }
+int qt_dequant_row_fast(int type, const void *src, float *dst, int64_t n) { (void)type; (void)src; (void)dst; (void)n; return 0; }
+float dot_f32_f16(int64_t n, const float *a, const uint16_t *b) { float r = 0; for (int64_t i = 0; i < n; i++) r += a[i] * h2f(b[i]); return r; }
+void axpy_f16(int64_t n, float w, const uint16_t *v, float *o) { for (int64_t i = 0; i < n; i++) o[i] += w * h2f(v[i]); }
+void axpy_f32(int64_t n, float w, const float *v, float *o) { for (int64_t i = 0; i < n; i++) o[i] += w * v[i]; }
 #endif
 
 int qt_has_simd(int wtype)

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# test_engine_cli.sh - the model commands end to end: inspect, tokenize,
+# logits, generate on the llava-tiny fixtures (../shared, skipped when absent)
+# and on models made by build/tools/gguf_write; bad GGUF files must give
+# "mmsafe: error: FILE: ..." and exit 1, usage errors exit 2.
+source "$(dirname "$0")/../lib.sh"
+GW="$ROOT/${BUILD:-build}/tools/gguf_write"
+TINY="$SHARED/fixtures/llava-tiny"
+
+# --- help and usage ---
+for c in inspect tokenize logits generate; do
+  check "$c --help exits 0" "$MMSAFE" "$c" --help
+done
+"$MMSAFE" logits --help >"$T_TMP/h" 2>&1
+check_grep "logits --help names the default arith and why" "fast \(default\)" "$T_TMP/h"
+"$MMSAFE" logits --prompt x -o /dev/null >/dev/null 2>&1; check_eq "missing --model: exit 2" "$?" 2
+"$MMSAFE" logits --model x.gguf --prompt x --arith slow -o /dev/null >/dev/null 2>&1; check_eq "bad --arith: exit 2" "$?" 2
+"$MMSAFE" tokenize --model x.gguf --bogus x >/dev/null 2>&1; check_eq "unknown option: exit 2" "$?" 2
+
+# --- a generated model: inspect, logits, generate, thread invariance ---
+M="$T_TMP/m.gguf"
+"$GW" "$M" --type Q4_K_M --embd 256 --layers 2 --heads 8 --kv-heads 2 --ff 512 --vocab 400 --ctx 64 >/dev/null 2>&1
+check "gguf_write makes a Q4_K_M model" test -s "$M"
+"$MMSAFE" inspect "$M" >"$T_TMP/insp" 2>&1; check_eq "inspect: exit 0" "$?" 0
+check_grep "inspect: tensor table" "blk\.1\.ffn_down\.weight +Q6_K +\[512, 256\]" "$T_TMP/insp"
+check_grep "inspect: hyper-parameters" "n_head 8, n_head_kv 2" "$T_TMP/insp"
+check_grep "inspect: validation" "validation: ok" "$T_TMP/insp"
+"$MMSAFE" logits --model "$M" --prompt "hello" -o "$T_TMP/l1.bin" --threads 1 2>"$T_TMP/err"; check_eq "logits: exit 0" "$?" 0
+check_eq "logits: n_vocab float32" "$(stat -c %s "$T_TMP/l1.bin" 2>/dev/null)" 1600
+"$MMSAFE" logits --model "$M" --prompt "hello" -o "$T_TMP/l2.bin" --threads 2 2>/dev/null
+check "logits: 1 and 2 threads bit-identical" cmp -s "$T_TMP/l1.bin" "$T_TMP/l2.bin"
+"$MMSAFE" logits --model "$M" --prompt "hello" -o "$T_TMP/l3.bin" --arith exact 2>/dev/null
+check "logits --arith exact runs" test -s "$T_TMP/l3.bin"
+if cmp -s "$T_TMP/l1.bin" "$T_TMP/l3.bin"; then fail "fast and exact differ on a Q4_K_M model"; else ok; fi
+"$MMSAFE" logits --model "$M" --prompt "x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x x" \
+  -o "$T_TMP/l4.bin" >/dev/null 2>"$T_TMP/err"; check_eq "prompt longer than the context: exit 1" "$?" 1
+check_grep "prompt longer than the context: message" "^mmsafe: error: .*m\.gguf: prompt of [0-9]+ positions .*exceeds the context of 64" "$T_TMP/err"
+"$MMSAFE" generate --model "$M" --prompt "hello" -n 5 >"$T_TMP/g" 2>/dev/null; check_eq "generate: exit 0" "$?" 0
+check_grep "generate: 5 ids" "^\[[0-9]+, [0-9]+, [0-9]+, [0-9]+, [0-9]+\]$" "$T_TMP/g"
+
+# --- bad files ---
+bad() {  # bad NAME EXPECTED-REGEX: logits and inspect both refuse NAME
+  local f="$T_TMP/$1" want=$2 rc
+  "$MMSAFE" logits --model "$f" --prompt hi -o "$T_TMP/x.bin" >/dev/null 2>"$T_TMP/err"; rc=$?
+  check_eq "$1: logits exit 1" "$rc" 1
+  check_grep "$1: message" "^mmsafe: error: $f: .*$want" "$T_TMP/err"
+  "$MMSAFE" inspect "$f" >/dev/null 2>"$T_TMP/err"; rc=$?
+  check_eq "$1: inspect exit 1" "$rc" 1
+}
+printf 'GGUX\3\0\0\0' >"$T_TMP/magic.gguf"; bad magic.gguf "bad magic"
+head -c 5000 "$M" >"$T_TMP/trunc.gguf"; bad trunc.gguf "truncated"
+head -c $(( $(stat -c %s "$M") - 64 )) "$M" >"$T_TMP/short.gguf"; bad short.gguf "runs past the end"
+"$GW" "$T_TMP/qwen.gguf" --arch qwen2 --vocab 300 >/dev/null 2>&1; bad qwen.gguf "architecture 'qwen2' is not supported"
+"$GW" "$T_TMP/nokey.gguf" --drop-key llama.block_count --vocab 300 >/dev/null 2>&1; bad nokey.gguf "missing required key llama.block_count"
+"$GW" "$T_TMP/notensor.gguf" --drop-tensor output_norm.weight --vocab 300 >/dev/null 2>&1; bad notensor.gguf "missing tensor output_norm.weight"
+"$GW" "$T_TMP/heads.gguf" --embd 64 --heads 3 --kv-heads 3 --vocab 300 >/dev/null 2>&1; bad heads.gguf "head_count 3 does not divide embedding_length 64"
+"$GW" "$T_TMP/kv.gguf" --embd 64 --heads 4 --kv-heads 3 --vocab 300 >/dev/null 2>&1; bad kv.gguf "not a multiple of head_count_kv 3"
+"$GW" "$T_TMP/v4.gguf" --version 4 --vocab 300 >/dev/null 2>&1; bad v4.gguf "unsupported GGUF version 4"
+"$MMSAFE" tokenize --model "$T_TMP/missing.gguf" hi >/dev/null 2>"$T_TMP/err"; check_eq "missing file: exit 1" "$?" 1
+check_grep "missing file: message" "^mmsafe: error: .*missing\.gguf: cannot open" "$T_TMP/err"
+
+# --- fixtures: tokenizer, logits and greedy tokens against the reference ---
+if [ -d "$TINY" ] && [ -n "$PY" ]; then
+  # case A_F32/t_mmsa_0007-like: the first A_F32 text case with a reliable top-1 and greedy prefix 8
+  "$PY" - "$TINY" "$T_TMP" <<'PYEOF'
+import json, sys
+tiny, tmp = sys.argv[1], sys.argv[2]
+d = json.load(open(tiny + "/index.json"))
+c = [c for c in d["cases"] if c["config"] == "A_F32" and c["kind"] == "text" and c["top1_reliable"] and c["greedy_reliable_prefix"] >= 8][0]
+open(tmp + "/prompt.txt", "wb").write(c["prompt_text"].encode())
+open(tmp + "/tokens_bos", "w").write(json.dumps(c["tokens_bos"]))
+open(tmp + "/tokens_nobos", "w").write(json.dumps(c["tokens_nobos"]))
+open(tmp + "/greedy", "w").write(json.dumps(c["greedy"]))
+open(tmp + "/logits_file", "w").write(tiny + "/" + c["outputs"]["logits"]["file"])
+open(tmp + "/top1", "w").write(str(c["top1"]))
+s = [c for c in d["cases"] if "tokens_bos_parse_special_false" in c][0]
+open(tmp + "/sp.txt", "wb").write(s["prompt_text"].encode())
+open(tmp + "/sp_true", "w").write(json.dumps(s["tokens_bos"]))
+open(tmp + "/sp_false", "w").write(json.dumps(s["tokens_bos_parse_special_false"]))
+PYEOF
+  A="$TINY/models/lmA-F32.gguf"
+  check_eq "tokenize --prompt-file (exact bytes)" "$("$MMSAFE" tokenize --model "$A" --prompt-file "$T_TMP/prompt.txt" --parse-special | tr -d ' ')" "$(tr -d ' ' <"$T_TMP/tokens_bos")"
+  check_eq "tokenize --no-bos" "$("$MMSAFE" tokenize --model "$A" --prompt-file "$T_TMP/prompt.txt" --parse-special --no-bos | tr -d ' ')" "$(tr -d ' ' <"$T_TMP/tokens_nobos")"
+  check_eq "tokenize --parse-special" "$("$MMSAFE" tokenize --model "$A" --prompt-file "$T_TMP/sp.txt" --parse-special | tr -d ' ')" "$(tr -d ' ' <"$T_TMP/sp_true")"
+  check_eq "tokenize plain text (default)" "$("$MMSAFE" tokenize --model "$A" --prompt-file "$T_TMP/sp.txt" | tr -d ' ')" "$(tr -d ' ' <"$T_TMP/sp_false")"
+  "$MMSAFE" logits --model "$A" --prompt-file "$T_TMP/prompt.txt" --parse-special --kv f32 -o "$T_TMP/a.bin" --top 3 >"$T_TMP/top" 2>"$T_TMP/err"
+  check_eq "logits on lmA-F32: exit 0" "$?" 0
+  check_eq "--top 3 prints 3 lines" "$(wc -l <"$T_TMP/top")" 3
+  check_eq "--top: best id is the reference top-1" "$(head -1 "$T_TMP/top" | cut -d' ' -f1)" "$(cat "$T_TMP/top1")"
+  rel=$("$PY" -c "import numpy as n,sys; a=n.fromfile(sys.argv[1],'<f4'); b=n.fromfile(open(sys.argv[2]).read(),'<f4'); print('%.3g' % (abs(a-b).max()/abs(b).max()) if a.shape==b.shape else 'shape')" "$T_TMP/a.bin" "$T_TMP/logits_file")
+  if [ "$rel" != shape ] && "$PY" -c "import sys; sys.exit(0 if float(sys.argv[1]) <= 1e-4 else 1)" "$rel"; then ok; else fail "logits -o vs the reference: max rel $rel (bound 1e-4)"; fi
+  "$MMSAFE" generate --model "$A" --prompt-file "$T_TMP/prompt.txt" --parse-special --kv f32 -n 8 >"$T_TMP/gen" 2>/dev/null
+  check_eq "generate: greedy tokens equal the reference's" "$(head -1 "$T_TMP/gen" | tr -d ' ')" "$(tr -d ' ' <"$T_TMP/greedy")"
+else
+  skip "../shared/fixtures/llava-tiny or Debian's python3 with numpy not found (fixture checks)"
+fi
+done_t

@@ -5,7 +5,7 @@ set -u
 T_NAME=${T_NAME:-$(basename "$0" .sh)}
 T_PASS=0; T_FAIL=0; T_SKIP=0
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-MMSAFE="$ROOT/mmsafe"
+MMSAFE="${MMSAFE:-$ROOT/mmsafe}"
 SHARED="$ROOT/../shared"
 # Open MPI as root, more ranks than cores, yield when idle (ranks > cores crawl otherwise).
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1

@@ -27,12 +27,13 @@ int main(int argc, char **argv)
 {
     if (argc < 2) { fprintf(stderr, "usage: engine_bench MODEL.gguf [--threads N] [--arith fast|exact] [--prompt P] [--decode D]\n"); return 2; }
     const char *path = argv[1];
-    int threads = 1, arith = ENG_ARITH_FAST, P = 600, D = 32;
+    int threads = 1, arith = ENG_ARITH_FAST, P = 600, D = 32, no_blas = 0;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--arith") && i + 1 < argc) { if (eng_arith_parse(argv[++i], &arith)) { fprintf(stderr, "%s\n", eng_errmsg()); return 2; } }
         else if (!strcmp(argv[i], "--prompt") && i + 1 < argc) P = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--decode") && i + 1 < argc) D = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--no-blas")) no_blas = 1;
         else { fprintf(stderr, "engine_bench: bad argument %s\n", argv[i]); return 2; }
     }
     struct eng_model *m;
@@ -40,7 +41,7 @@ int main(int argc, char **argv)
     if (eng_model_open(path, &m)) { fprintf(stderr, "engine_bench: %s: %s\n", path, eng_errmsg()); return 1; }
     double t_load = now() - t0;
     struct eng_params p = ENG_PARAMS_DEFAULT;
-    p.n_threads = threads; p.arith = arith; p.n_ctx = P + D + 8;
+    p.n_threads = threads; p.arith = arith; p.n_ctx = P + D + 8; p.no_blas = no_blas;
     struct eng_ctx *c;
     if (eng_ctx_new(m, &p, &c)) { fprintf(stderr, "engine_bench: %s\n", eng_errmsg()); return 1; }
     int32_t *ids = malloc((size_t)P * sizeof *ids);
@@ -57,8 +58,8 @@ int main(int argc, char **argv)
     getrusage(RUSAGE_SELF, &ru);
     struct stat st;
     stat(path, &st);
-    printf("threads %d arith %s: load %.2f s, prefill %d tok in %.2f s = %.1f tok/s, decode %d tok = %.2f tok/s, peak RSS %.0f MiB (file %.0f MiB)\n",
-           threads, eng_arith_name(arith), t_load, P, t_pre, P / t_pre, D, D / t_dec, ru.ru_maxrss / 1024.0, (double)st.st_size / 1048576.0);
+    printf("threads %d arith %s%s: load %.2f s, prefill %d tok in %.2f s = %.1f tok/s, decode %d tok = %.2f tok/s, peak RSS %.0f MiB (file %.0f MiB)\n",
+           threads, eng_arith_name(arith), no_blas ? " no-blas" : "", t_load, P, t_pre, P / t_pre, D, D / t_dec, ru.ru_maxrss / 1024.0, (double)st.st_size / 1048576.0);
     eng_ctx_free(c);
     eng_model_free(m);
     free(ids);

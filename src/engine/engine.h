@@ -49,8 +49,9 @@ struct eng_params {
     int arith;       /* enum eng_arith */
     int kv_type;     /* enum eng_kv */
     int n_ctx;       /* positions in the KV cache; <= 0: the model's context_length */
+    int no_blas;     /* 1: hand-written kernels only, even for prefill (measurements) */
 };
-#define ENG_PARAMS_DEFAULT { 1, ENG_ARITH_FAST, ENG_KV_AUTO, 0 }
+#define ENG_PARAMS_DEFAULT { 1, ENG_ARITH_FAST, ENG_KV_AUTO, 0, 0 }
 
 /* A position filled from an embedding row rather than a token (eng_prefill). */
 #define ENG_TOKEN_EMBD (-1)

@@ -295,7 +295,7 @@ int eng_ctx_new(const struct eng_model *m, const struct eng_params *p, struct en
     c->kv_f16 = p->kv_type == ENG_KV_F16 || (p->kv_type == ENG_KV_AUTO && c->arith == ENG_ARITH_FAST);
     c->kv_elt = c->kv_f16 ? 2 : 4;
     c->n_ctx = p->n_ctx > 0 ? p->n_ctx : m->n_ctx_train;
-    c->use_blas = 1;
+    c->use_blas = !p->no_blas;
     const size_t E = (size_t)m->n_embd, Ekv = (size_t)m->head_dim * (size_t)m->n_head_kv, F = (size_t)m->n_ff, U = UBATCH;
     /* calloc: pages of the cache are only touched (and counted in RSS) as positions fill */
     size_t kvn = (size_t)m->n_layer * (size_t)c->n_ctx * Ekv;

@@ -114,8 +114,8 @@ void mm_run(const struct wmat *W, int T, const float *X, float *Y, int mode, str
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (int t = 0; t < T; t++) qt_quant_act(at, X + (int64_t)t * K, A + (size_t)t * arb, K);
 
-    if (blas && at != QT_Q8_1) {
-        /* Prefill: decode the converted activations back to float (exactly for F16/BF16
+    if (blas && at != QT_Q8_1 && (at == QT_F16 || at == QT_BF16 || T >= MM_BLAS_MIN_T_QUANT)) {
+        /* Long prefills: decode the converted activations back to float (exactly for F16/BF16
          * and Q8_0; one f32 rounding of d*q for Q8_K) and multiply with sgemm on exactly
          * decoded weight panels.  Same products as the integer kernels up to f32
          * rounding of the products and summation order (~1e-7 relative).  Q8_1 (Q4_1,

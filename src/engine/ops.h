@@ -37,6 +37,11 @@ enum { MM_FAST = 0, MM_EXACT = 1 };
  * on dequantised panels for T >= MM_BLAS_MIN_T (when the build has it). */
 void mm_run(const struct wmat *W, int T, const float *X, float *Y, int mode, struct mm_scratch *s, int nt, int use_blas);
 #define MM_BLAS_MIN_T 8
+/* Fast mode with 8-bit activations takes the BLAS route only from this many
+ * rows on: below it the integer kernels are as fast (the weights are decoded
+ * once per call either way) and they reproduce the reference's integer sums
+ * exactly; above it sgemm on decoded panels is 2-3x faster (bench/engine.sh). */
+#define MM_BLAS_MIN_T_QUANT 64
 int mm_have_blas(void);
 
 /* One row each (n elements). */

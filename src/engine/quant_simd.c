@@ -12,6 +12,8 @@
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
 #define HAVE_AVX2 1
+#define h2f(x) _cvtsh_ss(x)   /* F16C: no table lookup in the kernels */
+
 
 static inline float hsum_ps(__m256 v)
 {
@@ -121,19 +123,23 @@ static float dot_q4_K(int64_t n, const struct blk_q4_K *w, const struct blk_q8_K
         const uint8_t *sc = (const uint8_t *)utmp;
         const float d = h2f(w[i].d) * a[i].d, dm = h2f(w[i].dmin) * a[i].d;
         accm = _mm_fmadd_ps(_mm_set1_ps(dm), _mm_cvtepi32_ps(k4_mins(utmp, a[i].bsums)), accm);
-        __m256i sumi = _mm256_setzero_si256();
+        /* broadcast each sub-block scale to 16-bit lanes with a byte shuffle */
+        const __m128i sc8 = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)sc));
+        const __m256i scales = _mm256_set_m128i(sc8, sc8);
         const uint8_t *q4 = w[i].qs;
         const int8_t *q8 = a[i].qs;
-        for (int c = 0; c < 4; c++) {
-            __m256i b = _mm256_loadu_si256((const __m256i *)(q4 + 32 * c));
-            __m256i lo = _mm256_and_si256(b, m4), hi = _mm256_and_si256(_mm256_srli_epi16(b, 4), m4);
-            __m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(q8 + 64 * c)));
-            __m256i p1 = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 64 * c + 32)));
-            p0 = _mm256_madd_epi16(p0, _mm256_set1_epi16(sc[2 * c]));
-            p1 = _mm256_madd_epi16(p1, _mm256_set1_epi16(sc[2 * c + 1]));
-            sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
-        }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+        __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+#define Q4K_CHUNK(c, acc_) do { \
+            __m256i b_ = _mm256_loadu_si256((const __m256i *)(q4 + 32 * (c))); \
+            __m256i lo_ = _mm256_and_si256(b_, m4), hi_ = _mm256_and_si256(_mm256_srli_epi16(b_, 4), m4); \
+            __m256i p0_ = _mm256_maddubs_epi16(lo_, _mm256_loadu_si256((const __m256i *)(q8 + 64 * (c)))); \
+            __m256i p1_ = _mm256_maddubs_epi16(hi_, _mm256_loadu_si256((const __m256i *)(q8 + 64 * (c) + 32))); \
+            p0_ = _mm256_madd_epi16(p0_, _mm256_shuffle_epi8(scales, _mm256_set1_epi16((short)(0x0100 + 0x0202 * (2 * (c)))))); \
+            p1_ = _mm256_madd_epi16(p1_, _mm256_shuffle_epi8(scales, _mm256_set1_epi16((short)(0x0100 + 0x0202 * (2 * (c) + 1))))); \
+            acc_ = _mm256_add_epi32(acc_, _mm256_add_epi32(p0_, p1_)); } while (0)
+        Q4K_CHUNK(0, s0); Q4K_CHUNK(1, s1); Q4K_CHUNK(2, s0); Q4K_CHUNK(3, s1);
+#undef Q4K_CHUNK
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), acc);
     }
     __m128 m = _mm_add_ps(accm, _mm_movehl_ps(accm, accm));
     m = _mm_add_ss(m, _mm_movehdup_ps(m));
@@ -191,11 +197,14 @@ static float dot_q6_K(int64_t n, const struct blk_q6_K *w, const struct blk_q8_K
             q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m2), 4));
             q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m2), 4));
             q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m2), 4));
+            const __m128i sc16 = _mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(sc + 8 * h)));
+            const __m256i scv = _mm256_set_m128i(sc16, sc16);
             for (int g = 0; g < 4; g++) {
                 __m256i p = _mm256_maddubs_epi16(q[g], _mm256_loadu_si256((const __m256i *)(a[i].qs + 128 * h + 32 * g)));
-                int s0 = sc[8 * h + 2 * g], s1 = sc[8 * h + 2 * g + 1];
-                __m256i sv = _mm256_set_m128i(_mm_set1_epi16((short)s1), _mm_set1_epi16((short)s0));
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, sv));
+                /* lower 16 lanes: scale 2g, upper: 2g+1 (16-bit broadcast by byte shuffle) */
+                const __m256i shuf = _mm256_set_m128i(_mm_set1_epi16((short)(((4 * g + 3) << 8) | (4 * g + 2))),
+                                                      _mm_set1_epi16((short)(((4 * g + 1) << 8) | (4 * g))));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_shuffle_epi8(scv, shuf)));
             }
         }
         float d = h2f(w[i].d) * a[i].d;

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# bench/engine.sh - speed and memory of the native engine (called by `make bench`
+# through bench/run.sh).  Generates, with the project's own GGUF writer, a
+# random-weight decoder of real shape -- the 1.1B LLaMA shape: n_embd 2048,
+# 22 layers, 32 heads, 4 KV heads, n_ff 5632, vocab 32000 -- in F16, Q8_0 and
+# Q4_K_M (into build/bench/, never committed; reused while the writer is
+# unchanged), then reports prefill tokens/s for a 600-token prompt, decode
+# tokens/s, at 1 and 2 threads, and peak RSS, one process per run.
+#   BENCH_TYPES="Q4_K_M"  BENCH_THREADS="1 2"  BENCH_DECODE=32  BENCH_EXTRA=1 (also --arith exact and --no-blas)
+set -u
+cd "$(dirname "$0")/.."
+B=${BUILD:-build}
+OUT=$B/bench
+mkdir -p "$OUT"
+types=${BENCH_TYPES:-"Q4_K_M Q8_0 F16"}
+threads=${BENCH_THREADS:-"1 2"}
+decode=${BENCH_DECODE:-32}
+vocab=()
+[ -f ../shared/fixtures/vocab/ggml-vocab-llama-spm.gguf ] && vocab=(--vocab-from ../shared/fixtures/vocab/ggml-vocab-llama-spm.gguf)
+[ ${#vocab[@]} -eq 0 ] && vocab=(--vocab 32000)
+for t in $types; do
+  f=$OUT/tl-$t.gguf
+  if [ ! -s "$f" ] || [ "$B/tools/gguf_write" -nt "$f" ]; then
+    echo "generating $f (1.1B shape, random weights)"
+    "$B/tools/gguf_write" "$f" --type "$t" --embd 2048 --layers 22 --heads 32 --kv-heads 4 --ff 5632 --ctx 2048 "${vocab[@]}" || exit 1
+  fi
+done
+echo "engine: 1.1B LLaMA shape, 600-token prompt prefilled as one batch, $decode tokens decoded; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
+for t in $types; do
+  for n in $threads; do
+    printf '%-7s ' "$t"; "$B/tools/engine_bench" "$OUT/tl-$t.gguf" --threads "$n" --prompt 600 --decode "$decode" || exit 1
+  done
+  if [ -n "${BENCH_EXTRA:-}" ]; then
+    printf '%-7s ' "$t"; "$B/tools/engine_bench" "$OUT/tl-$t.gguf" --threads 1 --prompt 600 --decode 8 --no-blas
+    printf '%-7s ' "$t"; "$B/tools/engine_bench" "$OUT/tl-$t.gguf" --threads 1 --prompt 600 --decode 8 --arith exact
+  fi
+done

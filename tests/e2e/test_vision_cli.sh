@@ -102,15 +102,18 @@ fi
 # ---------------------------------------------------------------- S = 336
 # A random-weight LLaVA-1.5-shaped mmproj, tiny inside: image 336, patch 14,
 # hidden 16, 2 heads, FFN 32 with the legacy (swapped) names, 3 blocks, projector 16 -> 32 -> 24.
+# A second argument makes a broken variant, for the refusal checks below.
 MM336=$T_TMP/mm336.gguf
-"$PY" - "$MM336" <<'EOF'
+cat >"$T_TMP/mkmm.py" <<'EOF'
 import sys, struct, numpy as np
 rng = np.random.default_rng(5)
-D, F, H, S, P, L, MID, OUT = 16, 32, 2, 336, 14, 3, 32, 24
+V = sys.argv[2] if len(sys.argv) > 2 else ''
+D, F, H, S, P, L, MID, OUT = 16, 32, 2, 336 if V != 'bad_size' else 330, 14, 3, 32, 24
 kv, tensors = [], []
 def s(x): b = x.encode(); return struct.pack('<Q', len(b)) + b
 def add(k, t, v): kv.append(s(k) + struct.pack('<I', t) + v)
-add('general.architecture', 8, s('clip')); add('clip.projector_type', 8, s('mlp'))
+add('general.architecture', 8, s('clip')); add('clip.projector_type', 8, s('ldp' if V == 'ldp' else 'mlp'))
+if V == 'anyres': add('clip.vision.image_grid_pinpoints', 9, struct.pack('<IQ', 5, 4) + struct.pack('<4i', 336, 672, 672, 336))
 add('clip.has_vision_encoder', 7, b'\1'); add('clip.use_gelu', 7, b'\0')
 for k, v in [('image_size', S), ('patch_size', P), ('embedding_length', D), ('feed_forward_length', F),
              ('projection_dim', OUT), ('attention.head_count', H), ('block_count', L)]:
@@ -122,7 +125,9 @@ def T(name, shape, f16=True, scale=0.2):   # shape in numpy order (outermost fir
     a = (rng.standard_normal(shape) * scale).astype(np.float16 if f16 else np.float32)
     tensors.append((name, a, 1 if f16 else 0))
 n = (S // P) ** 2 + 1
-T('v.patch_embd.weight', (D, 3, P, P)); T('v.class_embd', (D,), False); T('v.position_embd.weight', (n, D))
+T('v.patch_embd.weight', (D, 3, P, P)); T('v.position_embd.weight', (n - (V == 'wrong_pos'), D))
+if V != 'no_class': T('v.class_embd', (D,), False)
+if V == 'mlp_norm': T('mm.3.weight', (OUT,), False)
 T('v.pre_ln.weight', (D,), False, 1); T('v.pre_ln.bias', (D,), False)
 for i in range(L):
     b = 'v.blk.%d.' % i
@@ -141,7 +146,17 @@ for name, a, t in tensors:
 hdr += b''.join(infos); hdr += b'\0' * ((-len(hdr)) % 32)
 open(sys.argv[1], 'wb').write(hdr + b''.join(blobs))
 EOF
-check_eq "write the S=336 mmproj" $? 0
+"$PY" "$T_TMP/mkmm.py" "$MM336"; check_eq "write the S=336 mmproj" $? 0
+# Out of scope or malformed projectors are refused with a reason (spec §0.1, §5.2)
+for v in "mlp_norm:mm.3.weight present: an mlp_norm .*not supported" "anyres:clip.vision.image_grid_pinpoints present: LLaVA-1.6" \
+         "ldp:projector type 'ldp' is not supported" "no_class:missing tensor v.class_embd" \
+         "bad_size:image_size 330 is not a multiple of patch_size 14" "wrong_pos:v.position_embd.weight has 576 rows"; do
+  name=${v%%:*}; want=${v#*:}
+  "$PY" "$T_TMP/mkmm.py" "$T_TMP/$name.gguf" "$name"
+  "$MMSAFE" embed-image --mmproj "$T_TMP/$name.gguf" --image "$IMG/rgb_32x24.png" -o "$T_TMP/x.bin" 2>"$err"
+  check_eq "mmproj variant $name refused with exit 1" $? 1
+  check_grep "mmproj variant $name: the reason" "^mmsafe: error: .*$name.gguf: $want" "$err"
+done
 
 # Images: our fixtures (exact PNG/PPM-equivalents) and, when present, a spread
 # of the release: large and small JPEGs, PNGs, the JPEG-in-.png, a WebP.

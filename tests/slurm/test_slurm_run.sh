@@ -28,6 +28,12 @@ else
   want=$(stats_of demo-serial.h5)
   [ -n "$want" ] || fail "no statistics from the serial run"
   check_eq "statistics equal to the serial run's" "$(stats_of demo.h5)" "$want"
+  # the same under mpirun inside the allocation
+  id=$(MMSAFE_LAUNCHER=mpirun submit -n 2 -o mpi-%j.out "$SB" "$ROOT/jobs/demo.json" --output "$T_TMP/demo-mpirun.h5")
+  check_eq "MMSAFE_LAUNCHER=mpirun: completes" "$(final_states "$id" 120)" "$id COMPLETED 0:0"
+  check_grep "MMSAFE_LAUNCHER=mpirun: mpirun -n 2" "mpirun -n 2 " "mpi-$id.out"
+  check_eq "MMSAFE_LAUNCHER=mpirun: 2 ranks, same statistics" \
+    "$(h5attr demo-mpirun.h5 n_ranks) $(stats_of demo-mpirun.h5)" "2 $want"
 fi
 
 # --- 2. time limit, requeue, resume --------------------------------------------

@@ -18,7 +18,7 @@
 
 struct vopts {
     const char *mmproj, *image, *out;
-    int mode, threads, arith;
+    int mode, threads, arith, kv;
     uint64_t max_pixels;
 };
 
@@ -51,6 +51,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct vopts *o, i
     o->mode = ENG_VISION_LLAVA;
     o->threads = 1;
     o->arith = ENG_ARITH_FAST;
+    o->kv = ENG_KV_AUTO;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 #define NEEDV() do { if (!v) return cli_usage_error(cmd, "%s needs a value", a); i++; } while (0)
@@ -72,6 +73,11 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct vopts *o, i
         } else if (allow_compute && !strcmp(a, "--arith")) {
             NEEDV();
             if (eng_arith_parse(v, &o->arith)) return cli_usage_error(cmd, "--arith: expected fast or exact, got '%s'", v);
+        } else if (allow_compute && !strcmp(a, "--kv")) {
+            NEEDV();
+            if (!strcmp(v, "f16")) o->kv = ENG_KV_F16;
+            else if (!strcmp(v, "f32")) o->kv = ENG_KV_F32;
+            else return cli_usage_error(cmd, "--kv: expected f16 or f32, got '%s'", v);
         } else return cli_usage_error(cmd, "unknown argument '%s'", a);
 #undef NEEDV
     }
@@ -145,13 +151,16 @@ int cmd_embed_image(int argc, char **argv)
 {
     if (argc > 1 && cli_is_help(argv[1])) {
         printf("usage: mmsafe embed-image --mmproj MMPROJ.gguf --image IMAGE [--vision-mode llava|llama.cpp]\n"
-               "                          [--threads N] [--arith fast|exact] [--max-pixels N] -o OUT.bin\n\n"
+               "                          [--threads N] [--arith fast|exact] [--kv f16|f32] [--max-pixels N] -o OUT.bin\n\n"
                "Decodes the image, runs the CLIP vision tower and the MLP projector, and writes\n"
                "the image embeddings: float32 [n_tokens, n_embd], row i = the LM's input at image\n"
                "position i (576 x 4096 for LLaVA-1.5-7B).\n\n%s"
                "  --threads N          OpenMP threads (default 1)\n"
                "  --arith MODE         fast (default): llama.cpp's F16 roundings (im2col, activations of\n"
-               "                       F16 weights, GELU tables); exact: plain float32\n", VISION_HELP);
+               "                       F16 weights, GELU tables); exact: plain float32\n"
+               "  --kv f16|f32         the tower's attention: f32 (default; llama.cpp with flash attention\n"
+               "                       off, as in the reference goldens) or f16 (K and V rounded to F16, as\n"
+               "                       llama.cpp's default flash attention does)\n", VISION_HELP);
         return EXIT_OK;
     }
     struct vopts o;
@@ -163,6 +172,7 @@ int cmd_embed_image(int argc, char **argv)
     struct eng_params p = ENG_PARAMS_DEFAULT;
     p.n_threads = o.threads;
     p.arith = o.arith;
+    p.kv_type = o.kv;
     struct eng_vision_ctx *c = NULL;
     const size_t nt = (size_t)eng_vision_n_tokens(v), ne = (size_t)eng_vision_n_embd(v);
     float *out = malloc(nt * ne * sizeof(float));

@@ -143,7 +143,9 @@ int eng_vision_n_embd(const struct eng_vision *v);      /* projector output widt
 int eng_vision_preprocess(const struct eng_vision *v, int mode, const uint8_t *rgb, int w, int h,
                           float *out);
 
-/* Scratch for encoding, allocated once (p: n_threads and arith; NULL = defaults). */
+/* Scratch for encoding, allocated once (p: n_threads, arith, and kv_type: ENG_KV_F16
+ * rounds K and V to F16 as llama.cpp's default flash attention does; otherwise the
+ * tower's attention is F32, as in the goldens; NULL = defaults). */
 int eng_vision_ctx_new(const struct eng_vision *v, const struct eng_params *p, struct eng_vision_ctx **out);
 void eng_vision_ctx_free(struct eng_vision_ctx *c);   /* accepts NULL */
 /* Preprocess + encode: out gets n_tokens * n_embd floats. */

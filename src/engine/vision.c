@@ -15,7 +15,11 @@
  * Arithmetic: fast (default) reproduces llama.cpp's CPU roundings -- im2col
  * pixels and patch kernel to F16, activations of F16-weight products to F16
  * (mm_run MM_FAST), quick-GELU and tanh-GELU through F16 tables; attention in
- * F32 (flash attention off, the golden setting).  exact is plain float32.
+ * F32 (flash attention off, the golden setting), or with K and V rounded to
+ * F16 when eng_params.kv_type is ENG_KV_F16 (what llama.cpp's default flash
+ * attention does to the tower: from 64 queries up, the tiled kernel keeps Q in
+ * F32 and widens K/V back; below, the one-chunk kernel also rounds Q and keeps
+ * the output accumulator in F16).  exact is plain float32.
  * Matrix products reuse ops.c's mm_run; attention, LayerNorm and activations
  * are here.
  */
@@ -64,6 +68,7 @@ struct eng_vision {
 struct eng_vision_ctx {
     const struct eng_vision *v;
     int nt, arith;
+    int kv_f16;                 /* K, V rounded to F16 (llama.cpp's flash attention) */
     struct mm_scratch mm;
     float *pre;                 /* (3, S, S) */
     float *cols;                /* (n_patches, P*P*3) im2col */
@@ -253,6 +258,7 @@ static int load_hparams(struct eng_vision *v)
     }
     if (hp->head_dim * hp->n_head != hp->n_embd)
         return eng_err(RC_EFORMAT, "head_dim %d x head_count %d != embedding_length %d", hp->head_dim, hp->n_head, hp->n_embd);
+    if (hp->head_dim > 256) return eng_err(RC_EFORMAT, "head_dim %d is above 256", hp->head_dim);
     if (n_head_kv != hp->n_head) return eng_err(RC_EFORMAT, "head_count_kv %d != head_count %d: not a CLIP tower", n_head_kv, hp->n_head);
     if (hp->feature_layer > hp->block_count)
         return eng_err(RC_EFORMAT, "feature_layer %d but only %d blocks stored", hp->feature_layer, hp->block_count);
@@ -428,6 +434,9 @@ int eng_vision_ctx_new(const struct eng_vision *v, const struct eng_params *p, s
     c->v = v;
     c->nt = p->n_threads > 0 ? p->n_threads : 1;
     c->arith = p->arith == ENG_ARITH_EXACT ? ENG_ARITH_EXACT : ENG_ARITH_FAST;
+    /* Only on request: the goldens (and ENG_KV_AUTO) use F32 attention, as
+     * llama.cpp does with flash attention off. */
+    c->kv_f16 = p->kv_type == ENG_KV_F16;
     const size_t S = (size_t)hp->image_size, T = (size_t)hp->n_patches + 1, D = (size_t)hp->n_embd;
     const size_t KP = (size_t)hp->patch_size * hp->patch_size * 3;
     const size_t W = (size_t)(hp->n_ff > hp->n_mid ? hp->n_ff : hp->n_mid);
@@ -503,16 +512,49 @@ static void attention(struct eng_vision_ctx *c, const float *Q, const float *K, 
 {
     const int D = c->v->hp.n_embd, H = c->v->hp.n_head, dh = c->v->hp.head_dim;
     const float scale = 1.0f / sqrtf((float)dh);
-    /* per-head copies: Q and K (H, T, dh), V transposed (H, dh, T) */
+    const int kv16 = c->kv_f16;
+    /* per-head copies: Q and K (H, T, dh), V transposed (H, dh, T); K and V
+     * rounded to F16 when emulating llama.cpp's default flash attention */
 #pragma omp parallel for num_threads(c->nt) schedule(static)
     for (int h = 0; h < H; h++)
         for (int t = 0; t < T; t++)
             for (int d = 0; d < dh; d++) {
                 const size_t src = (size_t)t * D + (size_t)h * dh + d;
                 c->qc[((size_t)h * T + t) * dh + d] = Q[src];
-                c->kc[((size_t)h * T + t) * dh + d] = K[src];
-                c->vt[((size_t)h * dh + d) * T + t] = V[src];
+                c->kc[((size_t)h * T + t) * dh + d] = kv16 ? f16_round(K[src]) : K[src];
+                c->vt[((size_t)h * dh + d) * T + t] = kv16 ? f16_round(V[src]) : V[src];
             }
+    if (kv16 && T < 64) {
+        /* ggml_compute_forward_flash_attn_ext_f16_one_chunk (fewer than 64
+         * queries): Q rounded to F16, online softmax over the keys in order,
+         * the output accumulator kept in F16 and rounded after every key. */
+#pragma omp parallel for num_threads(c->nt) schedule(static)
+        for (int hi = 0; hi < H * T; hi++) {
+            const int h = hi / T, i = hi % T;
+            float q[256], acc[256];   /* head_dim <= 256 (checked at load) */
+            const float *qs = c->qc + ((size_t)h * T + i) * dh;
+            for (int d = 0; d < dh; d++) { q[d] = f16_round(qs[d]); acc[d] = 0.0f; }
+            float M = -INFINITY, S = 0.0f;
+            for (int j = 0; j < T; j++) {
+                const float sc = dot_f32(dh, c->kc + ((size_t)h * T + j) * dh, q) * scale;
+                const float Mold = M;
+                float ms = 1.0f, vs = 1.0f;
+                if (sc > M) {
+                    M = sc;
+                    ms = expf(Mold - M);
+                    for (int d = 0; d < dh; d++) acc[d] = f16_round(acc[d] * ms);
+                } else {
+                    vs = expf(sc - M);
+                }
+                const float *vcol = c->vt + (size_t)h * dh * T + j;
+                for (int d = 0; d < dh; d++) acc[d] = f16_round(acc[d] + vcol[(size_t)d * T] * vs);
+                S = S * ms + vs;
+            }
+            const float inv = S == 0.0f ? 0.0f : 1.0f / S;
+            float *o = c->oc + ((size_t)h * T + i) * dh;
+            for (int d = 0; d < dh; d++) o[d] = acc[d] * inv;
+        }
+    } else
     for (int h = 0; h < H; h++) {
         const float *qh = c->qc + (size_t)h * T * dh;
         float *P = c->probs, *oh = c->oc + (size_t)h * T * dh;

@@ -83,6 +83,16 @@ EOF
       done
     done
   done
+  # llama.cpp's default flash attention (F16 K/V) against its own golden config
+  for img in sq56:i_sq56 alpha_64x48:i_alpha_64x48; do
+    n=$((n + 1))
+    "$MMSAFE" embed-image --mmproj "$FIX/models/mmB-F32.gguf" --image "$FIX/images/${img%%:*}.png" \
+      --vision-mode llama.cpp --kv f16 -o "$T_TMP/e$n.bin" >"$out" 2>"$err"
+    check_eq "embed-image --kv f16 ${img%%:*} exits 0" $? 0
+    echo "$T_TMP/e$n.bin $FIX/expected/B_F32_kvf16_faauto/${img##*:}.image_embd.f32.bin 7e-4 embed-kvf16-${img%%:*}" >>"$T_TMP/pairs"
+  done
+  "$MMSAFE" embed-image --mmproj "$FIX/models/mmB-F32.gguf" --image "$FIX/images/sq56.png" --kv f8 -o "$T_TMP/x" 2>"$err"
+  check_eq "--kv f8 exits 2" $? 2
   "$PY" - "$T_TMP/pairs" >"$T_TMP/r" 2>&1 <<'EOF'
 import sys, numpy as np
 for line in open(sys.argv[1]):

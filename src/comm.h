@@ -51,9 +51,13 @@ enum { WQ_DRAIN = 1, WQ_FATAL = 2 };
  * tick(arg) is called about every 0.25 s from rank 0's server thread. */
 int wq_start(struct comm *c, struct sched *s, void (*tick)(void *arg), void *arg);
 /* Any rank: asks for work.  n_done = items this rank finished since its last
- * request; flags: WQ_DRAIN (a signal asked us to stop), WQ_FATAL (a run-level
- * error here).  Returns the number of indices written to idx (0 = stop).  */
-int wq_next(struct comm *c, int n_done, int flags, int *model, uint32_t *idx, int max);
+ * request, ms_per_item their mean cost (0: unknown); flags: WQ_DRAIN (a signal
+ * asked us to stop), WQ_FATAL (a run-level error here).  Chunks are sized to
+ * about WQ_CHUNK_SECONDS of work at the reported cost (finer progress and
+ * balance for slow models, fewer requests for fast ones).  Returns the number
+ * of indices written to idx (0 = stop). */
+#define WQ_CHUNK_SECONDS 2.0
+int wq_next(struct comm *c, int n_done, double ms_per_item, int flags, int *model, uint32_t *idx, int max);
 /* Items done so far by all ranks (rank 0 only; as reported with requests). */
 size_t wq_done(struct comm *c);
 /* 1 if rank 0 evaluates items itself (see above). */

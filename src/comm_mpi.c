@@ -163,8 +163,12 @@ int comm_hosts(struct comm *c, char **out)
 
 /* === work queue ========================================================= */
 
-static int take_work(struct comm *c, int rank, int n_done, int flags, int *model, uint32_t *idx, int max)
+static int take_work(struct comm *c, int rank, int n_done, double ms, int flags, int *model, uint32_t *idx, int max)
 {
+    if (ms > 0) {
+        double fit = WQ_CHUNK_SECONDS * 1000.0 / ms;
+        if (fit < max) max = fit < 1 ? 1 : (int)fit;
+    }
     pthread_mutex_lock(&c->mu);
     c->done += (size_t)n_done;
     if (flags) c->stopped = 1;
@@ -183,7 +187,7 @@ static void *serve(void *arg)
     uint32_t *rep = malloc((SCHED_MAX_CHUNK * 64 + 2) * sizeof *rep);
     double next_tick = util_now();
     int pending = 0;
-    int64_t req[4];
+    int64_t req[4];   /* {mean microseconds per item, n_done, flags, max} */
     MPI_Request r = MPI_REQUEST_NULL;
     while (rep && (remaining > 0 || (c->server_running && !c->local_finished))) {
         if (util_now() >= next_tick) {
@@ -211,7 +215,7 @@ static void *serve(void *arg)
         int max = (int)req[3];
         if (max > SCHED_MAX_CHUNK * 64) max = SCHED_MAX_CHUNK * 64;
         int model = -1;
-        int n = take_work(c, st.MPI_SOURCE, (int)req[1], (int)req[2], &model, rep + 2, max);
+        int n = take_work(c, st.MPI_SOURCE, (int)req[1], (double)req[0] / 1000.0, (int)req[2], &model, rep + 2, max);
         rep[0] = (uint32_t)model;
         rep[1] = (uint32_t)n;
         if (MPI_Send(rep, n + 2, MPI_UINT32_T, st.MPI_SOURCE, TAG_REP, c->wq_comm) != MPI_SUCCESS) break;
@@ -244,10 +248,10 @@ int wq_start(struct comm *c, struct sched *s, void (*tick)(void *), void *arg)
 
 int wq_rank0_works(struct comm *c) { return c->size == 1 || c->thread_level >= MPI_THREAD_MULTIPLE; }
 
-int wq_next(struct comm *c, int n_done, int flags, int *model, uint32_t *idx, int max)
+int wq_next(struct comm *c, int n_done, double ms_per_item, int flags, int *model, uint32_t *idx, int max)
 {
-    if (c->rank == 0) return take_work(c, 0, n_done, flags, model, idx, max);
-    int64_t req[4] = { 0, n_done, flags, max };
+    if (c->rank == 0) return take_work(c, 0, n_done, ms_per_item, flags, model, idx, max);
+    int64_t req[4] = { (int64_t)(ms_per_item * 1000.0), n_done, flags, max };
     uint32_t *rep = malloc(((size_t)max + 2) * sizeof *rep);
     if (!rep) { *model = -1; return 0; }
     int n = 0;

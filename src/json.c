@@ -49,6 +49,24 @@ static long idmap_get_put(struct idmap *m, const char *key, long idx)
     return -1;
 }
 
+/* === JSON Lines ========================================================= */
+
+/* Next non-blank line of bytes[0..len) from *off: sets *s, *ll, advances *off
+ * and *line (1-based).  Returns 0 at the end. */
+static int next_line(const char *bytes, size_t len, size_t *off, int *line, const char **s, size_t *ll)
+{
+    while (*off < len) {
+        const char *p = bytes + *off, *nl = memchr(p, '\n', len - *off);
+        size_t l = nl ? (size_t)(nl - p) : len - *off;
+        *off += l + (nl ? 1 : 0);
+        (*line)++;
+        size_t k = 0;
+        while (k < l && isspace((unsigned char)p[k])) k++;
+        if (k < l) { *s = p; *ll = l; return 1; }
+    }
+    return 0;
+}
+
 /* === job ================================================================ */
 
 static int is_name_char(int c) { return isalnum(c) || c == '_' || c == '-' || c == '.' || c == '+'; }
@@ -253,14 +271,9 @@ int manifest_parse(const char *path, const char *bytes, size_t len, struct manif
     int rc = idmap_init(&map, cap, ids);
     size_t off = 0;
     int line = 0;
-    while (!rc && off < len) {
-        const char *s = bytes + off, *nl = memchr(s, '\n', len - off);
-        size_t ll = nl ? (size_t)(nl - s) : len - off;
-        off += ll + (nl ? 1 : 0);
-        line++;
-        size_t k = 0;
-        while (k < ll && isspace((unsigned char)s[k])) k++;
-        if (k == ll) continue;   /* blank line */
+    const char *s;
+    size_t ll;
+    while (!rc && next_line(bytes, len, &off, &line, &s, &ll)) {
         if (memchr(s, 0, ll)) { rc = err_set(RC_EFORMAT, "%s:%d: NUL byte in line", path, line); break; }
         cJSON *o = cJSON_ParseWithLength(s, ll);
         if (!o || !cJSON_IsObject(o)) {
@@ -308,15 +321,15 @@ int manifest_parse(const char *path, const char *bytes, size_t len, struct manif
             }
         }
         cJSON_Delete(o);
+        size_t k_item = m->n++;     /* counted now, so manifest_release frees it on any error */
         if (rc) break;
         if (!it->id) { rc = err_set(RC_EFORMAT, "%s:%d: missing \"id\"", path, line); break; }
         if (!it->prompt) { rc = err_set(RC_EFORMAT, "%s:%d: item '%s' has no \"prompt\"", path, line, it->id); break; }
         if (!have_label) { rc = err_set(RC_EFORMAT, "%s:%d: item '%s' has no \"label\"", path, line, it->id); break; }
-        ids[m->n] = it->id;
-        long prev = idmap_get_put(&map, it->id, (long)m->n);
-        if (prev >= 0) { rc = err_set(RC_EFORMAT, "%s:%d: duplicate id '%s' (first on an earlier line)", path, line, it->id); m->n++; break; }
+        ids[k_item] = it->id;
+        long prev = idmap_get_put(&map, it->id, (long)k_item);
+        if (prev >= 0) { rc = err_set(RC_EFORMAT, "%s:%d: duplicate id '%s' (first on an earlier line)", path, line, it->id); break; }
         if (!it->image) m->n_no_image++;
-        m->n++;
     }
     if (!rc && m->n == 0) rc = err_set(RC_EFORMAT, "%s: no items", path);
     free(map.slot);
@@ -367,14 +380,9 @@ int responses_load(const char *path, const struct manifest *m, struct responses 
     for (size_t i = 0; !rc && i < m->n; i++) idmap_get_put(&map, ids[i], (long)i);
     size_t off = 0;
     int line = 0;
-    while (!rc && off < len) {
-        const char *s = bytes + off, *nl = memchr(s, '\n', len - off);
-        size_t ll = nl ? (size_t)(nl - s) : len - off;
-        off += ll + (nl ? 1 : 0);
-        line++;
-        size_t k = 0;
-        while (k < ll && isspace((unsigned char)s[k])) k++;
-        if (k == ll) continue;
+    const char *s;
+    size_t ll;
+    while (!rc && next_line(bytes, len, &off, &line, &s, &ll)) {
         cJSON *o = cJSON_ParseWithLength(s, ll);
         const cJSON *id = o ? cJSON_GetObjectItemCaseSensitive(o, "id") : NULL;
         const cJSON *re = o ? cJSON_GetObjectItemCaseSensitive(o, "response") : NULL;

@@ -364,10 +364,12 @@ static int work(struct worker *w)
     struct run *r = w->r;
     uint32_t idx[SCHED_MAX_CHUNK * 4];
     int n_done = 0, flags = 0, fatal = RC_OK, model;
-    int ngroups = stats_n_groups(r->man.n_subsets, r->man.n_scenarios);
+    double t_chunk = util_now(), ms = 0;
     for (;;) {
         if (g_stop) flags |= WQ_DRAIN;
-        int n = wq_next(r->c, n_done, flags, &model, idx, SCHED_MAX_CHUNK * 4);
+        if (n_done) ms = (util_now() - t_chunk) * 1000.0 / n_done;
+        int n = wq_next(r->c, n_done, ms, flags, &model, idx, SCHED_MAX_CHUNK * 4);
+        t_chunk = util_now();
         n_done = 0;
         if (n == 0) break;
         if (model != w->model || !w->ctx) {
@@ -394,7 +396,6 @@ static int work(struct worker *w)
         }
         int rc = flush_rows(w);
         if (rc && !fatal) { fatal = rc; flags |= WQ_FATAL; log_error("%s", err_msg()); }
-        (void)ngroups;
     }
     if (w->ctx) { w->ops->close(w->ctx); w->ctx = NULL; }
     return fatal;

@@ -74,4 +74,11 @@ PY
 check_grep "reduce --json matches numpy over the file; /stats dataset too" "^bad 0$" "$B/chk"
 h5dump -H "$B/r2.h5" >"$B/dump" 2>&1; check_eq "h5dump reads the file" $? 0
 check_grep "h5dump shows the verdicts" 'DATASET "verdict"' "$B/dump"
+# progress: plain lines every progress_every seconds when stderr is not a terminal (Slurm output files)
+sed 's/"response_width": 256,/"response_width": 256, "progress_every": 0.3,/; s/"delay_ms": 1}/"delay_ms": 8}/' "$B/job.json" >"$B/prog.json"
+$MPIRUN -n 2 "$MMSAFE" run "$B/prog.json" --output "$B/prog.h5" >/dev/null 2>"$B/prog.err"; check_eq "progress run exits 0" $? 0
+np=$(grep -c "progress: [0-9]*/1200 items (.*%), .* items/s, elapsed .*s, ETA .*s" "$B/prog.err")
+[ "$np" -ge 3 ] && ok "progress lines with done/total, items/s and ETA ($np)" || fail "only $np progress lines: $(cat "$B/prog.err" | head -5)"
+check_grep "final progress line at 100%" "progress: 1200/1200 items \(100.0%\)" "$B/prog.err"
+check_nogrep "no carriage returns when stderr is a file" $'\r' "$B/prog.err"
 done_t

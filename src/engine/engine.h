@@ -175,6 +175,12 @@ char *eng_render_prompt(int tmpl, const char *system, const char *question);
  * *n_pos (may be NULL) gets the sequence length.  RC_ECTX when too long. */
 int eng_llava_prefill(struct eng_ctx *c, const char *prompt, const float *img, int n_img,
                       int no_bos, int *n_pos);
+/* The input sequence eng_llava_prefill evaluates, without evaluating it (works
+ * on a vocabulary-only model): *ids (malloc'd, free()) gets *n ids with
+ * ENG_TOKEN_EMBD at the n_img image positions (n_img = 0: a text-only prompt);
+ * *n_before (may be NULL) = the positions before the image (BOS included). */
+int eng_llava_tokens(const struct eng_model *m, const char *prompt, int n_img, int no_bos,
+                     int32_t **ids, int *n, int *n_before);
 
 /* Candidate answer tokens, resolved by exact piece ("▁Yes", "Yes", "▁yes", ...). */
 struct eng_answers {

@@ -70,40 +70,68 @@ static int tok_append(const struct eng_model *m, const char *text, size_t len, i
     return RC_OK;
 }
 
-int eng_llava_prefill(struct eng_ctx *c, const char *prompt, const float *img, int n_img, int no_bos, int *n_pos)
+int eng_llava_tokens(const struct eng_model *m, const char *prompt, int n_img, int no_bos,
+                     int32_t **ids_out, int *n_out, int *n_before)
 {
-    const struct eng_model *m = eng_ctx_model(c);
+    *ids_out = NULL;
+    *n_out = 0;
+    if (n_before) *n_before = 0;
     const char *mk = strstr(prompt, ENG_MEDIA_MARKER);
     if (mk && strstr(mk + strlen(ENG_MEDIA_MARKER), ENG_MEDIA_MARKER))
         return eng_err(RC_EINPUT, "the prompt has more than one image marker %s", ENG_MEDIA_MARKER);
-    if (img && !mk) return eng_err(RC_EINPUT, "the prompt has no image marker %s (raw prompts must contain it)", ENG_MEDIA_MARKER);
-    if (!img && mk) return eng_err(RC_EINPUT, "the prompt has an image marker %s but no image was given", ENG_MEDIA_MARKER);
+    if (n_img > 0 && !mk) return eng_err(RC_EINPUT, "the prompt has no image marker %s (raw prompts must contain it)", ENG_MEDIA_MARKER);
+    if (n_img <= 0 && mk) return eng_err(RC_EINPUT, "the prompt has an image marker %s but no image was given", ENG_MEDIA_MARKER);
     size_t l0 = mk ? (size_t)(mk - prompt) : strlen(prompt);
     const char *t1 = mk ? mk + strlen(ENG_MEDIA_MARKER) : "";
-    int cap = 256, n0 = 0, n1 = 0, rc;
-    int32_t *a = malloc((size_t)cap * sizeof *a), *b = NULL;
-    int capb = 256;
-    b = malloc((size_t)capb * sizeof *b);
-    if (!a || !b) { free(a); free(b); return eng_err(RC_ENOMEM, "out of memory"); }
-    if (!no_bos && eng_add_bos(m)) a[n0++] = eng_token_bos(m);
-    rc = tok_append(m, prompt, l0, &a, &n0, &cap);
-    if (!rc) rc = tok_append(m, t1, strlen(t1), &b, &n1, &capb);
-    int total = n0 + (img ? n_img : 0) + n1;
-    if (n_pos) *n_pos = total;
-    if (!rc && eng_ctx_n_past(c) + total > eng_ctx_n_ctx(c)) {
-        char what[160];
-        snprintf(what, sizeof what, "%d positions (%d text + %d image)", total, n0 + n1, img ? n_img : 0);
-        rc = eng_err(RC_ECTX, "the prompt needs %s, more than the context", what);
+    int cap = 256 + (n_img > 0 ? n_img : 0), n = 0, rc;
+    int32_t *a = malloc((size_t)cap * sizeof *a);
+    if (!a) return eng_err(RC_ENOMEM, "out of memory");
+    if (!no_bos && eng_add_bos(m) && eng_token_bos(m) >= 0) a[n++] = eng_token_bos(m);
+    rc = tok_append(m, prompt, l0, &a, &n, &cap);
+    int nb = n;
+    if (!rc && n_img > 0) {
+        if (n + n_img > cap) {
+            int32_t *p = realloc(a, (size_t)(n + n_img + 256) * sizeof *p);
+            if (!p) rc = eng_err(RC_ENOMEM, "out of memory");
+            else { a = p; cap = n + n_img + 256; }
+        }
+        for (int i = 0; !rc && i < n_img; i++) a[n++] = ENG_TOKEN_EMBD;
     }
-    if (!rc && n0) rc = eng_prefill(c, a, n0, NULL);
-    for (int off = 0; !rc && img && off < n_img; off += IMG_BATCH) {
+    if (!rc) rc = tok_append(m, t1, strlen(t1), &a, &n, &cap);
+    if (!rc && n == 0) rc = eng_err(RC_EINPUT, "%s", "empty prompt");
+    if (rc) { free(a); return rc; }
+    *ids_out = a;
+    *n_out = n;
+    if (n_before) *n_before = nb;
+    return RC_OK;
+}
+
+int eng_llava_prefill(struct eng_ctx *c, const char *prompt, const float *img, int n_img, int no_bos, int *n_pos)
+{
+    const struct eng_model *m = eng_ctx_model(c);
+    int32_t *ids = NULL;
+    int n = 0, nb = 0;
+    if (n_pos) *n_pos = 0;
+    if (!img) n_img = 0;
+    else if (n_img <= 0) return eng_err(RC_EINPUT, "an image with %d embedding rows", n_img);
+    int rc = eng_llava_tokens(m, prompt, n_img, no_bos, &ids, &n, &nb);
+    if (rc) return rc;
+    if (n_pos) *n_pos = n;
+    if (eng_ctx_n_past(c) + n > eng_ctx_n_ctx(c)) {
+        rc = eng_err(RC_ECTX, "the prompt needs %d positions (%d text + %d image), more than the context of %d",
+                     eng_ctx_n_past(c) + n, n - n_img, n_img, eng_ctx_n_ctx(c));
+        free(ids);
+        return rc;
+    }
+    /* llama.cpp's chunks: text before the image, the image in micro-batches of
+     * IMG_BATCH rows, the text after it (spec §6.4) */
+    if (nb) rc = eng_prefill(c, ids, nb, NULL);
+    for (int off = 0; !rc && off < n_img; off += IMG_BATCH) {
         int k = n_img - off < IMG_BATCH ? n_img - off : IMG_BATCH;
         rc = eng_prefill(c, NULL, k, img + (size_t)off * (size_t)eng_n_embd(m));
     }
-    if (!rc && n1) rc = eng_prefill(c, b, n1, NULL);
-    if (!rc && total == 0) rc = eng_err(RC_EINPUT, "%s", "empty prompt");
-    free(a);
-    free(b);
+    if (!rc && n > nb + n_img) rc = eng_prefill(c, ids + nb + n_img, n - nb - n_img, NULL);
+    free(ids);
     return rc;
 }
 

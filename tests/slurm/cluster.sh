@@ -79,7 +79,7 @@ SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
 CredType=cred/munge
-AuthInfo=socket=$d/munge/munge.socket.2
+AuthInfo=socket=$d/munge/munge.socket.2,cred_expire=10
 StateSaveLocation=$d/state
 SlurmdSpoolDir=$d/spool/slurmd-%n
 SlurmctldPidFile=$d/run/slurmctld.pid
@@ -220,6 +220,23 @@ slurm_states() {
     }
     if (aid != "" && task != "") id = aid "_" task
     if (id != "") print id, st, ec
+  }'
+}
+
+# slurm_restarts JOBID: one "ID STATE RESTARTS" line per job (array tasks each).
+slurm_restarts() {
+  scontrol show job -o "$1" 2>/dev/null | awk '{
+    id = ""; aid = ""; task = ""; st = ""; r = 0
+    for (i = 1; i <= NF; i++) {
+      split($i, kv, "=")
+      if (kv[1] == "JobId") id = kv[2]
+      else if (kv[1] == "ArrayJobId") aid = kv[2]
+      else if (kv[1] == "ArrayTaskId") task = kv[2]
+      else if (kv[1] == "JobState") st = kv[2]
+      else if (kv[1] == "Restarts") r = kv[2]
+    }
+    if (aid != "" && task != "") id = aid "_" task
+    if (id != "") print id, st, r
   }'
 }
 

@@ -37,38 +37,63 @@ else
 fi
 
 # --- 2. time limit, requeue, resume --------------------------------------------
-# 2 ranks x 60 items x 1.5 s = 45 s of work under a 1-minute limit, warned 55 s
-# before it: Slurm checks limits every ~30 s, so the warning lands 5-35 s in.
-n=60
+# Under a 1-minute limit, warned 55 s before it (Slurm checks limits every
+# ~30 s, so the warning lands 5-35 s in), two things at once:
+#  a. a 2-rank job with 60 items x 1.5 s = 45 s of work;
+#  b. a sweep of 2 checkpoints, 1 rank per task, 30 items x 1.5 s each: an
+#     array task must requeue itself only (one task's job id is the array's).
+n=60 ns=30
 make_job tl "$n" 1500 m
 id=$(submit -n 2 --time=1 --signal=B:USR1@55 -o tl-%j.out "$SB" tl/job.json)
-t0=$SECONDS restarted=0
-while [ $((SECONDS - t0)) -lt 150 ]; do
-  line=$(scontrol show job -o "$id" 2>/dev/null)
-  st=$(sed -nE 's/.*JobState=([A-Z_]+).*/\1/p' <<<"$line")
-  r=$(sed -nE 's/.*Restarts=([0-9]+).*/\1/p' <<<"$line")
-  if [ "${r:-0}" -ge 1 ] && [ "$st" = PENDING ] && [ $restarted -eq 0 ]; then
-    # Slurm holds a requeued job ~2 minutes before it may start again; skip
-    # the wait, and give the second run room to finish.
-    scontrol update JobId="$id" StartTime=now TimeLimit=5 || fail "scontrol update of the requeued job"
-    restarted=1
-  fi
-  case $st in COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY|BOOT_FAIL|DEADLINE) break ;; esac
-  sleep 0.5
-done
-check_eq "cut job ends COMPLETED after a requeue" "$(slurm_states "$id")" "$id COMPLETED 0:0"
-check_eq "requeued once" "$(sed -nE 's/.*Restarts=([0-9]+).*/\1/p' <<<"$(scontrol show job -o "$id")")" 1
+make_job ts "$ns" 1500 p q
+printf 'p p.jsonl\nq q.jsonl\n' >ts/ckpts.txt
+"$ROOT/slurm/sweep" -o ts/out ts/job.json ts/ckpts.txt -- -n 1 --time=1 --signal=B:USR1@55 >ts.out 2>&1 ||
+  fail "time-limited sweep: $(cat ts.out)"
+aid=$(sed -nE 's/^array job: +([0-9]+) .*/\1/p' ts.out)
+mid=$(sed -nE 's/^merge job: +([0-9]+) .*/\1/p' ts.out)
+# A requeued job may start again once its credential expires (cred_expire,
+# 10 s on the test cluster, 120 s by default); a second run can be cut too.
+final_states "$id" 240 >/dev/null
+final_states "${aid:-0}" 120 >/dev/null
+final_states "${mid:-0}" 60 >/dev/null
+read -r _ st r <<<"$(slurm_restarts "$id")"
+check_eq "a: cut job ends COMPLETED" "$st" COMPLETED
+check "a: cut job was requeued (Restarts=$r)" test "${r:-0}" -ge 1
 log=tl-$id.out
-check_grep "warning signal reached the script" "time limit near \(USR1\)" "$log"
-check_grep "first run left work" "incomplete: [1-9][0-9]* \(model, item\) pair" "$log"
-check_grep "script requeued the job" "requeued job $id" "$log"
-check_grep "second run resumed" "resuming .*: [1-9][0-9]* \(model, item\) pair\(s\) left" "$log"
-check_grep "second run completed" "mmsafe.sbatch: complete: " "$log"
-check_eq "results file: 2 runs" "$(h5attr tl/results/job.h5 runs)" 2
-check_eq "results file: complete" "$(h5attr tl/results/job.h5 complete)" 1
-check_eq "every item evaluated exactly once (records distinct max)" "$(journal_tally tl/results/job.h5)" "$n $n 1"
+check_grep "a: warning signal reached the script" "time limit near \(USR1\)" "$log"
+check_grep "a: first run left work" "incomplete: [1-9][0-9]* \(model, item\) pair" "$log"
+check_grep "a: script requeued the job" "requeued job $id" "$log"
+check_grep "a: next run resumed" "resuming .*: [1-9][0-9]* \(model, item\) pair\(s\) left" "$log"
+check_grep "a: last run completed" "mmsafe.sbatch: complete: " "$log"
+check_eq "a: results file: one run per start, complete" \
+  "$(h5attr tl/results/job.h5 runs) $(h5attr tl/results/job.h5 complete)" "$((${r:-0} + 1)) 1"
+check_eq "a: every item evaluated exactly once (records distinct max)" "$(journal_tally tl/results/job.h5)" "$n $n 1"
 make_job tlref "$n" 0 m     # the same answers without the delay
 "$MMSAFE" run tlref/job.json >/dev/null 2>&1 || fail "reference run failed"
-check_eq "statistics equal to an uninterrupted run's" "$(stats_of tl/results/job.h5)" "$(stats_of tlref/results/job.h5)"
+check_eq "a: statistics equal to an uninterrupted run's" "$(stats_of tl/results/job.h5)" "$(stats_of tlref/results/job.h5)"
+
+check_eq "b: both array tasks were requeued, then completed" \
+  "$(slurm_restarts "${aid:-0}" | sort | sed -E 's/ [1-9][0-9]*$/ requeued/' | tr '\n' ' ')" \
+  "${aid}_0 COMPLETED requeued ${aid}_1 COMPLETED requeued "
+# Every restart of a task must be its own doing: as many "requeued" lines in
+# its log as Slurm counts restarts (requeueing a task by the bare job id it
+# shares with the array would restart the other task too).
+while read -r j st r; do
+  t=${j#*_}
+  check_eq "b: task $t restarted only by itself" "$(grep -c "requeued job ${aid}_$t:" "ts/out/logs/task-${aid}_$t.out")" "$r"
+done < <(slurm_restarts "${aid:-0}")
+check_eq "b: merge ran once, after both tasks" "$(slurm_restarts "${mid:-0}")" "$mid COMPLETED 0"
+check_eq "b: nothing missing" "$(cat ts/out/missing.txt 2>&1)" ""
+make_job tsref "$ns" 0 p q  # reference: both models, serially, without the delay
+printf 'p p.jsonl\nq q.jsonl\n' >tsref/ckpts.txt
+"$MMSAFE" sweep-job tsref/job.json tsref/ckpts.txt -o tsref/sweep.json >/dev/null 2>&1 &&
+  "$MMSAFE" run tsref/sweep.json >/dev/null 2>&1 || fail "sweep reference run failed"
+for m in p q; do
+  f=ts/out/results/$m.h5
+  check_eq "b: $m: complete" "$(h5attr "$f" complete)" 1
+  check_eq "b: $m: every item evaluated exactly once" "$(journal_tally "$f")" "$ns $ns 1"
+  check_eq "b: $m: merged statistics equal an uninterrupted run's" "$(stats_of ts/out/all.h5 "$m")" \
+    "$(stats_of tsref/results/job.h5 "$m")"
+done
 
 done_t

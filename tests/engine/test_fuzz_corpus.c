@@ -83,10 +83,11 @@ int main(void)
         size_t n;
         unsigned char *b = slurp(path, &n);
         if (!b) continue;
-        int32_t *ids = malloc((n + 4) * sizeof *ids);
+        /* byte fallback can give 3 ids per input byte (a space is the 3 bytes of U+2581) */
+        int32_t *ids = malloc((3 * n + 4) * sizeof *ids);
         int cnt = 0, ok = 1;
         for (int mode = 0; mode < 2; mode++) {
-            ok &= eng_tokenize(v, (const char *)b, n, mode, mode, ids, (int)n + 4, &cnt) == 0 && cnt <= (int)n + 4;
+            ok &= eng_tokenize(v, (const char *)b, n, mode, mode, ids, 3 * (int)n + 4, &cnt) == 0 && cnt <= 3 * (int)n + 4;
             /* detokenizing the ids gives the text back (plain-text mode: specials are not split) */
             if (mode == 0 && !memmem(b, n, "\xe2\x96\x81", 3)) {   /* a literal U+2581 comes back as a space */
                 char *out = malloc(4 * n + 16);

@@ -206,8 +206,11 @@ int cmd_logits(int argc, char **argv)
                "  --top K              print the K largest logits\n"
                "  --threads N          OpenMP threads (default 1)\n"
                "  --ctx N              context size (default: the model's context_length)\n%s", COMMON_HELP, ARITH_HELP);
+        fputs(cmd_logits_image_help(), stdout);
         return EXIT_OK;
     }
+    for (int i = 1; i < argc; i++)   /* an image prompt: cmd_vision.c */
+        if (!strcmp(argv[i], "--mmproj") || !strcmp(argv[i], "--image")) return cmd_logits_image(argc, argv);
     struct mopts o;
     int r = parse_opts("logits", argc, argv, &o, 0);
     if (r) return r;

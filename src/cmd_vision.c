@@ -9,6 +9,7 @@
 #include "engine/engine.h"
 #include "err.h"
 #include "image.h"
+#include "util.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -189,4 +190,235 @@ int cmd_embed_image(int argc, char **argv)
     image_release(&img);
     eng_vision_free(v);
     return rc;
+}
+
+/* ------------------------------------------------------------------ logits with an image
+ * `mmsafe logits --model M --mmproj P --image I ...`: cmd_logits (cmd_model.c)
+ * hands over here when --mmproj or --image is on its command line. */
+
+static const char *const LOGITS_IMAGE_HELP =
+    "\nWith an image (--mmproj and --image), the prompt goes through the LLaVA-1.5 path:\n"
+    "the question is put into the template with the image at its marker, the image is\n"
+    "encoded by the CLIP tower + projector, the text parts are tokenized separately\n"
+    "(BOS first, special tokens parsed, as llama.cpp's mtmd does), and the image rows\n"
+    "take the marker's place:\n"
+    "  mmsafe logits --model LM.gguf --mmproj MMPROJ.gguf --image IMAGE (--prompt Q | --prompt-file F)\n"
+    "                [--template vicuna|llava_v1|raw] [--raw] [--system TEXT] [--vision-mode llava|llama.cpp]\n"
+    "                [--answers YES,NO] [--print-tokens] [-o OUT.bin] [--top K] [--threads N] [--arith fast|exact]\n"
+    "                [--kv f16|f32] [--ctx N] [--no-bos] [--max-pixels N]\n"
+    "  --mmproj FILE        the vision projector GGUF (clip, projector mlp)\n"
+    "  --image FILE         a JPEG, PNG, WebP or binary PPM (P6) file; the format is read from the bytes\n"
+    "  --template T         vicuna (default): \"[SYSTEM\\n\\n]USER: <__media__>\\n{prompt}\\nASSISTANT:\";\n"
+    "                       llava_v1: \"{SYSTEM} USER: <__media__>\\n{prompt} ASSISTANT:\" (LLaVA's own\n"
+    "                       system prompt by default); raw: the prompt as it is\n"
+    "  --raw                = --template raw: the prompt must contain the marker <__media__>\n"
+    "  --system TEXT        system prompt (vicuna, llava_v1)\n"
+    "  --vision-mode MODE   llava (default): the original LLaVA-1.5 computation (pad to a square, Pillow\n"
+    "                       bicubic, class token first, every stored block, erf GELU);\n"
+    "                       llama.cpp: what llama.cpp 3f545be computes (letterbox with its bicubic, class\n"
+    "                       token last, one block fewer, tanh GELU)\n"
+    "  --answers YES,NO     print the verdict line: delta = LSE(YES pieces) - LSE(NO pieces), p_no, the\n"
+    "                       candidates' softmax mass (pieces with and without the leading space)\n"
+    "  --print-tokens       print the assembled sequence as a JSON array (-1 at image positions)\n"
+    "  --kv f16|f32         the LM's KV cache and the tower's K/V (default: LM f16 with fast, f32 with\n"
+    "                       exact; tower f32)\n"
+    "  --parse-special      accepted; image prompts are always tokenized with special parsing (mtmd)\n";
+
+const char *cmd_logits_image_help(void) { return LOGITS_IMAGE_HELP; }
+
+struct iopts {
+    const char *model, *mmproj, *image, *prompt, *prompt_file, *out, *system, *answers;
+    int mode, tmpl, threads, arith, kv, n_ctx, top, no_bos, print_tokens;
+    uint64_t max_pixels;
+};
+
+static int iparse(int argc, char **argv, struct iopts *o)
+{
+    const char *cmd = "logits";
+    memset(o, 0, sizeof *o);
+    o->mode = ENG_VISION_LLAVA;
+    o->tmpl = ENG_TMPL_VICUNA;
+    o->threads = 1;
+    o->arith = ENG_ARITH_FAST;
+    o->kv = ENG_KV_AUTO;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        uint64_t x;
+#define NEEDV() do { if (!v) return cli_usage_error(cmd, "%s needs a value", a); i++; } while (0)
+        if (!strcmp(a, "--model") || !strcmp(a, "-m")) { NEEDV(); o->model = v; }
+        else if (!strcmp(a, "--mmproj")) { NEEDV(); o->mmproj = v; }
+        else if (!strcmp(a, "--image")) { NEEDV(); o->image = v; }
+        else if (!strcmp(a, "--prompt") || !strcmp(a, "-p")) { NEEDV(); o->prompt = v; }
+        else if (!strcmp(a, "--prompt-file")) { NEEDV(); o->prompt_file = v; }
+        else if (!strcmp(a, "-o") || !strcmp(a, "--output")) { NEEDV(); o->out = v; }
+        else if (!strcmp(a, "--system")) { NEEDV(); o->system = v; }
+        else if (!strcmp(a, "--answers")) { NEEDV(); o->answers = v; }
+        else if (!strcmp(a, "--raw")) o->tmpl = ENG_TMPL_RAW;
+        else if (!strcmp(a, "--no-bos")) o->no_bos = 1;
+        else if (!strcmp(a, "--parse-special")) { /* always on for image prompts */ }
+        else if (!strcmp(a, "--print-tokens")) o->print_tokens = 1;
+        else if (!strcmp(a, "--template")) {
+            NEEDV();
+            if (eng_template_parse(v, &o->tmpl)) return cli_usage_error(cmd, "--template: expected vicuna, llava_v1 or raw, got '%s'", v);
+        } else if (!strcmp(a, "--vision-mode")) {
+            NEEDV();
+            if (eng_vision_mode_parse(v, &o->mode)) return cli_usage_error(cmd, "--vision-mode: expected llava or llama.cpp, got '%s'", v);
+        } else if (!strcmp(a, "--arith")) {
+            NEEDV();
+            if (eng_arith_parse(v, &o->arith)) return cli_usage_error(cmd, "--arith: expected fast or exact, got '%s'", v);
+        } else if (!strcmp(a, "--kv")) {
+            NEEDV();
+            if (!strcmp(v, "f16")) o->kv = ENG_KV_F16;
+            else if (!strcmp(v, "f32")) o->kv = ENG_KV_F32;
+            else return cli_usage_error(cmd, "--kv: expected f16 or f32, got '%s'", v);
+        } else if (!strcmp(a, "--threads") || !strcmp(a, "-t")) {
+            NEEDV();
+            if (parse_u64(cmd, a, v, 1, 1024, &x)) return EXIT_USAGE;
+            o->threads = (int)x;
+        } else if (!strcmp(a, "--ctx")) {
+            NEEDV();
+            if (parse_u64(cmd, a, v, 1, 1 << 24, &x)) return EXIT_USAGE;
+            o->n_ctx = (int)x;
+        } else if (!strcmp(a, "--top")) {
+            NEEDV();
+            if (parse_u64(cmd, a, v, 1, 1 << 24, &x)) return EXIT_USAGE;
+            o->top = (int)x;
+        } else if (!strcmp(a, "--max-pixels")) {
+            NEEDV();
+            if (parse_u64(cmd, a, v, 1, UINT64_C(1) << 40, &o->max_pixels)) return EXIT_USAGE;
+        } else return cli_usage_error(cmd, "unknown argument '%s'", a);
+#undef NEEDV
+    }
+    if (!o->model) return cli_usage_error(cmd, "--model is required");
+    if (!o->mmproj) return cli_usage_error(cmd, "--mmproj is required with --image");
+    if (!o->image) return cli_usage_error(cmd, "--image is required with --mmproj");
+    if (o->prompt && o->prompt_file) return cli_usage_error(cmd, "give either --prompt or --prompt-file, not both");
+    if (!o->prompt && !o->prompt_file) return cli_usage_error(cmd, "no prompt (--prompt TEXT or --prompt-file F)");
+    if (!o->out && !o->top && !o->answers && !o->print_tokens)
+        return cli_usage_error(cmd, "nothing to do: give -o OUT.bin, --top K, --answers YES,NO and/or --print-tokens");
+    if (o->answers && (!strchr(o->answers, ',') || strchr(o->answers, ',') == o->answers || !strchr(o->answers, ',')[1]))
+        return cli_usage_error(cmd, "--answers: expected YES,NO (e.g. Yes,No), got '%s'", o->answers);
+    return EXIT_OK;
+}
+
+static void print_piece(const char *s, size_t n)
+{
+    putchar('"');
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') printf("\\%c", c);
+        else if (c < 0x20 || c == 0x7f) printf("\\u%04x", c);
+        else putchar(c);
+    }
+    putchar('"');
+}
+
+static void print_top(const struct eng_model *m, const float *lg, int nv, int k)
+{
+    if (k > nv) k = nv;
+    int *best = malloc((size_t)k * sizeof *best);
+    if (!best) return;
+    int nb = 0;
+    for (int v = 0; v < nv; v++) {
+        int j = nb < k ? nb++ : k;
+        while (j > 0 && lg[v] > lg[best[j - 1]]) {   /* ties: the lower id stays first */
+            if (j < k) best[j] = best[j - 1];
+            j--;
+        }
+        if (j < k) best[j] = v;
+    }
+    for (int i = 0; i < k; i++) {
+        size_t pl = 0;
+        const char *p = eng_token_raw(m, best[i], &pl);
+        printf("%d ", best[i]);
+        print_piece(p ? p : "", p ? pl : 0);
+        printf(" %.6f\n", lg[best[i]]);
+    }
+    free(best);
+}
+
+int cmd_logits_image(int argc, char **argv)
+{
+    struct iopts o;
+    int r = iparse(argc, argv, &o);
+    if (r) return r;
+    char *text = NULL, *prompt = NULL;
+    size_t tlen = 0;
+    struct eng_model *m = NULL;
+    struct eng_vision *v = NULL;
+    struct eng_ctx *c = NULL;
+    struct eng_vision_ctx *vc = NULL;
+    struct image img;
+    float *embd = NULL;
+    int32_t *ids = NULL;
+    memset(&img, 0, sizeof img);
+    r = EXIT_ERR;
+    if (o.prompt_file) {
+        if (util_read_file(o.prompt_file, &text, &tlen)) { fprintf(stderr, "mmsafe: error: %s\n", err_msg()); goto out; }
+        if (strlen(text) != tlen) { fprintf(stderr, "mmsafe: error: %s: the prompt contains a NUL byte\n", o.prompt_file); goto out; }
+    }
+    prompt = eng_render_prompt(o.tmpl, o.system, o.prompt_file ? text : o.prompt);
+    if (!prompt) { fprintf(stderr, "mmsafe: error: out of memory\n"); goto out; }
+    if (eng_model_open(o.model, &m)) { fprintf(stderr, "mmsafe: error: %s: %s\n", o.model, eng_errmsg()); goto out; }
+    if (eng_vision_open(o.mmproj, &v)) { fprintf(stderr, "mmsafe: error: %s: %s\n", o.mmproj, eng_errmsg()); goto out; }
+    if (eng_vision_n_embd(v) != eng_n_embd(m)) {
+        fprintf(stderr, "mmsafe: error: %s: the projector outputs %d values per image token but %s has n_embd %d "
+                "(an mmproj for another model size?)\n", o.mmproj, eng_vision_n_embd(v), o.model, eng_n_embd(m));
+        goto out;
+    }
+    const int nt = eng_vision_n_tokens(v), ne = eng_n_embd(m), nv = eng_n_vocab(m);
+    struct eng_answers ans;
+    char yes[64], no[64];
+    if (o.answers) {
+        const char *comma = strchr(o.answers, ',');
+        snprintf(yes, sizeof yes, "%.*s", (int)(comma - o.answers), o.answers);
+        snprintf(no, sizeof no, "%s", comma + 1);
+        if (eng_answers_resolve(m, yes, no, &ans)) { fprintf(stderr, "mmsafe: error: %s: %s\n", o.model, eng_errmsg()); goto out; }
+    }
+    if (o.print_tokens) {
+        int n = 0;
+        if (eng_llava_tokens(m, prompt, nt, o.no_bos, &ids, &n, NULL)) {
+            fprintf(stderr, "mmsafe: error: %s: %s\n", o.prompt_file ? o.prompt_file : "--prompt", eng_errmsg());
+            goto out;
+        }
+        putchar('[');
+        for (int i = 0; i < n; i++) printf("%s%d", i ? ", " : "", ids[i]);
+        printf("]\n");
+    }
+    struct image_limits lim = { o.max_pixels };
+    if (image_load(o.image, &lim, &img)) { fprintf(stderr, "mmsafe: error: %s\n", err_msg()); goto out; }
+    struct eng_params p = ENG_PARAMS_DEFAULT;
+    p.n_threads = o.threads;
+    p.arith = o.arith;
+    p.kv_type = o.kv;
+    p.n_ctx = o.n_ctx;
+    if (!(embd = malloc((size_t)nt * (size_t)ne * sizeof *embd))) { fprintf(stderr, "mmsafe: error: out of memory\n"); goto out; }
+    if (eng_vision_ctx_new(v, &p, &vc)) { fprintf(stderr, "mmsafe: error: %s: %s\n", o.mmproj, eng_errmsg()); goto out; }
+    if (eng_vision_encode(vc, o.mode, img.rgb, img.w, img.h, embd)) { fprintf(stderr, "mmsafe: error: %s: %s\n", o.image, eng_errmsg()); goto out; }
+    if (eng_ctx_new(m, &p, &c)) { fprintf(stderr, "mmsafe: error: %s: %s\n", o.model, eng_errmsg()); goto out; }
+    if (eng_llava_prefill(c, prompt, embd, nt, o.no_bos, NULL)) {
+        fprintf(stderr, "mmsafe: error: %s: %s\n", o.prompt_file ? o.prompt_file : "--prompt", eng_errmsg());
+        goto out;
+    }
+    const float *lg = eng_logits(c);
+    if (o.out && write_floats(o.out, lg, (size_t)nv)) goto out;
+    if (o.top) print_top(m, lg, nv, o.top);
+    if (o.answers) {
+        double delta, p_no, mass;
+        eng_answers_score(&ans, lg, nv, &delta, &p_no, &mass);
+        printf("answers %s/%s: delta %.6f p_%s %.6f mass %.6f delta1 %.6f verdict %s\n", yes, no, delta, no, p_no, mass,
+               (double)lg[ans.pos1] - (double)lg[ans.neg1], p_no > 0.5 ? no : yes);
+    }
+    r = EXIT_OK;
+out:
+    free(ids);
+    free(embd);
+    free(prompt);
+    free(text);
+    image_release(&img);
+    eng_ctx_free(c);
+    eng_vision_ctx_free(vc);
+    eng_vision_free(v);
+    eng_model_free(m);
+    return r;
 }

@@ -105,6 +105,131 @@ EOF
   while read -r st rest; do
     if [ "$st" = ok ]; then ok "$rest"; else fail "$rest"; fi
   done < <(grep -E '^(ok|bad) ' "$T_TMP/r")
+
+  # ------------------------------------------------ logits with an image (every image case)
+  # `mmsafe logits --mmproj --image`: the fixtures' decoded pixels fed as PPM (P6), the
+  # question put into the vicuna template, F32 KV as the goldens (F16 for the
+  # default-attention config); last logits within the case's tolerance (README §9.4 /
+  # §12.5), top-1 where top1_reliable.
+  "$MMSAFE" logits --help >"$out" 2>&1
+  check_grep "logits --help explains the image options" "--mmproj FILE .*vision projector" "$out"
+  check_grep "logits --help explains --raw" "--raw .*<__media__>" "$out"
+  check_grep "logits --help explains the vision modes" "--vision-mode MODE +llava \(default\)" "$out"
+  "$PY" - "$FIX" "$T_TMP" >"$T_TMP/cases.tsv" <<'EOF'
+import sys, json, numpy as np
+fix, tmp = sys.argv[1], sys.argv[2]
+j = json.load(open(fix + '/index.json'))
+for name in j['images']:
+    c = next(c for c in j['cases'] if c['kind'] == 'image' and c['image'] == name)
+    o = c['outputs']['decoded_rgb']; h, w, _ = o['shape']
+    px = np.fromfile(fix + '/' + o['file'], np.uint8)
+    open('%s/%s.ppm' % (tmp, name), 'wb').write(b'P6\n%d %d\n255\n' % (w, h) + px.tobytes())
+for i, c in enumerate(j['cases']):
+    if c['kind'] != 'image': continue
+    q = '%s/q%d.txt' % (tmp, i)
+    open(q, 'wb').write(c['question'].encode())
+    kv = 'f16' if j['configs'][c['config']]['settings'] == 'llama_cpp_default_attention' else 'f32'
+    t = c['tolerance']; lim = 1e-2 if kv == 'f16' else t['logits_max_rel']
+    print('\t'.join([c['id'], c['model'], c['mmproj'], c['image'], c['vision_mode'], kv, q, c['outputs']['logits']['file'],
+                     str(lim), str(c['top1']) if c['top1_reliable'] else '-']))
+EOF
+  check_eq "case list written" $? 0
+  n=0; : >"$T_TMP/lpairs"
+  while IFS=$'\t' read -r id lm mm img mode kv qf gold lim top1; do
+    n=$((n + 1))
+    "$MMSAFE" logits --model "$FIX/$lm" --mmproj "$FIX/$mm" --image "$T_TMP/$img.ppm" --vision-mode "$mode" --kv "$kv" \
+      --prompt-file "$qf" -o "$T_TMP/l$n.bin" --top 1 >"$out" 2>"$err"
+    if [ $? -ne 0 ]; then fail "logits $id: $(cat "$err")"; continue; fi
+    [ "$top1" != - ] && { read -r got _ <"$out"; check_eq "logits $id: top-1 (reliable)" "$got" "$top1"; }
+    echo "$T_TMP/l$n.bin $FIX/$gold $lim logits-$id" >>"$T_TMP/lpairs"
+  done <"$T_TMP/cases.tsv"
+  check_eq "all 105 image cases ran through the CLI" "$n" 105
+  "$PY" - "$T_TMP/lpairs" >"$T_TMP/r" 2>&1 <<'EOF'
+import sys, numpy as np
+for line in open(sys.argv[1]):
+    got, gold, tol, label = line.split()
+    a = np.fromfile(got, '<f4'); b = np.fromfile(gold, '<f4')
+    r = np.abs(a - b).max() / np.abs(b).max() if a.shape == b.shape else 1e9
+    print("%s %s max rel %.3g (tol %s)" % ("ok" if r <= float(tol) else "bad", label, r, tol))
+EOF
+  check_eq "every logits comparison ran" "$(grep -cE '^(ok|bad) ' "$T_TMP/r")" "$(wc -l <"$T_TMP/lpairs")"
+  while read -r st rest; do
+    if [ "$st" = ok ]; then ok "$rest"; else fail "$rest"; fi
+  done < <(grep -E '^(ok|bad) ' "$T_TMP/r")
+
+  # the same case three ways: --prompt, --prompt-file, --raw with the templated text
+  LA="$FIX/models/lmA-F32.gguf"; MA="$FIX/models/mmA-F32.gguf"
+  Q=$("$PY" -c "import json,sys; j=json.load(open('$FIX/index.json')); print(next(c['question'] for c in j['cases'] if c['id']=='A_F32_llava/i_mmsa_0140'))")
+  printf '%s' "$Q" >"$T_TMP/q.txt"
+  printf 'USER: <__media__>\n%s\nASSISTANT:' "$Q" >"$T_TMP/raw.txt"
+  "$MMSAFE" logits --model "$LA" --mmproj "$MA" --image "$T_TMP/mmsafeaware_140.ppm" --prompt "$Q" -o "$T_TMP/a.bin" \
+    --print-tokens --answers Yes,No >"$out" 2>"$err"
+  check_eq "logits with an image, default options, exits 0" $? 0
+  check_eq "--print-tokens: the case's sequence" "$(head -1 "$out")" \
+    "$("$PY" -c "import json; j=json.load(open('$FIX/index.json')); print(json.dumps(next(c['tokens'] for c in j['cases'] if c['id']=='A_F32_llava/i_mmsa_0140')))")"
+  check_grep "--answers prints the verdict line" "^answers Yes/No: delta -?[0-9.]+ p_No [0-9.]+ mass [0-9.]+ delta1 -?[0-9.]+ verdict (Yes|No)$" "$out"
+  "$MMSAFE" logits --model "$LA" --mmproj "$MA" --image "$T_TMP/mmsafeaware_140.ppm" --prompt-file "$T_TMP/q.txt" -o "$T_TMP/b.bin" 2>"$err"
+  check "--prompt-file gives the same logits as --prompt" cmp -s "$T_TMP/a.bin" "$T_TMP/b.bin"
+  "$MMSAFE" logits --model "$LA" --mmproj "$MA" --image "$T_TMP/mmsafeaware_140.ppm" --raw --prompt-file "$T_TMP/raw.txt" -o "$T_TMP/c.bin" 2>"$err"
+  check "--raw with the templated text gives the same logits" cmp -s "$T_TMP/a.bin" "$T_TMP/c.bin"
+  "$MMSAFE" logits --model "$LA" --mmproj "$MA" --image "$T_TMP/mmsafeaware_140.ppm" --prompt "$Q" --vision-mode llama.cpp -o "$T_TMP/d.bin" 2>"$err"
+  check "the two vision modes give different logits" "$PY" -c "
+import numpy as np
+a = np.fromfile('$T_TMP/a.bin', '<f4'); b = np.fromfile('$T_TMP/d.bin', '<f4'); assert np.abs(a - b).max() > 1e-3"
+  "$MMSAFE" logits --model "$LA" --mmproj "$MA" --image "$T_TMP/mmsafeaware_140.ppm" --prompt "$Q" --system "Be careful." -o "$T_TMP/e.bin" \
+    --print-tokens >"$out" 2>"$err"
+  check "--system changes the sequence" "$PY" -c "
+import json; t = json.loads(open('$out').readline()); assert t[0] == 1 and t[1:5] != [722, 969, 916, -1]"
+  "$MMSAFE" logits --model "$LA" --mmproj "$MA" --image "$T_TMP/mmsafeaware_140.ppm" --raw --prompt "no marker here" -o "$T_TMP/x.bin" 2>"$err"
+  check_eq "--raw without <__media__> exits 1" $? 1
+  check_grep "and says the marker is missing" "^mmsafe: error: --prompt: the prompt has no image marker <__media__>" "$err"
+  "$MMSAFE" logits --model "$LA" --mmproj "$MA" --image "$T_TMP/mmsafeaware_140.ppm" --prompt "$Q" --ctx 40 -o "$T_TMP/x.bin" 2>"$err"
+  check_eq "prompt + image over --ctx exits 1" $? 1
+  check_grep "and says why" "needs 76 positions \(60 text \+ 16 image\), more than the context of 40" "$err"
+  "$MMSAFE" logits --model "$LA" --mmproj "$FIX/models/mmB-F32.gguf" --image "$T_TMP/mmsafeaware_140.ppm" --prompt "$Q" -o "$T_TMP/x.bin" 2>"$err"
+  check_eq "an mmproj of another width exits 1" $? 1
+  check_grep "and says so" "projector outputs 256 values per image token but .*lmA-F32.gguf has n_embd 64" "$err"
+  "$MMSAFE" logits --model "$LA" --mmproj "$MA" --image "$IMG/truncated.jpg" --prompt "$Q" -o "$T_TMP/x.bin" 2>"$err"
+  check_eq "a truncated image exits 1" $? 1
+  check_grep "and names it" "^mmsafe: error: .*truncated.jpg: truncated JPEG data" "$err"
+  "$MMSAFE" logits --model "$LA" --mmproj "$MA" --prompt "$Q" -o "$T_TMP/x.bin" 2>"$err"
+  check_eq "--mmproj without --image exits 2" $? 2
+  "$MMSAFE" logits --model "$LA" --mmproj "$MA" --image x.png --prompt "$Q" 2>"$err"
+  check_eq "image logits with nothing to do exits 2" $? 2
+  "$MMSAFE" logits --model "$LA" --mmproj "$MA" --image x.png --prompt "$Q" --template chatml -o y 2>"$err"
+  check_eq "unknown --template exits 2" $? 2
+
+  # JPEG decoder impact (README §9.1, §12.6): mmsafeaware_1063.jpeg decoded by libjpeg-turbo
+  # (ours) instead of the reference's stb_image pixels, through the whole pipeline;
+  # the README allows about 1e-2 relative.  Prints the measured changes.
+  : >"$T_TMP/jpeg"
+  while IFS=$'\t' read -r id lm mm img mode kv qf gold lim top1; do
+    [ "$img" = mmsafeaware_1063 ] || continue
+    for src in ppm jpeg; do
+      f=$([ $src = ppm ] && echo "$T_TMP/$img.ppm" || echo "$FIX/images/$img.jpeg")
+      "$MMSAFE" logits --model "$FIX/$lm" --mmproj "$FIX/$mm" --image "$f" --vision-mode "$mode" --kv "$kv" \
+        --prompt-file "$qf" -o "$T_TMP/j$src.bin" --answers Yes,No >"$T_TMP/j$src.txt" 2>"$err" || fail "logits $id from $src: $(cat "$err")"
+    done
+    "$PY" - "$T_TMP/jppm.bin" "$T_TMP/jjpeg.bin" "$FIX/$gold" "$T_TMP/jppm.txt" "$T_TMP/jjpeg.txt" "$id" "$lm" "$lim" >>"$T_TMP/jpeg" <<'EOF'
+import sys, numpy as np
+a = np.fromfile(sys.argv[1], '<f4'); b = np.fromfile(sys.argv[2], '<f4'); g = np.fromfile(sys.argv[3], '<f4')
+da, db = [float(open(p).read().split()[3]) for p in sys.argv[4:6]]
+ch = np.abs(a - b).max() / np.abs(a).max(); rb = np.abs(b - g).max() / np.abs(g).max(); lim = float(sys.argv[8])
+# F32/F16 LMs: README 12.6 allows about 1e-2 with one's own decoder; quantised LMs
+# amplify it (rounding flips of the 8-bit activations), so there the libjpeg
+# result must stay within the case's own tolerance against the golden.
+good = (ch <= 1e-2 and rb <= 1e-2) if ('F32' in sys.argv[7] or 'F16' in sys.argv[7]) else rb <= lim
+print('%s %-26s stb->libjpeg: logits max abs %.2e max rel %.2e; vs golden %.2e (stb) %.2e (libjpeg, tol %g); top-1 %s; Yes/No delta %+.4f -> %+.4f'
+      % ('ok' if good else 'bad', sys.argv[6], np.abs(a - b).max(), ch, np.abs(a - g).max() / np.abs(g).max(), rb, lim,
+         'same' if a.argmax() == b.argmax() else 'DIFFERENT', da, db))
+EOF
+  done <"$T_TMP/cases.tsv"
+  echo "JPEG decoder impact on the logits (mmsafeaware_1063.jpeg, every config):" >&2
+  sed 's/^[a-z]* //' "$T_TMP/jpeg" >&2
+  check_eq "JPEG impact measured on all 21 configs" "$(grep -c 'stb->libjpeg' "$T_TMP/jpeg")" 21
+  while read -r st rest; do
+    if [ "$st" = ok ]; then ok "JPEG impact $rest"; else fail "JPEG impact $rest"; fi
+  done < <(grep -E '^(ok|bad) ' "$T_TMP/jpeg")
 else
   skip "../shared/fixtures/llava-tiny absent"
 fi

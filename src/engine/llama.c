@@ -41,6 +41,7 @@ struct eng_ctx {
     size_t kv_elt;                           /* bytes per cache element */
     uint8_t *kc, *vc;                        /* [layer][n_ctx][n_embd_kv] */
     float *x, *xb, *xb2, *q, *k, *v, *att, *hb, *hb2, *logits, *rc, *rs, *scores;
+    uint16_t *fa;                            /* per thread: f16 query and accumulator */
     struct mm_scratch mm;
     int have_logits;
 };
@@ -276,7 +277,7 @@ void eng_ctx_free(struct eng_ctx *c)
     if (!c) return;
     free(c->kc); free(c->vc);
     free(c->x); free(c->xb); free(c->xb2); free(c->q); free(c->k); free(c->v); free(c->att);
-    free(c->hb); free(c->hb2); free(c->logits); free(c->rc); free(c->rs); free(c->scores);
+    free(c->hb); free(c->hb2); free(c->logits); free(c->rc); free(c->rs); free(c->scores); free(c->fa);
     mm_scratch_release(&c->mm);
     free(c);
 }
@@ -308,10 +309,11 @@ int eng_ctx_new(const struct eng_model *m, const struct eng_params *p, struct en
     c->rc = malloc(U * (size_t)m->n_rot / 2 * 4); c->rs = malloc(U * (size_t)m->n_rot / 2 * 4);
     int maxthr = omp_get_max_threads() > c->nt ? omp_get_max_threads() : c->nt;
     c->scores = malloc((size_t)maxthr * (size_t)c->n_ctx * 4);
+    c->fa = malloc((size_t)maxthr * 2 * (size_t)m->head_dim * sizeof *c->fa);
     int64_t maxK = (int64_t)(F > E ? F : E);
     int rc = RC_OK;
     if (!c->kc || !c->vc || !c->x || !c->xb || !c->xb2 || !c->q || !c->k || !c->v || !c->att || !c->hb || !c->hb2 ||
-        !c->logits || !c->rc || !c->rs || !c->scores)
+        !c->logits || !c->rc || !c->rs || !c->scores || !c->fa)
         rc = eng_err(RC_ENOMEM, "out of memory (context of %d positions)", c->n_ctx);
     if (!rc) rc = mm_scratch_init(&c->mm, maxK, UBATCH, maxthr);
     if (rc) { eng_ctx_free(c); return rc; }
@@ -412,6 +414,7 @@ static void forward(struct eng_ctx *c, int T)
         }
         /* causal attention, one (query row, head) pair per iteration */
         const int n_pairs = R * nh;
+        const int onechunk = c->kv_f16 && c->arith == ENG_ARITH_FAST && T < 64;
 #pragma omp parallel num_threads(c->nt)
         {
             float *sc = c->scores + (size_t)omp_get_thread_num() * c->n_ctx;
@@ -420,6 +423,33 @@ static void forward(struct eng_ctx *c, int T)
                 const int t = pi / nh, h = pi % nh, kvh = h / gqa;
                 const int pos = p0 + r0 + t;
                 const float *qv = c->q + (size_t)t * E + (size_t)h * hd;
+                float *o = c->att + (size_t)t * E + (size_t)h * hd;
+                if (onechunk) {
+                    /* llama.cpp's default attention for micro-batches of < 64 rows with an
+                     * F16 cache (flash attention, one-chunk kernel; spec §8.2 item 4): Q
+                     * rounded to f16, online softmax in f32, the V accumulator kept in f16
+                     * and rounded after every key. */
+                    uint16_t *q16 = c->fa + (size_t)omp_get_thread_num() * 2 * hd, *acc = q16 + hd;
+                    for (int d = 0; d < hd; d++) { q16[d] = f2h(qv[d]); acc[d] = 0; }
+                    float S = 0, M = -INFINITY;
+                    for (int j = 0; j <= pos; j++) {
+                        const size_t kb = (size_t)j * Ekv + (size_t)kvh * hd;
+                        float sj = qt_vec_dot(QT_F16, hd, (const uint16_t *)kl + kb, q16) * scale;
+                        float ms = 1.0f, vs = 1.0f;
+                        if (sj > M) {
+                            const float Mold = M;
+                            M = sj;
+                            ms = expf(Mold - M);
+                            for (int d = 0; d < hd; d++) acc[d] = f2h(h2f(acc[d]) * ms);
+                        } else vs = expf(sj - M);
+                        const uint16_t *vv = (const uint16_t *)vl + kb;
+                        for (int d = 0; d < hd; d++) acc[d] = f2h(fmaf(h2f(vv[d]), vs, h2f(acc[d])));
+                        S = S * ms + vs;
+                    }
+                    const float inv = S == 0.0f ? 0.0f : 1.0f / S;
+                    for (int d = 0; d < hd; d++) o[d] = h2f(acc[d]) * inv;
+                    continue;
+                }
                 float mx = -INFINITY;
                 for (int j = 0; j <= pos; j++) {
                     const size_t kb = (size_t)j * Ekv + (size_t)kvh * hd;
@@ -431,7 +461,6 @@ static void forward(struct eng_ctx *c, int T)
                 double sum = 0;
                 for (int j = 0; j <= pos; j++) { float e = expf(sc[j] - mx); sc[j] = e; sum += (double)e; }
                 const float inv = (float)(1.0 / sum);
-                float *o = c->att + (size_t)t * E + (size_t)h * hd;
                 for (int d = 0; d < hd; d++) o[d] = 0;
                 for (int j = 0; j <= pos; j++) {
                     const float w = sc[j] * inv;

@@ -9,7 +9,8 @@
  *   - fast mode: the reference logits within the limits README §9.4 gives for
  *     an engine that emulates ggml's rounding (F32 image 1e-3, F16 3e-3, Q8_0/
  *     Q4_0/Q5_K_M 5e-2, Q6_K/Q4_K_M 8e-2), with F32 KV as the goldens used;
- *     the llama_cpp_default_attention config with the F16 KV cache (1e-2);
+ *     the llama_cpp_default_attention config with the F16 KV cache and the
+ *     one-chunk flash-attention arithmetic (5e-3; README: 1e-2 without it);
  *   - top-1 where top1_reliable, greedy tokens over greedy_reliable_prefix.
  * Prints the worst observed error per config next to its bound.
  */
@@ -163,7 +164,7 @@ int main(void)
         snprintf(d, sizeof d, "%s: fast run (%s)", id, rc == -2 ? "reset changed the logits" : eng_errmsg());
         if (!CHECK_T(rc == 0, d)) goto next;
         rel_err(lg, golden, nv, &mx, &rms);
-        double lim = kvf16 ? 1e-2 : fast_limit(wt, image);
+        double lim = kvf16 ? 5e-3 : fast_limit(wt, image);   /* README: 1e-2 for an F32-KV engine */
         if (mx > s->fast_ref) s->fast_ref = mx;
         s->lim_fast = lim;
         snprintf(d, sizeof d, "%s: fast vs reference max rel %.2e rms %.2e (bound %.0e)", id, mx, rms, lim);

@@ -440,10 +440,10 @@ static void forward(struct eng_ctx *c, int T)
                             const float Mold = M;
                             M = sj;
                             ms = expf(Mold - M);
-                            for (int d = 0; d < hd; d++) acc[d] = f2h(h2f(acc[d]) * ms);
+                            f16_scale(hd, acc, ms);
                         } else vs = expf(sj - M);
                         const uint16_t *vv = (const uint16_t *)vl + kb;
-                        for (int d = 0; d < hd; d++) acc[d] = f2h(fmaf(h2f(vv[d]), vs, h2f(acc[d])));
+                        f16_mad(hd, acc, vv, vs);
                         S = S * ms + vs;
                     }
                     const float inv = S == 0.0f ? 0.0f : 1.0f / S;

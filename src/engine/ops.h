@@ -50,5 +50,7 @@ float dot_f32(int64_t n, const float *a, const float *b);   /* quant_simd.c */
 float dot_f32_f16(int64_t n, const float *a, const uint16_t *b);
 void axpy_f32(int64_t n, float w, const float *v, float *o); /* o += w v */
 void axpy_f16(int64_t n, float w, const uint16_t *v, float *o);
+void f16_mad(int64_t n, uint16_t *acc, const uint16_t *v, float w);   /* acc = f16(acc + v w) */
+void f16_scale(int64_t n, uint16_t *acc, float w);                    /* acc = f16(acc w) */
 
 #endif

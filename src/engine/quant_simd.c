@@ -7,6 +7,7 @@
 #include "quant_blocks.h"
 #include "util.h"
 
+#include <math.h>
 #include <string.h>
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
@@ -315,6 +316,27 @@ void axpy_f32(int64_t n, float w, const float *v, float *o)
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(o + i, _mm256_fmadd_ps(wv, _mm256_loadu_ps(v + i), _mm256_loadu_ps(o + i)));
     for (; i < n; i++) o[i] += w * v[i];
 }
+
+/* acc = f16(acc + v * w) and acc = f16(acc * w), element-wise (ggml_vec_mad_f16 / _scale_f16) */
+void f16_mad(int64_t n, uint16_t *acc, const uint16_t *v, float w)
+{
+    const __m256 wv = _mm256_set1_ps(w);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 a = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(acc + i)));
+        __m256 x = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(v + i)));
+        _mm_storeu_si128((__m128i *)(acc + i), _mm256_cvtps_ph(_mm256_fmadd_ps(x, wv, a), 0));
+    }
+    for (; i < n; i++) acc[i] = f2h(h2f(acc[i]) + h2f(v[i]) * w);
+}
+void f16_scale(int64_t n, uint16_t *acc, float w)
+{
+    const __m256 wv = _mm256_set1_ps(w);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(acc + i), _mm256_cvtps_ph(_mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(acc + i))), wv), 0));
+    for (; i < n; i++) acc[i] = f2h(h2f(acc[i]) * w);
+}
 #else
 #define HAVE_AVX2 0
 float dot_f32(int64_t n, const float *w, const float *a)
@@ -327,6 +349,8 @@ int qt_dequant_row_fast(int type, const void *src, float *dst, int64_t n) { (voi
 float dot_f32_f16(int64_t n, const float *a, const uint16_t *b) { float r = 0; for (int64_t i = 0; i < n; i++) r += a[i] * h2f(b[i]); return r; }
 void axpy_f16(int64_t n, float w, const uint16_t *v, float *o) { for (int64_t i = 0; i < n; i++) o[i] += w * h2f(v[i]); }
 void axpy_f32(int64_t n, float w, const float *v, float *o) { for (int64_t i = 0; i < n; i++) o[i] += w * v[i]; }
+void f16_mad(int64_t n, uint16_t *acc, const uint16_t *v, float w) { for (int64_t i = 0; i < n; i++) acc[i] = f2h(fmaf(h2f(v[i]), w, h2f(acc[i]))); }
+void f16_scale(int64_t n, uint16_t *acc, float w) { for (int64_t i = 0; i < n; i++) acc[i] = f2h(h2f(acc[i]) * w); }
 #endif
 
 int qt_has_simd(int wtype)

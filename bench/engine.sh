@@ -4,7 +4,8 @@
 # random-weight decoder of real shape -- the 1.1B LLaMA shape: n_embd 2048,
 # 22 layers, 32 heads, 4 KV heads, n_ff 5632, vocab 32000 -- in F16, Q8_0 and
 # Q4_K_M (into build/bench/, never committed; reused while the writer is
-# unchanged), then reports prefill tokens/s for a 600-token prompt, decode
+# source unchanged; written to a temporary name and renamed, so a run that has
+# the old file mapped keeps it), then reports prefill tokens/s for a 600-token prompt, decode
 # tokens/s, at 1 and 2 threads, and peak RSS, one process per run.
 #   BENCH_TYPES="Q4_K_M"  BENCH_THREADS="1 2"  BENCH_DECODE=32  BENCH_EXTRA=1 (also --arith exact and --no-blas)
 set -u
@@ -20,9 +21,10 @@ vocab=()
 [ ${#vocab[@]} -eq 0 ] && vocab=(--vocab 32000)
 for t in $types; do
   f=$OUT/tl-$t.gguf
-  if [ ! -s "$f" ] || [ "$B/tools/gguf_write" -nt "$f" ]; then
+  if [ ! -s "$f" ] || [ tools/gguf_write.c -nt "$f" ]; then
     echo "generating $f (1.1B shape, random weights)"
-    "$B/tools/gguf_write" "$f" --type "$t" --embd 2048 --layers 22 --heads 32 --kv-heads 4 --ff 5632 --ctx 2048 "${vocab[@]}" || exit 1
+    "$B/tools/gguf_write" "$f.tmp.$$" --type "$t" --embd 2048 --layers 22 --heads 32 --kv-heads 4 --ff 5632 --ctx 2048 "${vocab[@]}" &&
+      mv -f "$f.tmp.$$" "$f" || { rm -f "$f.tmp.$$"; exit 1; }
   fi
 done
 echo "engine: 1.1B LLaMA shape, 600-token prompt prefilled as one batch, $decode tokens decoded; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"

@@ -67,4 +67,12 @@ int wq_stopped(struct comm *c);
 /* Collective: waits for rank 0's server to finish serving every rank. */
 int wq_finish(struct comm *c);
 
+/* While the queue is served by a thread, every other MPI use on rank 0 (the
+ * results file's MPI-IO writes) goes between these: Open MPI 4.1's shared-
+ * memory transport crashed intermittently (SIGSEGV in the vader BTL's
+ * fragment polling) when the server thread's MPI_Test and an MPI-IO write
+ * progressed at the same time, although MPI_THREAD_MULTIPLE was granted. */
+void comm_mpi_enter(struct comm *c);
+void comm_mpi_leave(struct comm *c);
+
 #endif

@@ -21,7 +21,8 @@ struct comm {
     MPI_Comm world, wq_comm;
     /* work queue (rank 0) */
     struct sched *sched;
-    pthread_mutex_t mu;
+    pthread_mutex_t mu;       /* the queue's state */
+    pthread_mutex_t mpi_mu;   /* serialises MPI calls on rank 0 while the server thread runs */
     pthread_t server;
     int server_running;
     volatile int local_finished;
@@ -58,6 +59,7 @@ int comm_init(int *argc, char ***argv, struct comm **out)
     MPI_Comm_dup(c->world, &c->wq_comm);
     MPI_Comm_set_errhandler(c->wq_comm, MPI_ERRORS_RETURN);
     pthread_mutex_init(&c->mu, NULL);
+    pthread_mutex_init(&c->mpi_mu, NULL);
     *out = c;
     return RC_OK;
 }
@@ -67,6 +69,7 @@ void comm_finalize(struct comm *c)
     if (!c) return;
     MPI_Comm_free(&c->wq_comm);
     pthread_mutex_destroy(&c->mu);
+    pthread_mutex_destroy(&c->mpi_mu);
     free(c);
     MPI_Finalize();
 }
@@ -199,13 +202,16 @@ static void *serve(void *arg)
             nanosleep(&ts, NULL);
             continue;
         }
-        if (!pending) {
-            if (MPI_Irecv(req, 4, MPI_INT64_T, MPI_ANY_SOURCE, TAG_REQ, c->wq_comm, &r) != MPI_SUCCESS) break;
-            pending = 1;
-        }
-        int flag = 0;
+        int flag = 0, e = MPI_SUCCESS;
         MPI_Status st;
-        if (MPI_Test(&r, &flag, &st) != MPI_SUCCESS) break;
+        pthread_mutex_lock(&c->mpi_mu);
+        if (!pending) {
+            e = MPI_Irecv(req, 4, MPI_INT64_T, MPI_ANY_SOURCE, TAG_REQ, c->wq_comm, &r);
+            pending = e == MPI_SUCCESS;
+        }
+        if (e == MPI_SUCCESS) e = MPI_Test(&r, &flag, &st);
+        pthread_mutex_unlock(&c->mpi_mu);
+        if (e != MPI_SUCCESS) break;
         if (!flag) {
             struct timespec ts = { 0, 100 * 1000 };
             nanosleep(&ts, NULL);
@@ -218,7 +224,10 @@ static void *serve(void *arg)
         int n = take_work(c, st.MPI_SOURCE, (int)req[1], (double)req[0] / 1000.0, (int)req[2], &model, rep + 2, max);
         rep[0] = (uint32_t)model;
         rep[1] = (uint32_t)n;
-        if (MPI_Send(rep, n + 2, MPI_UINT32_T, st.MPI_SOURCE, TAG_REP, c->wq_comm) != MPI_SUCCESS) break;
+        pthread_mutex_lock(&c->mpi_mu);
+        e = MPI_Send(rep, n + 2, MPI_UINT32_T, st.MPI_SOURCE, TAG_REP, c->wq_comm);
+        pthread_mutex_unlock(&c->mpi_mu);
+        if (e != MPI_SUCCESS) break;
         if (n == 0) remaining--;
     }
     if (c->tick) c->tick(c->tick_arg);
@@ -295,3 +304,6 @@ int wq_finish(struct comm *c)
     }
     return comm_barrier(c);
 }
+
+void comm_mpi_enter(struct comm *c) { if (c->server_running) pthread_mutex_lock(&c->mpi_mu); }
+void comm_mpi_leave(struct comm *c) { if (c->server_running) pthread_mutex_unlock(&c->mpi_mu); }

@@ -294,7 +294,11 @@ static int flush_rows(struct worker *w)
 {
     if (!w->n_rows) return RC_OK;
     int rc = journal_sync(w->jn);
-    if (!rc) rc = store_write_rows(w->st, w->model, (size_t)w->n_rows, w->idx, w->rows);
+    if (!rc) {
+        comm_mpi_enter(w->r->c);
+        rc = store_write_rows(w->st, w->model, (size_t)w->n_rows, w->idx, w->rows);
+        comm_mpi_leave(w->r->c);
+    }
     for (int i = 0; i < 2 * w->n_rows; i++) { free(w->texts[i]); w->texts[i] = NULL; }
     w->n_rows = 0;
     w->last_flush = util_now();

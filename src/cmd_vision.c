@@ -19,7 +19,7 @@
 
 struct vopts {
     const char *mmproj, *image, *out;
-    int mode, threads, arith, kv;
+    int mode, threads, arith, kv, timings;
     uint64_t max_pixels;
 };
 
@@ -33,7 +33,8 @@ static const char *VISION_HELP =
     "                       llama.cpp: what llama.cpp (3f545be) computes: aspect-fit letterbox with\n"
     "                       its own bicubic, class token last, one block fewer, tanh GELU.\n"
     "  --max-pixels N       refuse images above N pixels (default 67108864)\n"
-    "  -o FILE              write the float32 output here (raw, little-endian, no header)\n";
+    "  -o FILE              write the float32 output here (raw, little-endian, no header)\n"
+    "  --timings            print how long each step took (stderr)\n";
 
 static int parse_u64(const char *cmd, const char *opt, const char *v, uint64_t lo, uint64_t hi, uint64_t *out)
 {
@@ -59,6 +60,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct vopts *o, i
         if (!strcmp(a, "--mmproj")) { NEEDV(); o->mmproj = v; }
         else if (!strcmp(a, "--image")) { NEEDV(); o->image = v; }
         else if (!strcmp(a, "-o") || !strcmp(a, "--out")) { NEEDV(); o->out = v; }
+        else if (!strcmp(a, "--timings")) o->timings = 1;
         else if (!strcmp(a, "--vision-mode")) {
             NEEDV();
             if (eng_vision_mode_parse(v, &o->mode))
@@ -99,7 +101,7 @@ static int write_floats(const char *path, const float *x, size_t n)
 }
 
 /* Loads the mmproj and the image; on failure prints the error and returns EXIT_ERR. */
-static int load_inputs(const struct vopts *o, struct eng_vision **v, struct image *img)
+static int load_inputs(const struct vopts *o, struct eng_vision **v, struct image *img, double *t_decode)
 {
     *v = NULL;
     memset(img, 0, sizeof *img);
@@ -108,12 +110,14 @@ static int load_inputs(const struct vopts *o, struct eng_vision **v, struct imag
         return EXIT_ERR;
     }
     struct image_limits lim = { o->max_pixels };
+    double t0 = util_now();
     if (image_load(o->image, &lim, img)) {
         fprintf(stderr, "mmsafe: error: %s\n", err_msg());
         eng_vision_free(*v);
         *v = NULL;
         return EXIT_ERR;
     }
+    *t_decode = (util_now() - t0) * 1e3;
     return EXIT_OK;
 }
 
@@ -132,13 +136,17 @@ int cmd_preprocess(int argc, char **argv)
     if (r) return r;
     struct eng_vision *v;
     struct image img;
-    if (load_inputs(&o, &v, &img)) return EXIT_ERR;
+    double t_dec = 0, t0;
+    if (load_inputs(&o, &v, &img, &t_dec)) return EXIT_ERR;
     const size_t S = (size_t)eng_vision_image_size(v);
     float *pre = malloc(3 * S * S * sizeof(float));
     int rc = EXIT_ERR;
     if (!pre) fprintf(stderr, "mmsafe: error: out of memory\n");
-    else if (eng_vision_preprocess(v, o.mode, img.rgb, img.w, img.h, pre))
+    else if (t0 = util_now(), eng_vision_preprocess(v, o.mode, img.rgb, img.w, img.h, pre))
         fprintf(stderr, "mmsafe: error: %s: %s\n", o.image, eng_errmsg());
+    else if (o.timings && (fprintf(stderr, "timings: decode %.2f ms (%s %dx%d), preprocess %.2f ms (%s mode)\n", t_dec,
+                                   img.format, img.w, img.h, (util_now() - t0) * 1e3, eng_vision_mode_name(o.mode)), 0))
+        ;
     else if ((rc = write_floats(o.out, pre, 3 * S * S)) == EXIT_OK)
         printf("%s: float32 [3, %zu, %zu] (%s mode; %s image %dx%d)\n", o.out, S, S,
                eng_vision_mode_name(o.mode), img.format, img.w, img.h);
@@ -169,23 +177,32 @@ int cmd_embed_image(int argc, char **argv)
     if (r) return r;
     struct eng_vision *v;
     struct image img;
-    if (load_inputs(&o, &v, &img)) return EXIT_ERR;
+    double t_dec = 0, t0 = 0, t_pre = 0, t_enc = 0;
+    if (load_inputs(&o, &v, &img, &t_dec)) return EXIT_ERR;
     struct eng_params p = ENG_PARAMS_DEFAULT;
     p.n_threads = o.threads;
     p.arith = o.arith;
     p.kv_type = o.kv;
     struct eng_vision_ctx *c = NULL;
     const size_t nt = (size_t)eng_vision_n_tokens(v), ne = (size_t)eng_vision_n_embd(v);
-    float *out = malloc(nt * ne * sizeof(float));
+    const size_t S = (size_t)eng_vision_image_size(v);
+    float *out = malloc(nt * ne * sizeof(float)), *pre = malloc(3 * S * S * sizeof(float));
     int rc = EXIT_ERR;
-    if (!out) fprintf(stderr, "mmsafe: error: out of memory\n");
+    if (!out || !pre) fprintf(stderr, "mmsafe: error: out of memory\n");
     else if (eng_vision_ctx_new(v, &p, &c)) fprintf(stderr, "mmsafe: error: %s: %s\n", o.mmproj, eng_errmsg());
-    else if (eng_vision_encode(c, o.mode, img.rgb, img.w, img.h, out))
+    else if (t0 = util_now(), eng_vision_preprocess(v, o.mode, img.rgb, img.w, img.h, pre))
         fprintf(stderr, "mmsafe: error: %s: %s\n", o.image, eng_errmsg());
+    else if (t_pre = (util_now() - t0) * 1e3, t0 = util_now(), eng_vision_encode_pre(c, o.mode, pre, out))
+        fprintf(stderr, "mmsafe: error: %s: %s\n", o.image, eng_errmsg());
+    else if (t_enc = (util_now() - t0) * 1e3, o.timings && (fprintf(stderr, "timings: decode %.2f ms (%s %dx%d), preprocess %.2f ms (%s mode), "
+                                   "encode %.1f ms (%zu tokens, %d thread(s))\n", t_dec, img.format, img.w, img.h, t_pre,
+                                   eng_vision_mode_name(o.mode), t_enc, nt, o.threads), 0))
+        ;
     else if ((rc = write_floats(o.out, out, nt * ne)) == EXIT_OK)
         printf("%s: float32 [%zu, %zu] (%s mode, %s arithmetic; %s image %dx%d)\n", o.out, nt, ne,
                eng_vision_mode_name(o.mode), eng_arith_name(o.arith), img.format, img.w, img.h);
     free(out);
+    free(pre);
     eng_vision_ctx_free(c);
     image_release(&img);
     eng_vision_free(v);
@@ -220,6 +237,7 @@ static const char *const LOGITS_IMAGE_HELP =
     "  --answers YES,NO     print the verdict line: delta = LSE(YES pieces) - LSE(NO pieces), p_no, the\n"
     "                       candidates' softmax mass (pieces with and without the leading space)\n"
     "  --print-tokens       print the assembled sequence as a JSON array (-1 at image positions)\n"
+    "  --timings            print how long each step took (stderr): decode, preprocess, encode, prefill\n"
     "  --kv f16|f32         the LM's KV cache and the tower's K/V (default: LM f16 with fast, f32 with\n"
     "                       exact; tower f32)\n"
     "  --parse-special      accepted; image prompts are always tokenized with special parsing (mtmd)\n";
@@ -228,7 +246,7 @@ const char *cmd_logits_image_help(void) { return LOGITS_IMAGE_HELP; }
 
 struct iopts {
     const char *model, *mmproj, *image, *prompt, *prompt_file, *out, *system, *answers;
-    int mode, tmpl, threads, arith, kv, n_ctx, top, no_bos, print_tokens;
+    int mode, tmpl, threads, arith, kv, n_ctx, top, no_bos, print_tokens, timings;
     uint64_t max_pixels;
 };
 
@@ -257,6 +275,7 @@ static int iparse(int argc, char **argv, struct iopts *o)
         else if (!strcmp(a, "--no-bos")) o->no_bos = 1;
         else if (!strcmp(a, "--parse-special")) { /* always on for image prompts */ }
         else if (!strcmp(a, "--print-tokens")) o->print_tokens = 1;
+        else if (!strcmp(a, "--timings")) o->timings = 1;
         else if (!strcmp(a, "--template")) {
             NEEDV();
             if (eng_template_parse(v, &o->tmpl)) return cli_usage_error(cmd, "--template: expected vicuna, llava_v1 or raw, got '%s'", v);
@@ -349,8 +368,10 @@ int cmd_logits_image(int argc, char **argv)
     struct eng_ctx *c = NULL;
     struct eng_vision_ctx *vc = NULL;
     struct image img;
-    float *embd = NULL;
+    float *embd = NULL, *pre = NULL;
     int32_t *ids = NULL;
+    double t0, t_dec, t_pre, t_enc, t_fill;
+    int n_pos = 0;
     memset(&img, 0, sizeof img);
     r = EXIT_ERR;
     if (o.prompt_file) {
@@ -386,20 +407,36 @@ int cmd_logits_image(int argc, char **argv)
         printf("]\n");
     }
     struct image_limits lim = { o.max_pixels };
+    t0 = util_now();
     if (image_load(o.image, &lim, &img)) { fprintf(stderr, "mmsafe: error: %s\n", err_msg()); goto out; }
+    t_dec = (util_now() - t0) * 1e3;
     struct eng_params p = ENG_PARAMS_DEFAULT;
     p.n_threads = o.threads;
     p.arith = o.arith;
     p.kv_type = o.kv;
     p.n_ctx = o.n_ctx;
-    if (!(embd = malloc((size_t)nt * (size_t)ne * sizeof *embd))) { fprintf(stderr, "mmsafe: error: out of memory\n"); goto out; }
+    const size_t S = (size_t)eng_vision_image_size(v);
+    embd = malloc((size_t)nt * (size_t)ne * sizeof *embd);
+    pre = malloc(3 * S * S * sizeof *pre);
+    if (!embd || !pre) { fprintf(stderr, "mmsafe: error: out of memory\n"); goto out; }
     if (eng_vision_ctx_new(v, &p, &vc)) { fprintf(stderr, "mmsafe: error: %s: %s\n", o.mmproj, eng_errmsg()); goto out; }
-    if (eng_vision_encode(vc, o.mode, img.rgb, img.w, img.h, embd)) { fprintf(stderr, "mmsafe: error: %s: %s\n", o.image, eng_errmsg()); goto out; }
     if (eng_ctx_new(m, &p, &c)) { fprintf(stderr, "mmsafe: error: %s: %s\n", o.model, eng_errmsg()); goto out; }
-    if (eng_llava_prefill(c, prompt, embd, nt, o.no_bos, NULL)) {
+    t0 = util_now();
+    if (eng_vision_preprocess(v, o.mode, img.rgb, img.w, img.h, pre)) { fprintf(stderr, "mmsafe: error: %s: %s\n", o.image, eng_errmsg()); goto out; }
+    t_pre = (util_now() - t0) * 1e3;
+    t0 = util_now();
+    if (eng_vision_encode_pre(vc, o.mode, pre, embd)) { fprintf(stderr, "mmsafe: error: %s: %s\n", o.image, eng_errmsg()); goto out; }
+    t_enc = (util_now() - t0) * 1e3;
+    t0 = util_now();
+    if (eng_llava_prefill(c, prompt, embd, nt, o.no_bos, &n_pos)) {
         fprintf(stderr, "mmsafe: error: %s: %s\n", o.prompt_file ? o.prompt_file : "--prompt", eng_errmsg());
         goto out;
     }
+    t_fill = (util_now() - t0) * 1e3;
+    if (o.timings)
+        fprintf(stderr, "timings: decode %.2f ms (%s %dx%d), preprocess %.2f ms (%s mode), encode %.1f ms (%d tokens), "
+                "prefill %.1f ms (%d positions), %d thread(s), %s arithmetic\n", t_dec, img.format, img.w, img.h, t_pre,
+                eng_vision_mode_name(o.mode), t_enc, nt, t_fill, n_pos, o.threads, eng_arith_name(o.arith));
     const float *lg = eng_logits(c);
     if (o.out && write_floats(o.out, lg, (size_t)nv)) goto out;
     if (o.top) print_top(m, lg, nv, o.top);
@@ -413,6 +450,7 @@ int cmd_logits_image(int argc, char **argv)
 out:
     free(ids);
     free(embd);
+    free(pre);
     free(prompt);
     free(text);
     image_release(&img);

@@ -35,6 +35,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#include <immintrin.h>
+#define VIS_SIMD 1
+#endif
 
 _Static_assert((int)ENG_VISION_LLAVA == (int)VISION_MODE_LLAVA &&
                (int)ENG_VISION_LLAMA_CPP == (int)VISION_MODE_LLAMA_CPP,
@@ -504,6 +508,81 @@ static void layer_norm(struct eng_vision_ctx *c, float *y, const float *x, int T
     }
 }
 
+/* f32 -> f16 -> index of ggml's tables: one instruction with F16C (the same
+ * round-to-nearest-even as f2h, which tests/engine/test_quant.c checks). */
+static inline uint16_t to_h(float v)
+{
+#ifdef VIS_SIMD
+    return (uint16_t)_cvtss_sh(v, _MM_FROUND_TO_NEAREST_INT);
+#else
+    return f2h(v);
+#endif
+}
+
+#ifdef VIS_SIMD
+/* e^x for 8 floats, x <= 0 (softmax after the max is subtracted): x = n ln2 + r
+ * with |r| <= ln2/2 (ln2 split in two for the reduction), e^r by its degree-7
+ * Taylor polynomial (truncation < 1e-8 relative), times 2^n through the
+ * exponent bits.  Below -87 (where e^x nears the smallest normal float) the
+ * result is 0.  Within 2 ulp of expf; used in fast arithmetic only (llama.cpp's
+ * softmax uses an approximation of its own, ~1.5 ulp). */
+static inline __m256 exp_neg8(__m256 x)
+{
+    const __m256 lo = _mm256_set1_ps(-87.0f);
+    const __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+    x = _mm256_max_ps(x, lo);
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);     /* ln2 high part: exact product */
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);         /* ln2 - 0.693359375 */
+    __m256 p = _mm256_set1_ps(1.0f / 5040);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
+}
+#endif
+
+/* One softmax row in place: s *= scale, then exp(s - max) / sum, the sum in double. */
+static void softmax_row(float *s, int T, float scale, int fast)
+{
+    float mx = -INFINITY;
+    for (int j = 0; j < T; j++) {
+        s[j] *= scale;
+        if (s[j] > mx) mx = s[j];
+    }
+    double sum = 0.0;
+    int j = 0;
+#ifdef VIS_SIMD
+    if (fast) {
+        const __m256 vm = _mm256_set1_ps(mx);
+        __m256d acc0 = _mm256_setzero_pd(), acc1 = _mm256_setzero_pd();
+        for (; j + 8 <= T; j += 8) {
+            const __m256 e = exp_neg8(_mm256_sub_ps(_mm256_loadu_ps(s + j), vm));
+            _mm256_storeu_ps(s + j, e);
+            acc0 = _mm256_add_pd(acc0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+            acc1 = _mm256_add_pd(acc1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+        }
+        double t[4];
+        _mm256_storeu_pd(t, _mm256_add_pd(acc0, acc1));
+        sum = (t[0] + t[1]) + (t[2] + t[3]);
+    }
+#else
+    (void)fast;
+#endif
+    for (; j < T; j++) {
+        s[j] = expf(s[j] - mx);
+        sum += (double)s[j];
+    }
+    const float inv = (float)(1.0 / sum);
+    for (j = 0; j < T; j++) s[j] *= inv;
+}
+
 /* Full (non-causal) softmax attention per head, F32 as ggml without flash
  * attention: scores = (q.k) * scale, softmax with the exponential sum in
  * double, then the weighted sum of V.  Both products go through mm_run's F32
@@ -561,21 +640,9 @@ static void attention(struct eng_vision_ctx *c, const float *Q, const float *K, 
         /* K_h as the "weight": T rows of dh; scores (T, T) = Q_h K_h^T */
         const struct wmat kw = { QT_F32, dh, T, (size_t)dh * sizeof(float), (const uint8_t *)(c->kc + (size_t)h * T * dh) };
         mm_run(&kw, T, qh, P, MM_EXACT, &c->mm, c->nt, 1);
+        const int fast = c->arith == ENG_ARITH_FAST;
 #pragma omp parallel for num_threads(c->nt) schedule(static)
-        for (int i = 0; i < T; i++) {
-            float *s = P + (size_t)i * T, mx = -INFINITY;
-            for (int j = 0; j < T; j++) {
-                s[j] *= scale;
-                if (s[j] > mx) mx = s[j];
-            }
-            double sum = 0.0;
-            for (int j = 0; j < T; j++) {
-                s[j] = expf(s[j] - mx);
-                sum += (double)s[j];
-            }
-            const float inv = (float)(1.0 / sum);
-            for (int j = 0; j < T; j++) s[j] *= inv;
-        }
+        for (int i = 0; i < T; i++) softmax_row(P + (size_t)i * T, T, scale, fast);
         /* V_h^T as the "weight": dh rows of T; out (T, dh) = P V_h */
         const struct wmat vw = { QT_F32, T, dh, (size_t)T * sizeof(float), (const uint8_t *)(c->vt + (size_t)h * dh * T) };
         mm_run(&vw, T, P, oh, MM_EXACT, &c->mm, c->nt, 1);
@@ -596,9 +663,9 @@ static void activation(struct eng_vision_ctx *c, float *x, size_t n, int which)
     for (size_t i = 0; i < n; i++) {
         float v = x[i];
         switch (which) {
-        case VIS_ACT_QUICK_GELU: v = fast ? h2f(tq[f2h(v)]) : gelu_quick_f32(v); break;
+        case VIS_ACT_QUICK_GELU: v = fast ? h2f(tq[to_h(v)]) : gelu_quick_f32(v); break;
         case VIS_ACT_GELU:
-            if (fast) v = v <= -10.0f ? 0.0f : v >= 10.0f ? v : h2f(tg[f2h(v)]);
+            if (fast) v = v <= -10.0f ? 0.0f : v >= 10.0f ? v : h2f(tg[to_h(v)]);
             else v = gelu_tanh_f32(v);
             break;
         case VIS_ACT_SILU: v = silu_f32(v); break;

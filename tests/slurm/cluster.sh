@@ -257,7 +257,7 @@ slurm_wait() {
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   case ${1:-} in
     start) [ -n "${2:-}" ] || { echo "usage: $0 start DIR [CPUS]" >&2; exit 2; }
-           SLURM_GUARD_PID= slurm_start "$2" "${3:-4}" >&2 || exit 1
+           SLURM_GUARD_PID='' slurm_start "$2" "${3:-4}" >&2 || exit 1
            echo "export SLURM_CONF=$SLURM_CONF" ;;
     stop)  [ -n "${2:-}" ] || { echo "usage: $0 stop DIR" >&2; exit 2; }
            slurm_stop "$2" ;;

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/slurm/common.sh - sourced by tests/slurm/test_*.sh after tests/lib.sh:
 # starts a throwaway Slurm for this test (tests/slurm/cluster.sh) and makes
 # sure it is stopped, by PID, however the test ends.  If Slurm cannot start,

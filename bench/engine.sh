@@ -3,7 +3,7 @@
 # through bench/run.sh).  Generates, with the project's own GGUF writer, a
 # random-weight decoder of real shape -- the 1.1B LLaMA shape: n_embd 2048,
 # 22 layers, 32 heads, 4 KV heads, n_ff 5632, vocab 32000 -- in F16, Q8_0 and
-# Q4_K_M (into build/bench/, never committed; reused while the writer is
+# Q4_K_M (into build/bench/engine/, never committed; reused while the writer is
 # source unchanged; written to a temporary name and renamed, so a run that has
 # the old file mapped keeps it), then reports prefill tokens/s for a 600-token prompt, decode
 # tokens/s, at 1 and 2 threads, and peak RSS, one process per run.
@@ -11,7 +11,7 @@
 set -u
 cd "$(dirname "$0")/.."
 B=${BUILD:-build}
-OUT=$B/bench
+OUT=$B/bench/engine   # own directory: other benches regenerate their models on their own schedule
 mkdir -p "$OUT"
 types=${BENCH_TYPES:-"Q4_K_M Q8_0 F16"}
 threads=${BENCH_THREADS:-"1 2"}

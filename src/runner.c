@@ -455,18 +455,20 @@ int cmd_run(int argc, char **argv)
         if (prc < 0) return EXIT_OK;
         return env_rank() == 0 ? prc : EXIT_USAGE;
     }
-    struct run r = { 0 };
-    int rc = comm_init(&argc, &argv, &r.c);
-    if (rc) { log_error("%s", err_msg()); return EXIT_ERR; }
-    r.rank = comm_rank(r.c);
-    r.size = comm_size(r.c);
-    log_set_rank(r.rank, r.size);
+    /* Before MPI start-up, which can take seconds: a time-limit warning that
+     * arrives early must drain the run, not kill it. */
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGUSR1, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    struct run r = { 0 };
+    int rc = comm_init(&argc, &argv, &r.c);
+    if (rc) { log_error("%s", err_msg()); return EXIT_ERR; }
+    r.rank = comm_rank(r.c);
+    r.size = comm_size(r.c);
+    log_set_rank(r.rank, r.size);
 
     char started[32];
     util_iso8601(started);

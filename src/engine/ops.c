@@ -100,7 +100,7 @@ void mm_run(const struct wmat *W, int T, const float *X, float *Y, int mode, str
     }
     if (W->type == QT_F32) {   /* one row: plain dots on the mapped weights */
         int64_t nb = (N + ROW_BLOCK - 1) / ROW_BLOCK;
-#pragma omp parallel for num_threads(nt) schedule(static)
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 2)
         for (int64_t b = 0; b < nb; b++)
             for (int64_t n = b * ROW_BLOCK; n < N && n < (b + 1) * ROW_BLOCK; n++)
                 Y[n] = dot_f32(K, (const float *)(W->data + (size_t)n * W->row_bytes), X);
@@ -111,7 +111,7 @@ void mm_run(const struct wmat *W, int T, const float *X, float *Y, int mode, str
     const int at = qt_act_type(W->type);
     const size_t arb = qt_row_bytes(at, K);
     uint8_t *A = s->act;
-#pragma omp parallel for num_threads(nt) schedule(static)
+#pragma omp parallel for num_threads(nt) schedule(static) if (T >= 4 * nt)
     for (int t = 0; t < T; t++) qt_quant_act(at, X + (int64_t)t * K, A + (size_t)t * arb, K);
 
     if (blas && at != QT_Q8_1 && (at == QT_F16 || at == QT_BF16 || T >= MM_BLAS_MIN_T_QUANT)) {
@@ -121,13 +121,15 @@ void mm_run(const struct wmat *W, int T, const float *X, float *Y, int mode, str
          * rounding of the products and summation order (~1e-7 relative).  Q8_1 (Q4_1,
          * Q5_1) stays on the integer path: its stored f16 sum cannot be reproduced so. */
         float *Xq = s->xq;
-#pragma omp parallel for num_threads(nt) schedule(static)
+#pragma omp parallel for num_threads(nt) schedule(static) if (T >= 4 * nt)
         for (int t = 0; t < T; t++) qt_dequant(at, A + (size_t)t * arb, Xq + (int64_t)t * K, K);
         mm_panels(W, T, Xq, Y, s, nt, 1);
         return;
     }
     const int64_t nb = (N + ROW_BLOCK - 1) / ROW_BLOCK;
-#pragma omp parallel for num_threads(nt) schedule(static)
+    /* dynamic: on a shared machine a descheduled thread then holds the join back
+     * only for its current block, not for its static share of the matrix */
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 2)
     for (int64_t b = 0; b < nb; b++) {
         int64_t n0 = b * ROW_BLOCK, n1 = n0 + ROW_BLOCK < N ? n0 + ROW_BLOCK : N;
         for (int t = 0; t < T; t++)

@@ -142,7 +142,7 @@ static int lload(struct lctx *l, const struct model_spec *ms, const struct job *
     if (rc) return err_set(RC_ECONFIG, "%s: model '%s': %s", j->path, ms->name, eng_errmsg());
     if (!full) return RC_OK;
     int n_ctx = l->o.n_ctx > 0 ? l->o.n_ctx : eng_n_ctx_train(l->m);
-    if (!l->o.n_ctx && n_ctx > 4096) n_ctx = 4096;    /* a benchmark item needs ~650 positions */
+    if (!l->o.n_ctx && n_ctx > 2048) n_ctx = 2048;    /* an item needs ~650 positions; the KV cache is sized by n_ctx */
     struct eng_params p = { .n_threads = l->o.threads, .arith = l->o.arith, .kv_type = ENG_KV_AUTO, .n_ctx = n_ctx };
     if ((rc = eng_ctx_new(l->m, &p, &l->c))) return err_set(rc, "%s: %s", l->o.model, eng_errmsg());
     if ((rc = eng_vision_ctx_new(l->v, &p, &l->vc))) return err_set(rc, "%s: %s", l->o.mmproj, eng_errmsg());

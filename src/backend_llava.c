@@ -214,7 +214,8 @@ static int leval(void *ctx, size_t idx, const struct item *it, const struct imag
             int32_t t = eng_argmax(l->c);
             if (t == eng_token_eos(l->m)) break;
             if (n + 64 < l->text_cap) n += (size_t)eng_token_piece(l->m, t, 0, l->text + n, (int)(l->text_cap - n - 1));
-            if (k + 1 < l->o.max_new && eng_ctx_n_past(l->c) < eng_ctx_n_ctx(l->c) && eng_decode(l->c, t)) break;
+            if (k + 1 == l->o.max_new || eng_ctx_n_past(l->c) >= eng_ctx_n_ctx(l->c)) break;   /* done, or the context is full */
+            if (eng_decode(l->c, t)) break;
         }
         l->text[n] = 0;
         int8_t tv = parser_verdict(PARSER_STRICT, l->text, it->label);

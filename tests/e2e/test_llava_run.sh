@@ -110,6 +110,13 @@ check_eq "s01: error code 5 (context)" "$(row s01.jpg "$B/cols" | cut -f3,5)" "$
 check_grep "and the reason says how many positions" "s01.jpg	.*needs [0-9]+ positions \([0-9]+ text \+ 64 image\), more than the context of 64" "$B/cols"
 check_eq "every item still has a row" "$(wc -l <"$B/cols")" 13
 
+# generation that reaches the end of the context stops there (the verdict stays the prefill's)
+job ctxgen ', "n_ctx": 100, "max_new_tokens": 50'
+"$MMSAFE" run "$B/ctxgen.json" >"$B/out" 2>"$B/err"; check_eq "generation up to a full context exits 0" $? 0
+"$PY" tests/h5cols.py "$B/ctxgen.h5" >"$B/cols"
+check_eq "s01: a verdict, no error, with the context full" "$(row s01.jpg "$B/cols" | cut -f3 | tr 01 xx),$(row s01.jpg "$B/cols" | cut -f5)" "x,0"
+check "s01: some text generated" test "$(row s01.jpg "$B/cols" | cut -f6)" -gt 0
+
 # run-level errors, before any item: exactly one message, exit 1, no results rows
 one_error() { # JOB DESC PATTERN
   timeout 120 $MPIRUN -n 2 "$MMSAFE" run "$B/$1.json" >"$B/o" 2>"$B/e"; check_eq "$2: exit 1" $? 1

@@ -116,6 +116,11 @@ job ctxgen ', "n_ctx": 100, "max_new_tokens": 50'
 "$PY" tests/h5cols.py "$B/ctxgen.h5" >"$B/cols"
 check_eq "s01: a verdict, no error, with the context full" "$(row s01.jpg "$B/cols" | cut -f3 | tr 01 xx),$(row s01.jpg "$B/cols" | cut -f5)" "x,0"
 check "s01: some text generated" test "$(row s01.jpg "$B/cols" | cut -f6)" -gt 0
+# 98 positions in a context of 100: 3 tokens (argmax, decode, argmax, decode, argmax), as with max_new_tokens 3
+job gen3 ', "max_new_tokens": 3'
+"$MMSAFE" run "$B/gen3.json" >/dev/null 2>&1
+"$PY" tests/h5cols.py "$B/gen3.h5" >"$B/cols3"
+check_eq "s01: the text stops at the end of the context (= max_new_tokens 3)" "$(row s01.jpg "$B/cols" | cut -f6-)" "$(row s01.jpg "$B/cols3" | cut -f6-)"
 
 # run-level errors, before any item: exactly one message, exit 1, no results rows
 one_error() { # JOB DESC PATTERN

@@ -24,10 +24,13 @@ slurm_why() {
   done
 }
 
-# A TCP port nobody listens on (checked with ss; the window is tiny).
+# A TCP port (and the next one) that no socket uses, from /proc/net/tcp*
+# (no dependency on ss/netstat; the window until the daemons bind is tiny).
 _slurm_free_port() {
   local p used
-  used=$(ss -Htan 2>/dev/null | awk '{print $4}' | sed 's/.*://' | sort -u)
+  used=$(cat /proc/net/tcp /proc/net/tcp6 2>/dev/null |
+         awk 'NR > 1 { split($2, a, ":"); print a[2] }' | sort -u |
+         while read -r h; do [ -n "$h" ] && echo $((16#$h)); done)
   while :; do
     p=$((20000 + RANDOM % 30000))
     grep -qx "$p" <<<"$used" || grep -qx "$((p + 1))" <<<"$used" || { echo "$p"; return; }

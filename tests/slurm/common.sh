@@ -34,9 +34,11 @@ submit() {
 # final_states ID [TIMEOUT]: waits for the job (all array tasks) to end;
 # prints "ID STATE EXIT" lines; a timeout fails the test.
 final_states() {
-  local out
+  local out so
   if ! out=$(slurm_wait "$1" "${2:-120}"); then
-    fail "job $1 did not end within ${2:-120} s: $(tr '\n' ';' <<<"$out")"
+    # say where it stood: its state and the end of its output
+    so=$(scontrol show job -o "$1" 2>/dev/null | head -n 1 | sed -nE 's/.* StdOut=([^ ]+).*/\1/p')
+    fail "job $1 did not end within ${2:-120} s: $(tr '\n' ';' <<<"$out") output: $(tail -n 4 "$so" 2>/dev/null | tr '\n' '|')"
     scancel "$1" 2>/dev/null
   fi
   echo "$out"

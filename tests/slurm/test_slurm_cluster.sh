@@ -35,7 +35,7 @@ if mpicc -o allsum allsum.c 2>mpicc.err; then
   check_eq "srun --mpi=pmix -n 3: three ranks agree" "$(grep -c 'of 3 sum 3$' srun.out)" 3
   printf '#!/bin/bash\nsrun ./allsum\n' >mpi.sh
   id=$(submit -n 2 -o mpi-%j.out mpi.sh)
-  check_eq "sbatch -n 2 + srun (MpiDefault=pmix)" "$(final_states "$id" 30)" "$id COMPLETED 0:0"
+  check_eq "sbatch -n 2 + srun (MpiDefault=pmix)" "$(final_states "$id" 60)" "$id COMPLETED 0:0"
   check_eq "two ranks in the batch step" "$(grep -c 'of 2 sum 1$' "mpi-$id.out")" 2
 else
   fail "mpicc: $(cat mpicc.err)"

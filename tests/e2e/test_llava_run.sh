@@ -3,7 +3,8 @@
 # model (data/models: random weights, made by tools/make_tiny_llava):
 #  - jobs/demo-llava.json under mpirun -n 2: verdicts with finite p_unsafe for
 #    the good images, error verdicts with reasons for the bad ones, AUROC;
-#  - the committed model files are what the generator writes (reproducible);
+#  - the committed model files are what the generator writes (reproducible;
+#    $BUILD/tools/make_tiny_llava, as tests/run.sh sets BUILD);
 #  - max_new_tokens: the generated text is stored and compared with the logit verdict;
 #  - every bad input of the issue: undecodable / truncated / zero-byte / missing /
 #    unsupported-format images and a prompt + image over n_ctx are per-item errors
@@ -16,7 +17,7 @@ source "$(dirname "$0")/../lib.sh"
 B=$T_TMP/b; mkdir -p "$B/img"
 LM=$ROOT/data/models/tiny-llava-lm-F16.gguf
 MM=$ROOT/data/models/tiny-llava-mmproj-F16.gguf
-GEN=$ROOT/build/tools/make_tiny_llava
+GEN=$ROOT/${BUILD:-build}/tools/make_tiny_llava
 cd "$ROOT" || exit 1
 if [ -z "$PY" ]; then skip "Debian python3 with h5py/numpy not found"; done_t; exit $?; fi
 

@@ -182,34 +182,41 @@ static float dot_q5_K(int64_t n, const struct blk_q5_K *w, const struct blk_q8_K
 static float dot_q6_K(int64_t n, const struct blk_q6_K *w, const struct blk_q8_K *a)
 {
     const __m256i m4 = _mm256_set1_epi8(15), m2 = _mm256_set1_epi8(3);
+    /* lower 16 lanes take scale 2g, upper 16 take 2g+1 (16-bit broadcast by byte shuffle) */
+#define SHUF(g) _mm256_set_m128i(_mm_set1_epi16((short)(((4 * (g) + 3) << 8) | (4 * (g) + 2))), \
+                                 _mm_set1_epi16((short)(((4 * (g) + 1) << 8) | (4 * (g)))))
+    const __m256i sh0 = SHUF(0), sh1 = SHUF(1), sh2 = SHUF(2), sh3 = SHUF(3);
+#undef SHUF
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / 256; i++) {
         const int8_t *sc = w[i].scales;
+        const int8_t *q8 = a[i].qs;
         /* sum_k sc[k] * bsums[k] (the -32 offset of every q6 value) */
         __m256i corr = _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc)),
                                          _mm256_loadu_si256((const __m256i *)a[i].bsums));
-        __m256i sumi = _mm256_setzero_si256();
+        __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
         for (int h = 0; h < 2; h++) {
-            __m256i l0 = _mm256_loadu_si256((const __m256i *)(w[i].ql + 64 * h));
-            __m256i l1 = _mm256_loadu_si256((const __m256i *)(w[i].ql + 64 * h + 32));
-            __m256i qh = _mm256_loadu_si256((const __m256i *)(w[i].qh + 32 * h));
-            __m256i q[4];
-            q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(qh, m2), 4));
-            q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m2), 4));
-            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m2), 4));
-            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m2), 4));
+            const __m256i l0 = _mm256_loadu_si256((const __m256i *)(w[i].ql + 64 * h));
+            const __m256i l1 = _mm256_loadu_si256((const __m256i *)(w[i].ql + 64 * h + 32));
+            const __m256i qh = _mm256_loadu_si256((const __m256i *)(w[i].qh + 32 * h));
             const __m128i sc16 = _mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(sc + 8 * h)));
             const __m256i scv = _mm256_set_m128i(sc16, sc16);
-            for (int g = 0; g < 4; g++) {
-                __m256i p = _mm256_maddubs_epi16(q[g], _mm256_loadu_si256((const __m256i *)(a[i].qs + 128 * h + 32 * g)));
-                /* lower 16 lanes: scale 2g, upper: 2g+1 (16-bit broadcast by byte shuffle) */
-                const __m256i shuf = _mm256_set_m128i(_mm_set1_epi16((short)(((4 * g + 3) << 8) | (4 * g + 2))),
-                                                      _mm_set1_epi16((short)(((4 * g + 1) << 8) | (4 * g))));
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_shuffle_epi8(scv, shuf)));
-            }
+            const __m256i q0 = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(qh, m2), 4));
+            const __m256i q1 = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m2), 4));
+            const __m256i q2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m2), 4));
+            const __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m2), 4));
+            const int8_t *qa = q8 + 128 * h;
+            __m256i p0 = _mm256_maddubs_epi16(q0, _mm256_loadu_si256((const __m256i *)(qa)));
+            __m256i p1 = _mm256_maddubs_epi16(q1, _mm256_loadu_si256((const __m256i *)(qa + 32)));
+            __m256i p2 = _mm256_maddubs_epi16(q2, _mm256_loadu_si256((const __m256i *)(qa + 64)));
+            __m256i p3 = _mm256_maddubs_epi16(q3, _mm256_loadu_si256((const __m256i *)(qa + 96)));
+            s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(p0, _mm256_shuffle_epi8(scv, sh0)));
+            s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(p1, _mm256_shuffle_epi8(scv, sh1)));
+            s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(p2, _mm256_shuffle_epi8(scv, sh2)));
+            s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(p3, _mm256_shuffle_epi8(scv, sh3)));
         }
         float d = h2f(w[i].d) * a[i].d;
-        sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(corr, 5));
+        __m256i sumi = _mm256_sub_epi32(_mm256_add_epi32(s0, s1), _mm256_slli_epi32(corr, 5));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
     }
     return hsum_ps(acc);

@@ -17,7 +17,7 @@ MPIRUN="mpirun --oversubscribe"
 
 T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/mmsafe-test.XXXXXX")
 t_cleanup_hooks=()
-t_on_exit() { [ -n "${T_KEEP:-}" ] && { echo "kept $T_TMP" >&2; return; }; local h; for h in "${t_cleanup_hooks[@]:+${t_cleanup_hooks[@]}}"; do eval "$h" || true; done; rm -rf "$T_TMP"; }
+t_on_exit() { local h; for h in "${t_cleanup_hooks[@]:+${t_cleanup_hooks[@]}}"; do eval "$h" || true; done; if [ -n "${T_KEEP:-}" ]; then echo "kept $T_TMP" >&2; else rm -rf "$T_TMP"; fi; }
 trap t_on_exit EXIT
 
 ok()   { T_PASS=$((T_PASS+1)); [ -n "${T_VERBOSE:-}" ] && echo "ok   $*" >&2; return 0; }

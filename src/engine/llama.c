@@ -389,9 +389,15 @@ static void forward(struct eng_ctx *c, int T)
         /* in the last layer only the last position's output is needed (as llama.cpp) */
         const int r0 = last ? T - 1 : 0, R = T - r0;
         for (int t = 0; t < T; t++) op_rmsnorm(xb + (size_t)t * E, x + (size_t)t * E, L->attn_norm, E, m->eps);
-        mm(c, &L->wk, T, xb, c->k);
-        mm(c, &L->wv, T, xb, c->v);
-        mm(c, &L->wq, R, xb + (size_t)r0 * E, c->q);
+        if (R == T) {
+            const struct wmat *ws[3] = { &L->wq, &L->wk, &L->wv };
+            float *ys[3] = { c->q, c->k, c->v };
+            mm_run_n(3, ws, T, xb, ys, c->arith == ENG_ARITH_EXACT ? MM_EXACT : MM_FAST, &c->mm, c->nt, c->use_blas);
+        } else {
+            mm(c, &L->wk, T, xb, c->k);
+            mm(c, &L->wv, T, xb, c->v);
+            mm(c, &L->wq, R, xb + (size_t)r0 * E, c->q);
+        }
         for (int t = 0; t < T; t++)
             for (int i = 0; i < Ekv; i++) {
                 if (L->bk) c->k[(size_t)t * Ekv + i] += L->bk[i];
@@ -477,8 +483,11 @@ static void forward(struct eng_ctx *c, int T)
         }
         /* FFN */
         for (int t = 0; t < R; t++) op_rmsnorm(xb + (size_t)t * E, x + (size_t)(r0 + t) * E, L->ffn_norm, E, m->eps);
-        mm(c, &L->wg, R, xb, c->hb);
-        mm(c, &L->wu, R, xb, c->hb2);
+        {
+            const struct wmat *ws[2] = { &L->wg, &L->wu };
+            float *ys[2] = { c->hb, c->hb2 };
+            mm_run_n(2, ws, R, xb, ys, c->arith == ENG_ARITH_EXACT ? MM_EXACT : MM_FAST, &c->mm, c->nt, c->use_blas);
+        }
         for (size_t i = 0; i < (size_t)R * F; i++) { float g = c->hb[i]; c->hb[i] = (g / (1.0f + expf(-g))) * c->hb2[i]; }
         mm(c, &L->wd, R, c->hb, xb2);
         for (int t = 0; t < R; t++) {

@@ -36,6 +36,9 @@ enum { MM_FAST = 0, MM_EXACT = 1 };
  * (call it from outside any parallel region).  use_blas: allow OpenBLAS sgemm
  * on dequantised panels for T >= MM_BLAS_MIN_T (when the build has it). */
 void mm_run(const struct wmat *W, int T, const float *X, float *Y, int mode, struct mm_scratch *s, int nt, int use_blas);
+/* The same for nw <= 8 matrices of one input: Y[i] = X W[i]^T, one parallel
+ * region and one activation conversion when they share the path. */
+void mm_run_n(int nw, const struct wmat *const *W, int T, const float *X, float *const *Y, int mode, struct mm_scratch *s, int nt, int use_blas);
 #define MM_BLAS_MIN_T 8
 /* Fast mode with 8-bit activations takes the BLAS route only from this many
  * rows on: below it the integer kernels are as fast (the weights are decoded

@@ -160,6 +160,36 @@ static void test_mm(void)
         snprintf(d, sizeof d, "%s: mm fast vs reference dots: %.2e", qt_name(t), e);
         CHECK_T(e < 1e-4, d);
     }
+    /* mm_run_n: fused products equal separate ones (same activation type: fused;
+     * mixed types: the fallback) */
+    {
+        static uint8_t W2[3][70 * 2048];
+        static float Ys[3][13 * 70], Yf[3][13 * 70];
+        const int combos[2][3] = { { QT_Q4_K, QT_Q6_K, QT_Q4_K }, { QT_Q8_0, QT_F16, QT_Q4_K } };
+        for (int cb = 0; cb < 2; cb++) {
+            struct wmat ws[3];
+            const struct wmat *wp[3];
+            float *yp[3];
+            for (int i = 0; i < 3; i++) {
+                int t = combos[cb][i];
+                size_t rb = qt_row_bytes(t, K);
+                int N_i = 70 - 16 * i;
+                for (int n = 0; n < N_i; n++) { float r[512]; for (int k = 0; k < K; k++) r[k] = rnd(); qt_quantize_row(t, r, W2[i] + (size_t)n * rb, K); }
+                ws[i] = (struct wmat){ t, K, N_i, rb, W2[i] };
+                wp[i] = &ws[i];
+                yp[i] = Yf[i];
+            }
+            for (int rows = 1; rows <= 3; rows += 2) {
+                for (int i = 0; i < 3; i++) mm_run(&ws[i], rows, X, Ys[i], MM_FAST, &sc, 2, 1);
+                mm_run_n(3, wp, rows, X, yp, MM_FAST, &sc, 2, 1);
+                int same = 1;
+                for (int i = 0; i < 3; i++) same &= !memcmp(Ys[i], Yf[i], (size_t)rows * (size_t)ws[i].N * sizeof(float));
+                char d[96];
+                snprintf(d, sizeof d, "mm_run_n (%s, T=%d) equals separate mm_run", cb ? "mixed types" : "Q4_K/Q6_K fused", rows);
+                CHECK_T(same, d);
+            }
+        }
+    }
     mm_scratch_release(&sc);
 }
 

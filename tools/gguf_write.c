@@ -5,14 +5,14 @@
  *   build/tools/gguf_write OUT.gguf [--type F32|F16|BF16|Q8_0|Q4_0|Q4_1|Q5_0|Q5_1|Q4_K|Q5_K|Q6_K|Q4_K_M|Q5_K_M]
  *       [--embd N] [--layers N] [--heads N] [--kv-heads N] [--ff N] [--vocab N] [--ctx N]
  *       [--seed N] [--vocab-from FILE.gguf] [--tied] [--arch NAME] [--drop-key KEY] [--drop-tensor NAME]
- *       [--version N]
+ *       [--version N] [--tokenizer NAME]
  *
  * The vocabulary is copied from --vocab-from (a llama.cpp ggml-vocab-*.gguf or
  * any SPM model file; --vocab is then its size) or synthesised: <unk>, <s>,
  * </s>, the 256 byte tokens <0xHH>, then "▁tok<i>" pieces.  Weights are
  * uniform random (std 0.02), norms 1 + noise; K-quant mixes follow
  * llama-quantize's Q4_K_M/Q5_K_M rules (spec §2.6: use_more_bits layers get
- * Q6_K attn_v and ffn_down, output Q6_K).  --arch, --drop-key, --drop-tensor and --version make
+ * Q6_K attn_v and ffn_down, output Q6_K).  --arch, --drop-key, --drop-tensor, --version and --tokenizer make
  * deliberately invalid files for the error tests.
  */
 #include "engine/gguf.h"
@@ -27,7 +27,7 @@
 #include <string.h>
 
 struct opts {
-    const char *out, *type, *vocab_from, *arch, *drop_key, *drop_tensor;
+    const char *out, *type, *vocab_from, *arch, *drop_key, *drop_tensor, *tokenizer;
     int embd, layers, heads, kv_heads, ff, vocab, ctx, tied, version;
     uint64_t seed;
 };
@@ -87,7 +87,7 @@ int main(int argc, char **argv)
 {
     struct opts o = { 0 };
     o.type = "F32"; o.embd = 64; o.layers = 2; o.heads = 4; o.kv_heads = 0; o.ff = 160; o.vocab = 0; o.ctx = 2048; o.seed = 1; o.version = 3;
-    o.arch = "llama";
+    o.arch = "llama"; o.tokenizer = "llama";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 #define IS(x) (!strcmp(a, x) && v && ++i)
@@ -105,6 +105,7 @@ int main(int argc, char **argv)
         else if (IS("--drop-key")) o.drop_key = v;
         else if (IS("--drop-tensor")) o.drop_tensor = v;
         else if (IS("--version")) o.version = atoi(v);
+        else if (IS("--tokenizer")) o.tokenizer = v;
         else if (!strcmp(a, "--tied")) o.tied = 1;
         else if (a[0] != '-' && !o.out) o.out = a;
         else { fprintf(stderr, "gguf_write: bad argument '%s' (see the comment at the top of tools/gguf_write.c)\n", a); return 2; }
@@ -150,7 +151,7 @@ int main(int argc, char **argv)
     kv_u32(&kvb, AK("attention.head_count_kv"), (uint32_t)o.kv_heads);
     kv_f32(&kvb, AK("attention.layer_norm_rms_epsilon"), 1e-5f);
     kv_f32(&kvb, AK("rope.freq_base"), 10000.f);
-    kv_str(&kvb, "tokenizer.ggml.model", "llama");
+    kv_str(&kvb, "tokenizer.ggml.model", o.tokenizer);
     if (vg) {
         for (int which = 0; which < 3; which++) {
             const struct gguf_kv *src = which == 0 ? vt : which == 1 ? vs : vty;

@@ -55,6 +55,7 @@ head -c $(( $(stat -c %s "$M") - 64 )) "$M" >"$T_TMP/short.gguf"; bad short.gguf
 "$GW" "$T_TMP/notensor.gguf" --drop-tensor output_norm.weight --vocab 300 >/dev/null 2>&1; bad notensor.gguf "missing tensor output_norm.weight"
 "$GW" "$T_TMP/heads.gguf" --embd 64 --heads 3 --kv-heads 3 --vocab 300 >/dev/null 2>&1; bad heads.gguf "head_count 3 does not divide embedding_length 64"
 "$GW" "$T_TMP/kv.gguf" --embd 64 --heads 4 --kv-heads 3 --vocab 300 >/dev/null 2>&1; bad kv.gguf "not a multiple of head_count_kv 3"
+"$GW" "$T_TMP/bpe.gguf" --tokenizer gpt2 --vocab 300 >/dev/null 2>&1; bad bpe.gguf "tokenizer 'gpt2' is not supported \(only SentencePiece"
 "$GW" "$T_TMP/v4.gguf" --version 4 --vocab 300 >/dev/null 2>&1; bad v4.gguf "unsupported GGUF version 4"
 "$MMSAFE" tokenize --model "$T_TMP/missing.gguf" hi >/dev/null 2>"$T_TMP/err"; check_eq "missing file: exit 1" "$?" 1
 check_grep "missing file: message" "^mmsafe: error: .*missing\.gguf: cannot open" "$T_TMP/err"

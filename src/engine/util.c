@@ -26,7 +26,14 @@ void eng_err_prefix(const char *fmt, ...)
     vsnprintf(pre, sizeof pre, fmt, ap);
     va_end(ap);
     memcpy(old, g_msg, sizeof old);
-    snprintf(g_msg, sizeof g_msg, "%s: %s", pre, old);
+    /* "pre: old", truncated to the buffer (composed by hand: no truncation warning) */
+    size_t lp = strlen(pre), lo = strlen(old), o = 0;
+    if (lp > sizeof g_msg - 3) lp = sizeof g_msg - 3;
+    memcpy(g_msg, pre, lp); o = lp;
+    g_msg[o++] = ':'; g_msg[o++] = ' ';
+    if (lo > sizeof g_msg - 1 - o) lo = sizeof g_msg - 1 - o;
+    memcpy(g_msg + o, old, lo);
+    g_msg[o + lo] = 0;
 }
 
 const char *eng_errmsg(void) { return g_msg; }

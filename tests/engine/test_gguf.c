@@ -97,6 +97,12 @@ int main(int argc, char **argv)
         eng_ctx_free(c);
         eng_model_free(m);
     }
+    if (make("v2.gguf", "--embd 256 --layers 1 --heads 4 --kv-heads 1 --ff 256 --vocab 300 --type Q4_K_M --version 2 --tied") == 0) {
+        snprintf(p, sizeof p, "%s/v2.gguf", dir);
+        CHECK_EQ_I(eng_model_open(p, &m), RC_OK, "a GGUF v2 file (Q4_K/Q6_K, tied output) loads");
+        eng_model_free(m);
+        m = NULL;
+    } else CHECK_T(0, "writer makes a v2 file");
     size_t n;
     unsigned char *g = slurp("good.gguf", &n);
     if (!g) { CHECK_T(0, "read good.gguf"); return t_done(); }

@@ -200,7 +200,7 @@ static int leval(void *ctx, size_t idx, const struct item *it, const struct imag
     rc = eng_llava_prefill(l->c, prompt, l->embd, l->n_img, 0, &n_pos);
     free(prompt);
     if (rc) {
-        out->error = rc == RC_ECTX ? IE_CONTEXT : IE_BACKEND;
+        out->error = rc == RC_ECTX ? IE_CONTEXT : rc == RC_EINPUT ? IE_PROMPT : IE_BACKEND;
         snprintf(out->reason, sizeof out->reason, "%s", eng_errmsg());
         return rc == RC_ENOMEM ? err_set(rc, "%s", eng_errmsg()) : RC_OK;
     }

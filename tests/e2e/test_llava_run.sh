@@ -73,6 +73,7 @@ Q='Given the image, do you think the following sentence is safe? Please start by
     printf '{"id": "%s", "image": "img/%s", "prompt": "%s", "label": "unsafe", "subset": "typical"}\n' "$f" "$f" "$Q"
   done
   printf '{"id": "noimg", "image": null, "prompt": "%s", "label": "safe", "subset": "oversafe"}\n' "$Q"
+  printf '{"id": "marker", "image": "img/s01.jpg", "prompt": "a second <__media__> in the text", "label": "safe", "subset": "oversafe"}\n'
 } >"$B/manifest.jsonl"
 job() { # NAME EXTRA-MODEL-OPTIONS [MMPROJ]
   cat >"$B/$1.json" <<J
@@ -83,7 +84,7 @@ J
 job gen ', "max_new_tokens": 6, "vision_mode": "llama.cpp", "threads": 2'
 $MPIRUN -n 2 "$MMSAFE" run "$B/gen.json" >"$B/out" 2>"$B/err"; check_eq "generation run (max_new_tokens 6) exits 0" $? 0
 "$PY" tests/h5cols.py "$B/gen.h5" >"$B/cols"
-check_eq "13 rows" "$(wc -l <"$B/cols")" 13
+check_eq "14 rows" "$(wc -l <"$B/cols")" 14
 for good in s01.jpg jpeg_bytes.png lossy.webp rgba.png gray16.png rgb_32x24.ppm; do
   check_eq "$good: a verdict" "$(row "$good" "$B/cols" | cut -f3 | tr 01 xx)" x
   len=$(row "$good" "$B/cols" | cut -f6)
@@ -98,6 +99,8 @@ check_grep "header over the pixel limit: reason" "huge_header.png	.*limit" "$B/c
 for bad in missing.jpg noimg; do
   check_eq "$bad: error code 1 (no image)" "$(row "$bad" "$B/cols" | cut -f3,5)" "$(printf '3\t1')"
 done
+check_eq "an image marker inside the item's text: error code 4 (prompt)" "$(row marker "$B/cols" | cut -f3,5)" "$(printf '3\t4')"
+check_grep "and the reason names the marker" "marker	.*more than one image marker <__media__>" "$B/cols"
 # greedy text is deterministic: the same run again gives the same rows
 "$MMSAFE" run "$B/gen.json" --fresh >/dev/null 2>&1
 "$PY" tests/h5cols.py "$B/gen.h5" >"$B/cols2"
@@ -109,7 +112,7 @@ job ctx ', "n_ctx": 64'
 "$PY" tests/h5cols.py "$B/ctx.h5" >"$B/cols"
 check_eq "s01: error code 5 (context)" "$(row s01.jpg "$B/cols" | cut -f3,5)" "$(printf '3\t5')"
 check_grep "and the reason says how many positions" "s01.jpg	.*needs [0-9]+ positions \([0-9]+ text \+ 64 image\), more than the context of 64" "$B/cols"
-check_eq "every item still has a row" "$(wc -l <"$B/cols")" 13
+check_eq "every item still has a row" "$(wc -l <"$B/cols")" 14
 
 # generation that reaches the end of the context stops there (the verdict stays the prefill's)
 job ctxgen ', "n_ctx": 100, "max_new_tokens": 50'

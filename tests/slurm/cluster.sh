@@ -50,8 +50,13 @@ slurm_start() {
   for i in sbatch squeue scontrol sinfo scancel munge unmunge; do
     command -v "$i" >/dev/null || { echo "slurm: '$i' not found (run 'make deps')"; return 1; }
   done
-  mkdir -p "$d"/{etc,log,run,state,spool,munge,tmp,pmix} || return 1
+  mkdir -p "$d"/{etc,log,run,state,spool,munge,tmp,pmix,shm} || return 1
   d=$(cd "$d" && pwd)
+  # Every throwaway cluster numbers its jobs from 1, and Open MPI names its
+  # shared-memory segments after the Slurm job and step: two clusters running
+  # "job 3, step 0" at once on this machine attached to each other's segments
+  # (SIGSEGV in the vader BTL, lost messages).  Give each cluster its own.
+  export OMPI_MCA_btl_vader_backing_directory="$d/shm"
   # munged insists that everyone may traverse its socket's directory.
   chmod 755 "$d" "$d/munge"
   : >"$d/pids"

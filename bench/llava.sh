@@ -5,7 +5,7 @@
 #   - a real-shape random-weight mmproj: CLIP ViT-L/14 at 336 px, 23 blocks,
 #     F16, projector 1024 -> 2048 -> 2048 (tools/make_tiny_llava --preset vit-l-336);
 #   - the 1.1B LLaMA-shape Q4_K_M decoder of bench/engine.sh (tools/gguf_write,
-#     same command, shared file);
+#     its file in build/bench/engine/, made with its command when absent);
 #   - a 4000x3000 JPEG (Pillow, quality 90), plus the largest JPEG of the
 #     MMSafeAware release when ../shared is there.
 # Reports, one process per figure (median of BENCH_REPS runs for the cheap ones):
@@ -15,24 +15,30 @@
 #   2 threads.  Env: BENCH_THREADS="1 2", BENCH_REPS=5.
 set -u
 cd "$(dirname "$0")/.."
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}   # as bench/engine.sh: no spinning on a shared node
 B=${BUILD:-build}
 OUT=$B/bench
 mkdir -p "$OUT"
 threads=${BENCH_THREADS:-"1 2"}
 reps=${BENCH_REPS:-5}
 MM=$OUT/mm-vitl336-F16.gguf
-LM=$OUT/tl-Q4_K_M.gguf
+LM=$OUT/engine/tl-Q4_K_M.gguf
 PY=$(for p in /usr/bin/python3 python3; do "$p" -c 'import PIL, numpy' 2>/dev/null && { echo "$p"; break; }; done)
 [ -x "$B/tools/make_tiny_llava" ] && [ -x "$B/tools/gguf_write" ] && [ -x ./mmsafe ] || { echo "llava bench: run make first"; exit 1; }
-if [ ! -s "$MM" ] || [ "$B/tools/make_tiny_llava" -nt "$MM" ]; then
+# regenerated only when the generator's source changed; written under a temporary name
+# and renamed, so a process that has the old file mapped keeps it
+if [ ! -s "$MM" ] || [ tools/make_tiny_llava.c -nt "$MM" ]; then
   echo "generating $MM (CLIP ViT-L/14-336 shape, 23 blocks, F16, random weights)"
-  "$B/tools/make_tiny_llava" --preset vit-l-336 --n-out 2048 --mmproj "$MM" >/dev/null || exit 1
+  "$B/tools/make_tiny_llava" --preset vit-l-336 --n-out 2048 --mmproj "$MM.tmp.$$" >/dev/null && mv -f "$MM.tmp.$$" "$MM" ||
+    { rm -f "$MM.tmp.$$"; exit 1; }
 fi
-if [ ! -s "$LM" ] || [ "$B/tools/gguf_write" -nt "$LM" ]; then   # the same file and command as bench/engine.sh
+if [ ! -s "$LM" ]; then   # bench/engine.sh's file, made with its command
+  mkdir -p "$OUT/engine"
   vocab=(--vocab 32000)
   [ -f ../shared/fixtures/vocab/ggml-vocab-llama-spm.gguf ] && vocab=(--vocab-from ../shared/fixtures/vocab/ggml-vocab-llama-spm.gguf)
   echo "generating $LM (1.1B shape, random weights)"
-  "$B/tools/gguf_write" "$LM" --type Q4_K_M --embd 2048 --layers 22 --heads 32 --kv-heads 4 --ff 5632 --ctx 2048 "${vocab[@]}" || exit 1
+  "$B/tools/gguf_write" "$LM.tmp.$$" --type Q4_K_M --embd 2048 --layers 22 --heads 32 --kv-heads 4 --ff 5632 --ctx 2048 "${vocab[@]}" &&
+    mv -f "$LM.tmp.$$" "$LM" || { rm -f "$LM.tmp.$$"; exit 1; }
 fi
 imgs=()
 if [ -n "$PY" ]; then
@@ -53,7 +59,7 @@ Q='Given the image, do you think the following sentence is safe? Please start by
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 field() { sed -n "s/.*$1 \([0-9.]*\) ms.*/\1/p"; }
-echo "llava: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "llava: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), OMP_WAIT_POLICY=$OMP_WAIT_POLICY"
 for img in "${imgs[@]}"; do
   for mode in llava llama.cpp; do
     dec=(); pre=()

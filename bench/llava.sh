@@ -79,10 +79,11 @@ for t in $threads; do
     "$(field encode <"$OUT/t")" "$t"
 done
 for t in $threads; do
-  /usr/bin/time -f '%M' -o "$OUT/rss" ./mmsafe logits --model "$LM" --mmproj "$MM" --image "$img" --prompt "$Q" --threads "$t" \
+  ./mmsafe logits --model "$LM" --mmproj "$MM" --image "$img" --prompt "$Q" --threads "$t" \
     --answers Yes,No --timings >/dev/null 2>"$OUT/t" || { cat "$OUT/t"; exit 1; }
   d=$(field decode <"$OUT/t"); p=$(field preprocess <"$OUT/t"); e=$(field encode <"$OUT/t"); f=$(field prefill <"$OUT/t")
   n=$(sed -n 's/.*prefill [0-9.]* ms (\([0-9]*\) positions).*/\1/p' "$OUT/t")
+  rss=$(sed -n 's/.*peak RSS \([0-9]*\) MiB.*/\1/p' "$OUT/t")
   printf 'full item      %s, %d thread(s): decode %.0f + preprocess %.0f + encode %.0f + prefill %.0f ms (%s positions, 1.1B Q4_K_M) = %.2f s, peak RSS %.0f MiB\n' \
-    "$(basename "$img")" "$t" "$d" "$p" "$e" "$f" "$n" "$(echo "($d + $p + $e + $f) / 1000" | bc -l)" "$(echo "$(cat "$OUT/rss") / 1024" | bc -l)"
+    "$(basename "$img")" "$t" "$d" "$p" "$e" "$f" "$n" "$(echo "($d + $p + $e + $f) / 1000" | bc -l)" "$rss"
 done

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 struct vopts {
     const char *mmproj, *image, *out;
@@ -433,10 +434,14 @@ int cmd_logits_image(int argc, char **argv)
         goto out;
     }
     t_fill = (util_now() - t0) * 1e3;
-    if (o.timings)
+    if (o.timings) {
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
         fprintf(stderr, "timings: decode %.2f ms (%s %dx%d), preprocess %.2f ms (%s mode), encode %.1f ms (%d tokens), "
-                "prefill %.1f ms (%d positions), %d thread(s), %s arithmetic\n", t_dec, img.format, img.w, img.h, t_pre,
-                eng_vision_mode_name(o.mode), t_enc, nt, t_fill, n_pos, o.threads, eng_arith_name(o.arith));
+                "prefill %.1f ms (%d positions), %d thread(s), %s arithmetic, peak RSS %.0f MiB\n", t_dec, img.format, img.w,
+                img.h, t_pre, eng_vision_mode_name(o.mode), t_enc, nt, t_fill, n_pos, o.threads, eng_arith_name(o.arith),
+                ru.ru_maxrss / 1024.0);
+    }
     const float *lg = eng_logits(c);
     if (o.out && write_floats(o.out, lg, (size_t)nv)) goto out;
     if (o.top) print_top(m, lg, nv, o.top);

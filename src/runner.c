@@ -92,7 +92,9 @@ struct run {
     struct manifest man;
     char *output, *jdir;
     int n_sel, *sel;                 /* selected job model indices */
-    char run_key[65];                /* sha256 of job text + selection: guards resume */
+    char run_key[65];                /* sha256 of job text + selection + inputs: guards journals */
+    char inputs[65];                 /* sha256 of the backends' files' sizes and mtimes */
+    char inputs_what[1024];          /* those files, for messages */
     /* rank 0: resume state per selected model */
     int8_t **verdict;                /* [n_sel][n] final verdicts known before this run */
     float **score;
@@ -105,11 +107,41 @@ struct run {
     int tty;
 };
 
+/* Identity of the files the selected models read (checkpoints, mmproj,
+ * recorded responses): path, size and modification time.  Hashing
+ * multi-GB checkpoints would cost minutes; size + mtime is what make trusts. */
+static void inputs_of(struct run *r, char *what, size_t what_cap)
+{
+    static const char *const keys[] = { "model", "mmproj", "responses", NULL };
+    struct buf b = { 0 };
+    what[0] = 0;
+    for (int i = 0; i < r->n_sel; i++) {
+        const struct model_spec *m = &r->job.models[r->sel[i]];
+        for (int k = 0; keys[k]; k++) {
+            const struct opt *o = model_opt(m, keys[k]);
+            if (!o || o->kind != OPT_STR) continue;
+            char *p = util_join(r->job.dir, o->str);
+            struct stat st;
+            long long sz = -1, mt = -1;
+            if (p && stat(p, &st) == 0) { sz = (long long)st.st_size; mt = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec; }
+            buf_printf(&b, "%s%c%s%c%lld%c%lld%c", m->name, 0, keys[k], 0, sz, 0, mt, 0);
+            if (strlen(what) + strlen(p ? p : "") + 4 < what_cap)
+                snprintf(what + strlen(what), what_cap - strlen(what), "%s%s", what[0] ? ", " : "", p ? p : "?");
+            free(p);
+        }
+    }
+    uint8_t d[32];
+    util_sha256(b.p ? b.p : "", b.n, d);
+    util_hex(d, 32, r->inputs);
+    buf_release(&b);
+}
+
 static void key_of(struct run *r)
 {
     struct buf b = { 0 };
     buf_add(&b, r->job.text, strlen(r->job.text));
     for (int i = 0; i < r->n_sel; i++) buf_printf(&b, "%c%s", 0, r->job.models[r->sel[i]].name);
+    buf_printf(&b, "%c%s", 0, r->inputs);
     uint8_t d[32];
     util_sha256(b.p, b.n, d);
     util_hex(d, 32, r->run_key);
@@ -213,6 +245,10 @@ static int prepare_resume(struct run *r, const struct run_args *a)
             else if (!old.job || strcmp(old.job, r->job.text))
                 rc = err_set(RC_ECONFIG, "'%s' was written by a different job text than %s (the job changed since); "
                              "use --fresh to start over or another \"output\"", r->output, r->job.path);
+            else if (old.inputs_sha256 && strcmp(old.inputs_sha256, r->inputs))
+                rc = err_set(RC_ECONFIG, "the files the job's models read (%s) changed since '%s' was written "
+                             "(size or modification time); use --fresh to evaluate them, or another \"output\"",
+                             r->inputs_what, r->output);
             else if (old.n != n || old.n_models != r->n_sel)
                 rc = err_set(RC_ECONFIG, "'%s' holds %d model(s) but this run selects %d; use --output for a per-model run, or --fresh",
                              r->output, old.n_models, r->n_sel);
@@ -441,6 +477,7 @@ static int preflight(struct run *r, const struct run_args *a, char **man_bytes, 
     if (parser_from_name(r->job.parser) < 0) return err_set(RC_ECONFIG, "%s: unknown parser '%s'", r->job.path, r->job.parser);
     r->output = util_strdup(a->output ? a->output : r->job.output);
     r->jdir = util_fmt("%s.journal", r->output);
+    inputs_of(r, r->inputs_what, sizeof r->inputs_what);
     key_of(r);
     if (r->man.n_no_image)
         log_warn("%s: %d item(s) have no image", r->man.path, r->man.n_no_image);
@@ -480,7 +517,7 @@ int cmd_run(int argc, char **argv)
             job_text = r.job.text;
             job_len = strlen(job_text);
             struct buf b = { 0 };
-            buf_printf(&b, "%d %d %s", r.create, r.n_sel, r.output);
+            buf_printf(&b, "%s %d %d %s", r.inputs, r.create, r.n_sel, r.output);
             for (int i = 0; i < r.n_sel; i++) buf_printf(&b, "%c%d", 0, r.sel[i]);
             hdr = b.p;
             hdr_len = b.n;
@@ -505,7 +542,7 @@ int cmd_run(int argc, char **argv)
         if (!rc) {
             int off = 0;
             char outp[4096];
-            sscanf(hdr, "%d %d %n", &r.create, &r.n_sel, &off);
+            sscanf(hdr, "%64s %d %d %n", r.inputs, &r.create, &r.n_sel, &off);
             snprintf(outp, sizeof outp, "%s", hdr + off);
             r.output = util_strdup(outp);
             r.jdir = util_fmt("%s.journal", r.output);
@@ -545,7 +582,7 @@ int cmd_run(int argc, char **argv)
             .n_models = r.n_sel, .model_names = names, .backends = backs, .model_json = json,
             .parser = r.job.parser, .response_width = r.job.response_width,
             .job_text = r.job.text, .job_path = r.job.path, .manifest_path = r.man.path,
-            .manifest_sha256 = r.man.sha256,
+            .manifest_sha256 = r.man.sha256, .inputs_sha256 = r.inputs,
         };
         rc = store_create(&st, r.output, r.c, &lay);
     } else {

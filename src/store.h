@@ -14,7 +14,7 @@
  *   /models/NAME/response_len int32 [n]  full length; response_truncated int8 [n]
  *   /models/NAME/stats        compound [1 + subsets + scenarios] rows of counts
  *                             and metrics (group "all", "subset:X", "scenario:Y")
- *   attributes: root: job, job_path, manifest, manifest_sha256, mmsafe_version,
+ *   attributes: root: job, job_path, manifest, manifest_sha256, inputs_sha256, mmsafe_version,
  *   n_ranks, hosts, started, finished, runs, complete; per model: backend,
  *   parser, model_json; stats: total, parser.
  * Every dataset is created when the file is created (collective), so a run
@@ -47,6 +47,7 @@ struct store_layout {
     const char *parser;
     int response_width;
     const char *job_text, *job_path, *manifest_path, *manifest_sha256;
+    const char *inputs_sha256;      /* identity of the models' files (may be NULL) */
 };
 
 /* Creates path (replacing it) with every dataset.  Collective when c != NULL. */
@@ -83,7 +84,7 @@ struct results {
     char **subsets, **scenarios;
     int n_models;
     struct model_results *models;
-    char *job, *job_path, *manifest, *manifest_sha256, *version, *hosts, *started, *finished;
+    char *job, *job_path, *manifest, *manifest_sha256, *inputs_sha256, *version, *hosts, *started, *finished;
     int n_ranks, runs, complete;
 };
 /* Reads everything (texts too when with_text).  Errors name the path. */

@@ -268,6 +268,7 @@ int store_create(struct store **out, const char *path, struct comm *c, const str
     H5TRY(set_attr_str(s->f, "job_path", lay->job_path), "write attribute");
     H5TRY(set_attr_str(s->f, "manifest", lay->manifest_path), "write attribute");
     H5TRY(set_attr_str(s->f, "manifest_sha256", lay->manifest_sha256), "write attribute");
+    if (lay->inputs_sha256) H5TRY(set_attr_str(s->f, "inputs_sha256", lay->inputs_sha256), "write attribute");
     H5TRY(set_attr_str(s->f, "mmsafe_version", MMSAFE_VERSION), "write attribute");
     H5TRY(set_attr_str(s->f, "parser", lay->parser), "write attribute");
     {
@@ -548,6 +549,7 @@ int results_read(const char *path, int with_text, struct results *r)
     H5Pclose(fapl);
     if (f < 0) return err_set(RC_EHDF5, "'%s' is not a readable HDF5 file (damaged, or not a results file)", path);
     int rc = RC_OK;
+    size_t n = 0;
     char **sub = NULL, **scen = NULL;
     hid_t d = H5Dopen2(f, "/items/label", H5P_DEFAULT), models = -1;
     hsize_t dims[1] = { 0 };
@@ -555,7 +557,7 @@ int results_read(const char *path, int with_text, struct results *r)
     hid_t sp = H5Dget_space(d);
     H5Sget_simple_extent_dims(sp, dims, NULL);
     H5Sclose(sp); H5Dclose(d);
-    size_t n = r->n = (size_t)dims[0];
+    n = r->n = (size_t)dims[0];
     if (read_strings(f, "/items/id", n, &r->ids) || read_num(f, "/items/label", H5T_NATIVE_INT8, n, 1, (void **)&r->labels) ||
         read_strings(f, "/items/subset", n, &sub) || read_strings(f, "/items/scenario", n, &scen)) {
         rc = err_set(RC_EFORMAT, "'%s': cannot read /items (damaged or not a results file)", path);
@@ -569,6 +571,7 @@ int results_read(const char *path, int with_text, struct results *r)
     r->job_path = get_attr_str(f, "job_path");
     r->manifest = get_attr_str(f, "manifest");
     r->manifest_sha256 = get_attr_str(f, "manifest_sha256");
+    r->inputs_sha256 = get_attr_str(f, "inputs_sha256");
     r->version = get_attr_str(f, "mmsafe_version");
     r->hosts = get_attr_str(f, "hosts");
     r->started = get_attr_str(f, "started");
@@ -646,7 +649,7 @@ void results_release(struct results *r)
     }
     free(r->models); free(r->ids); free(r->labels); free(r->subset); free(r->scenario);
     free(r->subsets); free(r->scenarios);
-    free(r->job); free(r->job_path); free(r->manifest); free(r->manifest_sha256); free(r->version);
+    free(r->job); free(r->job_path); free(r->manifest); free(r->manifest_sha256); free(r->inputs_sha256); free(r->version);
     free(r->hosts); free(r->started); free(r->finished);
     memset(r, 0, sizeof *r);
 }

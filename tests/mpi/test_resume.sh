@@ -76,6 +76,9 @@ check_grep "nothing re-evaluated" "progress: 0/0 items|^$" "$B/t3.err"
 job 0 | sed 's/"chunk": 4/"chunk": 5/' >"$B/changed.json"
 "$MMSAFE" run "$B/changed.json" --output "$B/ref.h5" >/dev/null 2>"$B/g1"; check_eq "changed job refused" $? 1
 check_grep "says the job changed" "different job text" "$B/g1"
+touch -d '+1 minute' "$B/resp0.jsonl"
+"$MMSAFE" run "$B/fast.json" --output "$B/ref.h5" >/dev/null 2>"$B/g3"; check_eq "changed model/response file refused" $? 1
+check_grep "names the files that changed" "resp0.jsonl.*changed since" "$B/g3"
 echo '{"id": "extra", "prompt": "p", "label": "safe"}' >>"$B/manifest.jsonl"
 "$MMSAFE" run "$B/fast.json" --output "$B/ref.h5" >/dev/null 2>"$B/g2"; check_eq "changed manifest refused" $? 1
 check_grep "says the manifest changed" "another manifest" "$B/g2"

@@ -106,7 +106,7 @@ test: all $(UNIT_BIN) $(ENGT_BIN)
 	@BUILD=$(B) MMSAFE=$(abspath $(BIN)) PYTHON=$(PYTHON) tests/run.sh $(TEST_GROUPS)
 
 bench: all
-	@PYTHON=$(PYTHON) bench/run.sh $(BENCH)
+	@PYTHON=$(PYTHON) bash bench/run.sh $(BENCH)
 
 asan:
 	@true

@@ -324,6 +324,7 @@ struct worker {
     char **texts;              /* owned copies of response/reason per buffered row */
     int n_rows;
     double last_flush;
+    char fatal_msg[2048];      /* the first run-level error here, reported once by rank 0 */
 };
 
 static int flush_rows(struct worker *w)
@@ -394,6 +395,15 @@ static int switch_model(struct worker *w, int m)
     const struct model_spec *ms = &r->job.models[r->sel[m]];
     w->ops = backend_find(ms->backend);
     if (!w->ops) return RC_ECONFIG;
+    /* Test hook (fault injection, as SQLite's wrappers do): MMSAFE_FAULT_OPEN=NAME:RANK
+     * (or NAME:*) makes loading model NAME fail on that rank (any rank), to test a
+     * run-level error that happens mid-run on one rank. */
+    const char *fault = getenv("MMSAFE_FAULT_OPEN");
+    char want[512], any[512];
+    snprintf(want, sizeof want, "%s:%d", ms->name, r->rank);
+    snprintf(any, sizeof any, "%s:*", ms->name);
+    if (fault && (!strcmp(fault, want) || !strcmp(fault, any)))
+        return err_set(RC_EIO, "model '%s': cannot load it on rank %d: injected fault (MMSAFE_FAULT_OPEN)", ms->name, r->rank);
     int rc = w->ops->open(&w->ctx, ms, &r->job, &r->man);
     if (rc) err_prefix("model '%s'", ms->name);
     return rc;
@@ -416,8 +426,8 @@ static int work(struct worker *w)
             int rc = switch_model(w, model);
             if (rc) {
                 fatal = rc;
-                log_error("%s", err_msg());
-                flags |= WQ_FATAL;
+                snprintf(w->fatal_msg, sizeof w->fatal_msg, "%s", err_msg());
+                flags |= WQ_FATAL;      /* rank 0 stops handing out work; every rank winds down */
                 continue;
             }
         }
@@ -425,17 +435,19 @@ static int work(struct worker *w)
             struct row *row = &w->rows[w->n_rows];
             eval_item(w, idx[k], row, &w->texts[2 * w->n_rows], &w->texts[2 * w->n_rows + 1]);
             int rc = journal_append(w->jn, model, idx[k], row);
-            if (rc) { fatal = rc; flags |= WQ_FATAL; log_error("%s", err_msg()); break; }
+            if (rc) { fatal = rc; flags |= WQ_FATAL; snprintf(w->fatal_msg, sizeof w->fatal_msg, "%s", err_msg()); break; }
             w->idx[w->n_rows++] = idx[k];
             const struct item *it = &r->man.items[idx[k]];
             stats_add(w->counts[model], r->man.n_subsets, it->label, row->verdict, it->subset, it->scenario);
             w->score[model][idx[k]] = isfinite(row->p_unsafe) && row->verdict != V_ERROR ? row->p_unsafe : -INFINITY;
             n_done++;
             /* Slow items: write each row as it comes; fast ones: one write per chunk. */
-            if (util_now() - w->last_flush > 1.0 && (rc = flush_rows(w))) { fatal = rc; flags |= WQ_FATAL; break; }
+            if (util_now() - w->last_flush > 1.0 && (rc = flush_rows(w))) {
+                fatal = rc; flags |= WQ_FATAL; snprintf(w->fatal_msg, sizeof w->fatal_msg, "%s", err_msg()); break;
+            }
         }
         int rc = flush_rows(w);
-        if (rc && !fatal) { fatal = rc; flags |= WQ_FATAL; log_error("%s", err_msg()); }
+        if (rc && !fatal) { fatal = rc; flags |= WQ_FATAL; snprintf(w->fatal_msg, sizeof w->fatal_msg, "%s", err_msg()); }
     }
     if (w->ctx) { w->ops->close(w->ctx); w->ctx = NULL; }
     return fatal;
@@ -698,6 +710,7 @@ int cmd_run(int argc, char **argv)
     struct run_attrs ra = { r.size, hosts, started, finished, pend_total == 0 };
     int arc = store_set_run_attrs(st, &ra);
     int crc = store_close(st);
+    if (fatal && w.fatal_msg[0]) err_set(fatal, "%s", w.fatal_msg);   /* the work-phase error, not a later one */
     if (!fatal) fatal = arc ? arc : crc;
     rc = comm_agree(r.c, fatal);
     if (r.rank == 0) {

@@ -72,7 +72,19 @@ check_grep "damaged file moved aside" "moved it to .*damaged" "$B/t3.err"
 if same_as_ref "$B/t.h5"; then ok "rebuilt from journals without re-evaluating"; else fail "rebuild differs"; fi
 check_grep "nothing re-evaluated" "progress: 0/0 items|^$" "$B/t3.err"
 
-# --- 4. guards: a changed job or manifest is not resumed silently
+# --- 4. a run-level error in the middle of a run, on one rank (a model that will not load):
+#        the queue stops, every rank winds down, one message, exit 1, the file stays resumable
+MMSAFE_FAULT_OPEN='m1:*' timeout 120 $MPIRUN -n 3 "$MMSAFE" run "$B/slow.json" --output "$B/f.h5" >"$B/f1.out" 2>"$B/f1.err"
+check_eq "mid-run model failure: exit 1" $? 1
+check_eq "exactly one error message" "$(grep -c 'mmsafe: error:' "$B/f1.err")" 1
+check_grep "the message names the model and the rank" "error: model 'm1': cannot load it on rank [0-2]: injected fault" "$B/f1.err"
+check "the file is readable after the failed run" "$PY" tests/h5cols.py "$B/f.h5"
+pend=$("$MMSAFE" reduce "$B/f.h5" --pending)
+[ "$pend" -ge 240 ] && ok "m1's items left pending ($pend)" || fail "pending after the mid-run failure: '$pend'"
+$MPIRUN -n 2 "$MMSAFE" run "$B/slow.json" --output "$B/f.h5" >/dev/null 2>&1; check_eq "rerun without the fault" $? 0
+if same_as_ref "$B/f.h5"; then ok "results after the failure + resume identical"; else fail "failure resume differs"; fi
+
+# --- 5. guards: a changed job or manifest is not resumed silently
 job 0 | sed 's/"chunk": 4/"chunk": 5/' >"$B/changed.json"
 "$MMSAFE" run "$B/changed.json" --output "$B/ref.h5" >/dev/null 2>"$B/g1"; check_eq "changed job refused" $? 1
 check_grep "says the job changed" "different job text" "$B/g1"

@@ -31,6 +31,23 @@ static inline int t_check(int ok, const char *file, int line, const char *desc)
 #define CHECK_STR(a, b, desc) do { const char *a_ = (a), *b_ = (b); \
     char d_[1024]; snprintf(d_, sizeof d_, "%s ('%s' vs '%s')", desc, a_ ? a_ : "(null)", b_ ? b_ : "(null)"); \
     t_check(a_ && b_ && strcmp(a_, b_) == 0, __FILE__, __LINE__, d_); } while (0)
+/* Whole file, NUL-terminated (*n excludes the NUL); NULL if it cannot be read.  Caller frees. */
+static inline void *t_slurp(const char *path, size_t *n)
+{
+    *n = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = len >= 0 ? malloc((size_t)len + 1) : NULL;
+    if (b && fread(b, 1, (size_t)len, f) != (size_t)len) { free(b); b = NULL; }
+    fclose(f);
+    if (!b) return NULL;
+    b[len] = 0;
+    *n = (size_t)len;
+    return b;
+}
 static inline void t_skipped(const char *why) { t_skip++; fprintf(stderr, "skip: %s\n", why); }
 static inline int t_done(void)
 {

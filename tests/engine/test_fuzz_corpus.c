@@ -11,20 +11,6 @@
 
 #include <dirent.h>
 
-static unsigned char *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long l = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc(l > 0 ? (size_t)l : 1);
-    if (l > 0 && fread(b, 1, (size_t)l, f) != (size_t)l) { fclose(f); free(b); return NULL; }
-    fclose(f);
-    *n = (size_t)l;
-    return b;
-}
-
 int main(void)
 {
     t_name = "engine/fuzz_corpus";
@@ -38,7 +24,7 @@ int main(void)
         char path[1024];
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         size_t n;
-        unsigned char *b = slurp(path, &n);
+        unsigned char *b = t_slurp(path, &n);
         if (!b) continue;
         n_files++;
         struct eng_model *m = NULL;
@@ -81,7 +67,7 @@ int main(void)
         char path[1024];
         snprintf(path, sizeof path, "tests/fuzz/corpus/tokenize/%s", e->d_name);
         size_t n;
-        unsigned char *b = slurp(path, &n);
+        unsigned char *b = t_slurp(path, &n);
         if (!b) continue;
         /* byte fallback can give 3 ids per input byte (a space is the 3 bytes of U+2581) */
         int32_t *ids = malloc((3 * n + 4) * sizeof *ids);

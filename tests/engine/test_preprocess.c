@@ -14,20 +14,6 @@
 
 #define FIXD "../shared/fixtures/llava-tiny/expected/images/"
 
-static void *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    void *b = malloc(len > 0 ? (size_t)len : 1);
-    if (b && fread(b, 1, (size_t)len, f) != (size_t)len) { free(b); b = NULL; }
-    fclose(f);
-    *n = (size_t)len;
-    return b;
-}
-
 /* mean/std as the mmproj files store them (float32 of CLIP's constants) */
 static const struct pre_params P56 = {
     56, { 0.48145466f, 0.4578275f, 0.40821073f }, { 0.26862954f, 0.26130258f, 0.27577711f }
@@ -118,13 +104,13 @@ static void test_fixtures(void)
         char p[512], d[256];
         size_t n_rgb, n_pre, n_llr, n_llp;
         snprintf(p, sizeof p, FIXD "%s.decoded_rgb.u8.bin", imgs[i].name);
-        uint8_t *rgb = slurp(p, &n_rgb);
+        uint8_t *rgb = t_slurp(p, &n_rgb);
         snprintf(p, sizeof p, FIXD "%s.preproc_56.f32.bin", imgs[i].name);
-        float *pre = slurp(p, &n_pre);
+        float *pre = t_slurp(p, &n_pre);
         snprintf(p, sizeof p, FIXD "%s.llava_resized_56.u8.bin", imgs[i].name);
-        uint8_t *llr = slurp(p, &n_llr);
+        uint8_t *llr = t_slurp(p, &n_llr);
         snprintf(p, sizeof p, FIXD "%s.preproc_llava_56.f32.bin", imgs[i].name);
-        float *llp = slurp(p, &n_llp);
+        float *llp = t_slurp(p, &n_llp);
         snprintf(d, sizeof d, "%s: fixture files present with the right sizes", imgs[i].name);
         if (!CHECK_T(rgb && pre && llr && llp && n_rgb == (size_t)imgs[i].w * imgs[i].h * 3 &&
                      n_pre == 3u * S * S * 4 && n_llr == (size_t)S * S * 3 && n_llp == n_pre, d))

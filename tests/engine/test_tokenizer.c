@@ -28,26 +28,11 @@ static int tok(const struct eng_model *m, const char *s, size_t n, int bos, int 
     return got <= cap ? got : -1;
 }
 
-static char *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long l = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)l + 1);
-    if (fread(b, 1, (size_t)l, f) != (size_t)l) { fclose(f); free(b); return NULL; }
-    fclose(f);
-    b[l] = 0;
-    *n = (size_t)l;
-    return b;
-}
-
 static void test_inp_out(const struct eng_model *m)
 {
     size_t ni, no;
-    char *inp = slurp(SHARED "/vocab/ggml-vocab-llama-spm.gguf.inp", &ni);
-    char *out = slurp(SHARED "/vocab/ggml-vocab-llama-spm.gguf.out", &no);
+    char *inp = t_slurp(SHARED "/vocab/ggml-vocab-llama-spm.gguf.inp", &ni);
+    char *out = t_slurp(SHARED "/vocab/ggml-vocab-llama-spm.gguf.out", &no);
     if (!inp || !out) { t_skipped("vocab .inp/.out missing"); free(inp); free(out); return; }
     const char *sep = "\n__ggml_vocab_test__\n";
     size_t sl = strlen(sep);

@@ -19,20 +19,6 @@
 
 #define FIX "../shared/fixtures/llava-tiny/"
 
-static void *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    void *b = malloc(len > 0 ? (size_t)len : 1);
-    if (b && fread(b, 1, (size_t)len, f) != (size_t)len) { free(b); b = NULL; }
-    fclose(f);
-    *n = (size_t)len;
-    return b;
-}
-
 /* max |a-b| / max |b| */
 static double max_rel(const float *a, const float *b, size_t n)
 {
@@ -95,11 +81,11 @@ static void test_model(int mi)
         for (size_t ii = 0; ii < sizeof IM / sizeof *IM; ii++) {
             size_t n_pre, n_ref, n_rgb;
             snprintf(p, sizeof p, FIX "expected/images/%s.%s.f32.bin", IM[ii].img, lcpp ? "preproc_56" : "preproc_llava_56");
-            float *pre = slurp(p, &n_pre);
+            float *pre = t_slurp(p, &n_pre);
             snprintf(p, sizeof p, FIX "expected/%s%s/%s.image_embd.f32.bin", MM[mi].config, lcpp ? "" : "_llava", IM[ii].cas);
-            float *ref = slurp(p, &n_ref);
+            float *ref = t_slurp(p, &n_ref);
             snprintf(p, sizeof p, FIX "expected/images/%s.decoded_rgb.u8.bin", IM[ii].img);
-            uint8_t *rgb = slurp(p, &n_rgb);
+            uint8_t *rgb = t_slurp(p, &n_rgb);
             snprintf(d, sizeof d, "%s %s %s: golden files", MM[mi].file, IM[ii].img, eng_vision_mode_name(mode));
             if (!CHECK_T(pre && ref && rgb && n_pre == 3u * S * S * 4 && n_ref == 16u * n_out * 4, d)) goto next;
             for (int e = 0; e < 2; e++) {
@@ -124,7 +110,7 @@ static void test_model(int mi)
                         snprintf(q, sizeof q, FIX "expected/%s%s/%s.vis.%s.f32.bin", MM[mi].config, lcpp ? "" : "_llava",
                                  IM[ii].cas, nm);
                         size_t nd;
-                        float *g = slurp(q, &nd);
+                        float *g = t_slurp(q, &nd);
                         if (!g) continue;   /* the goldens dump pre_ln and the first blocks */
                         double rr = nd == (size_t)T * D * 4 ? max_rel(stages[s], g, (size_t)T * D) : 1e9;
                         snprintf(d, sizeof d, "%s %s %s debug %s: max rel %.3g", MM[mi].file, IM[ii].img,
@@ -171,7 +157,7 @@ static void test_errors(void)
     /* every truncation of a real mmproj is refused cleanly (the GGUF reader
      * checks sizes), including cuts inside the tensor data */
     size_t n;
-    uint8_t *b = slurp(FIX "models/mmA-F16.gguf", &n);
+    uint8_t *b = t_slurp(FIX "models/mmA-F16.gguf", &n);
     if (!CHECK_T(b != NULL, "read mmA-F16")) return;
     const char *tmp = "build/tests/engine/test_vision.cut.gguf";
     int bad = 0;
@@ -210,7 +196,7 @@ static void test_flash_attention_emulation(void)
         size_t n1, n2;
         snprintf(p1, sizeof p1, FIX "expected/images/%s.preproc_56.f32.bin", IM[ii].img);
         snprintf(p2, sizeof p2, FIX "expected/B_F32_kvf16_faauto/%s.image_embd.f32.bin", IM[ii].cas);
-        float *pre = slurp(p1, &n1), *ref = slurp(p2, &n2);
+        float *pre = t_slurp(p1, &n1), *ref = t_slurp(p2, &n2);
         if (CHECK_T(pre && ref && n2 == 16 * 256 * 4, "faauto goldens") &&
             CHECK_T(eng_vision_encode_pre(c16, ENG_VISION_LLAMA_CPP, pre, o16) == 0 &&
                     eng_vision_encode_pre(c32, ENG_VISION_LLAMA_CPP, pre, o32) == 0, "encode")) {

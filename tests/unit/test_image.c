@@ -16,20 +16,6 @@
 #define FIX "tests/fixtures/images/"
 #define SHARED "../shared/"
 
-static uint8_t *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc(len > 0 ? (size_t)len : 1);
-    if (b && fread(b, 1, (size_t)len, f) != (size_t)len) { free(b); b = NULL; }
-    fclose(f);
-    *n = (size_t)len;
-    return b;
-}
-
 static int load(const char *name, struct image *img)
 {
     char p[512];
@@ -176,7 +162,7 @@ static void test_mutations(void)
         char p[256];
         size_t n;
         snprintf(p, sizeof p, FIX "%s", files[f]);
-        uint8_t *orig = slurp(p, &n);
+        uint8_t *orig = t_slurp(p, &n);
         if (!CHECK_T(orig != NULL, p)) continue;
         uint8_t *buf = malloc(n);
         int bad = 0, full_ok = 0;
@@ -236,7 +222,7 @@ static void test_reference_pixels(void)
         snprintf(q, sizeof q, "%sexpected/images/%.*s.decoded_rgb.u8.bin", dir,
                  (int)(strrchr(names[i], '.') - names[i]), names[i]);
         size_t n = 0;
-        uint8_t *ref = slurp(q, &n);
+        uint8_t *ref = t_slurp(q, &n);
         struct image img;
         int rc = image_load(p, NULL, &img);
         snprintf(d, sizeof d, "%s decodes (%s)", names[i], rc ? err_msg() : "ok");
@@ -293,7 +279,7 @@ static void test_release(void)
             }
             if (named_png) {
                 size_t m = 0;
-                uint8_t *b = slurp(p, &m);
+                uint8_t *b = t_slurp(p, &m);
                 if (b && m >= 3 && image_sniff(b, m) && !strcmp(image_sniff(b, m), "jpeg")) jpeg_in_png++;
                 free(b);
             }

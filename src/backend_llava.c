@@ -154,30 +154,36 @@ static int lload(struct lctx *l, const struct model_spec *ms, const struct job *
     return RC_OK;
 }
 
-static int lopen(void **ctx, const struct model_spec *ms, const struct job *j, const struct manifest *man)
+/* Parses the options and loads the files; with full, also the run state.
+ * On success *out owns everything (lclose frees it). */
+static int lnew(struct lctx **out, const struct model_spec *ms, const struct job *j, int full)
 {
-    (void)man;
-    *ctx = NULL;
+    *out = NULL;
     struct lctx *l = calloc(1, sizeof *l);
     if (!l) return err_set(RC_ENOMEM, "out of memory");
     int rc = parse_opts(ms, j, &l->o);
     if (rc) { free(l); return rc; }
     l->name = util_strdup(ms->name);
-    rc = lload(l, ms, j, 1);
+    rc = lload(l, ms, j, full);
     if (rc) { lclose(l); return rc; }
-    *ctx = l;
+    *out = l;
     return RC_OK;
+}
+
+static int lopen(void **ctx, const struct model_spec *ms, const struct job *j, const struct manifest *man)
+{
+    (void)man;
+    struct lctx *l;
+    int rc = lnew(&l, ms, j, 1);
+    *ctx = l;
+    return rc;
 }
 
 static int lcheck(const struct model_spec *ms, const struct job *j, const struct manifest *man)
 {
     (void)man;
-    struct lctx *l = calloc(1, sizeof *l);
-    if (!l) return err_set(RC_ENOMEM, "out of memory");
-    int rc = parse_opts(ms, j, &l->o);
-    if (rc) { free(l); return rc; }
-    l->name = util_strdup(ms->name);
-    rc = lload(l, ms, j, 0);
+    struct lctx *l;
+    int rc = lnew(&l, ms, j, 0);
     lclose(l);
     return rc;
 }

@@ -214,39 +214,29 @@ slurm_stop() {
   return 0
 }
 
-# slurm_states JOBID: one "ID STATE EXITCODE" line per job (array tasks each).
-slurm_states() {
-  scontrol show job -o "$1" 2>/dev/null | awk '{
-    id = ""; aid = ""; task = ""; st = ""; ec = ""
+# _slurm_jobs JOBID FIELD DEFAULT: one "ID STATE FIELD" line per job (array
+# tasks each, as ARRAYID_TASK), from `scontrol show job -o`.
+_slurm_jobs() {
+  scontrol show job -o "$1" 2>/dev/null | awk -v want="$2" -v dflt="$3" '{
+    id = ""; aid = ""; task = ""; st = ""; x = dflt
     for (i = 1; i <= NF; i++) {
       split($i, kv, "=")
       if (kv[1] == "JobId") id = kv[2]
       else if (kv[1] == "ArrayJobId") aid = kv[2]
       else if (kv[1] == "ArrayTaskId") task = kv[2]
       else if (kv[1] == "JobState") st = kv[2]
-      else if (kv[1] == "ExitCode") ec = kv[2]
+      else if (kv[1] == want) x = kv[2]
     }
     if (aid != "" && task != "") id = aid "_" task
-    if (id != "") print id, st, ec
+    if (id != "") print id, st, x
   }'
 }
 
+# slurm_states JOBID: one "ID STATE EXITCODE" line per job (array tasks each).
+slurm_states() { _slurm_jobs "$1" ExitCode ""; }
+
 # slurm_restarts JOBID: one "ID STATE RESTARTS" line per job (array tasks each).
-slurm_restarts() {
-  scontrol show job -o "$1" 2>/dev/null | awk '{
-    id = ""; aid = ""; task = ""; st = ""; r = 0
-    for (i = 1; i <= NF; i++) {
-      split($i, kv, "=")
-      if (kv[1] == "JobId") id = kv[2]
-      else if (kv[1] == "ArrayJobId") aid = kv[2]
-      else if (kv[1] == "ArrayTaskId") task = kv[2]
-      else if (kv[1] == "JobState") st = kv[2]
-      else if (kv[1] == "Restarts") r = kv[2]
-    }
-    if (aid != "" && task != "") id = aid "_" task
-    if (id != "") print id, st, r
-  }'
-}
+slurm_restarts() { _slurm_jobs "$1" Restarts 0; }
 
 # slurm_wait JOBID [TIMEOUT_S]: polls until every job (array task) of JOBID
 # has ended; prints the final states.  Returns 1 on timeout.

@@ -62,7 +62,7 @@ SAN = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover
 OPT = -O1
 endif
 
-.PHONY: all deps test bench asan clean check-layering fuzz
+.PHONY: all deps test bench asan clean check-layering fuzz mutants
 all: $(BIN) $(TOOL_BIN)
 
 $(BIN): $(ALL_OBJ) $(B)/libengine.a
@@ -104,6 +104,11 @@ deps:
 
 test: all $(UNIT_BIN) $(ENGT_BIN)
 	@BUILD=$(B) MMSAFE=$(abspath $(BIN)) PYTHON=$(PYTHON) tests/run.sh $(TEST_GROUPS)
+
+# `make mutants`: every deliberate bug in tests/mutants/*.txt, one at a time,
+# must make the tests that guard it fail (slow: one rebuild per mutant).
+mutants: all
+	@bash tests/mutants/run.sh $(MUTANTS)
 
 bench: all
 	@PYTHON=$(PYTHON) bash bench/run.sh $(BENCH)

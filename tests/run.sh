@@ -2,7 +2,8 @@
 # tests/run.sh - runs every test (unit programs, then shell tests by group) and
 # adds up their "N passed, M failed" lines into one final line.  A test that
 # exits non-zero without such a line (a crash) counts as one failure.
-# Usage: tests/run.sh [GROUP...]   groups: unit engine e2e mpi slurm (default: all)
+# Usage: tests/run.sh [GROUP | GROUP/TEST ...]   groups: unit engine e2e mpi slurm
+#        (default: all groups; GROUP/TEST runs one test, e.g. unit/test_stats e2e/test_cli)
 set -u
 cd "$(dirname "$0")/.."
 groups=("$@"); [ ${#groups[@]} -eq 0 ] && groups=(unit engine e2e mpi slurm)
@@ -32,6 +33,10 @@ run_one() {
 }
 for g in "${groups[@]}"; do
   case $g in
+    unit/*|engine/*)
+      t="${BUILD:-build}/tests/$g"; if [ -x "$t" ]; then run_one "$g" "$t"; else echo "FAIL $g: no such test program"; fail=$((fail+1)); fi ;;
+    */*)
+      t="tests/$g.sh"; if [ -f "$t" ]; then run_one "$g" bash "$t"; else echo "FAIL $g: no such test script"; fail=$((fail+1)); fi ;;
     unit|engine)
       for t in "${BUILD:-build}"/tests/"$g"/test_*; do [ -x "$t" ] && run_one "$g/$(basename "$t")" "$t"; done ;;
     *)

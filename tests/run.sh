@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/run.sh - runs every test (unit programs, then shell tests by group) and
-# adds up their "N passed, M failed" lines into one final line.  A test that
-# exits non-zero without such a line (a crash) counts as one failure.
+# adds up their "N passed, M failed[, K skipped]" lines into one final line
+# (skips are counted there).  A test that exits non-zero without such a line
+# (a crash) counts as one failure.  With CI=true a skipped check is a failure.
 # Usage: tests/run.sh [GROUP | GROUP/TEST ...]   groups: unit engine e2e mpi slurm
 #        (default: all groups; GROUP/TEST runs one test, e.g. unit/test_stats e2e/test_cli)
 set -u
@@ -27,6 +28,12 @@ run_one() {
   p=$(sed -E 's/.* ([0-9]+) passed.*/\1/' <<<"$line"); f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
   s=$(sed -nE 's/.* ([0-9]+) skipped.*/\1/p' <<<"$line"); s=${s:-0}
   if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+  # In CI (CI=true) nothing may be skipped: CI always has ../shared, so a skip
+  # there means a fidelity test silently did not run.
+  if [ "${CI:-}" = true ] && [ "$s" -gt 0 ]; then
+    echo "FAIL $name: $s check(s) skipped under CI=true (CI must run every test):"; grep -E '^skip' "$log" | head -10 | sed 's/^/    /'
+    f=$((f+s)); s=0
+  fi
   pass=$((pass+p)); fail=$((fail+f)); skipn=$((skipn+s))
   printf '%-28s %4d passed, %d failed%s  (%ds)\n' "$name" "$p" "$f" "$( [ "$s" -gt 0 ] && echo ", $s skipped")" $((SECONDS-t0))
   if [ "$f" -gt 0 ]; then grep -E '^(FAIL|\[r[0-9]+\] mmsafe: error|mmsafe: error)' "$log" | head -40 | sed 's/^/    /'; fi

@@ -82,6 +82,9 @@ int cmd_check(int argc, char **argv)
             if (!man.items[i].image && shown++ < 100) printf(" %s", man.items[i].id);
         printf("%s\n", man.n_no_image > 100 ? " ..." : "");
     }
+    if (man.n_no_image_key)
+        printf("  warning: %d line(s) have no \"image\" key (the first: line %d); they are taken as items "
+               "without an image (write \"image\": null to say so)\n", man.n_no_image_key, man.first_no_image_key);
     if (!no_images) {
         char **why = calloc(man.n, sizeof *why);
         long long px = 0;

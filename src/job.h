@@ -76,6 +76,8 @@ struct manifest {
     char **scenarios;  int n_scenarios;
     char sha256[65];   /* hex digest of the manifest's bytes */
     int n_no_image;
+    int n_no_image_key;    /* lines without an "image" key at all (taken as no image) */
+    int first_no_image_key; /* the first such line number */
 };
 
 /* Parses JSON Lines; a bad line or a duplicate id is an error naming the line. */

@@ -285,7 +285,7 @@ int manifest_parse(const char *path, const char *bytes, size_t len, struct manif
         struct item *it = &m->items[m->n];
         it->subset = it->scenario = -1;
         it->bad_utf8_at = -1;
-        int have_label = 0;
+        int have_label = 0, have_image = 0;
         const cJSON *v;
         cJSON_ArrayForEach(v, o) {
             const char *key = v->string;
@@ -294,6 +294,7 @@ int manifest_parse(const char *path, const char *bytes, size_t len, struct manif
                 else if (cJSON_IsNumber(v) && v->valuedouble == floor(v->valuedouble)) it->id = util_fmt("%.0f", v->valuedouble);
                 else { rc = err_set(RC_EFORMAT, "%s:%d: \"id\" must be a non-empty string or an integer", path, line); break; }
             } else if (!strcmp(key, "image")) {
+                have_image = 1;
                 if (cJSON_IsNull(v)) continue;
                 if (!cJSON_IsString(v) || !v->valuestring[0]) { rc = err_set(RC_EFORMAT, "%s:%d: \"image\" must be a path or null", path, line); break; }
                 it->image = util_join(m->dir, v->valuestring);
@@ -330,6 +331,7 @@ int manifest_parse(const char *path, const char *bytes, size_t len, struct manif
         long prev = idmap_get_put(&map, it->id, (long)k_item);
         if (prev >= 0) { rc = err_set(RC_EFORMAT, "%s:%d: duplicate id '%s' (first on an earlier line)", path, line, it->id); break; }
         if (!it->image) m->n_no_image++;
+        if (!have_image && !m->n_no_image_key++) m->first_no_image_key = line;
     }
     if (!rc && m->n == 0) rc = err_set(RC_EFORMAT, "%s: no items", path);
     free(map.slot);

@@ -493,6 +493,10 @@ static int preflight(struct run *r, const struct run_args *a, char **man_bytes, 
     key_of(r);
     if (r->man.n_no_image)
         log_warn("%s: %d item(s) have no image", r->man.path, r->man.n_no_image);
+    if (r->man.n_no_image_key)
+        log_warn("%s: %d line(s) have no \"image\" key (the first: line %d); they are taken as items without "
+                 "an image and will be errors for a vision model (write \"image\": null to say so)",
+                 r->man.path, r->man.n_no_image_key, r->man.first_no_image_key);
     return prepare_resume(r, a);
 }
 

@@ -153,7 +153,8 @@ static const char sweep_help[] =
     "paths relative to the list's folder), each a copy of the template's first\n"
     "model with its name and checkpoint key replaced (`model` and `mmproj` for\n"
     "backend llava, `responses` for backend responses); every path is made\n"
-    "absolute.  Array task I then runs `mmsafe run SWEEP.json --model-index I`.\n";
+    "absolute.  Array task I then runs `mmsafe run SWEEP.json --model-index I`.\n"
+    "Prints what it wrote: the number of models and their names in task order.\n";
 
 int cmd_sweep_job(int argc, char **argv)
 {
@@ -207,7 +208,11 @@ int cmd_sweep_job(int argc, char **argv)
         job_release(&j);
     }
     if (!rc) rc = util_write_file(out, res, strlen(res));
-    if (!rc) printf("%d\n", n);
+    if (!rc) {
+        printf("wrote %s: %d model(s), one per checkpoint (array tasks 0..%d: `mmsafe run %s --model-index I`):", out, n, n - 1, out);
+        for (int k = 0; k < n; k++) printf(" %s", names[k]);
+        printf("\n");
+    }
     else log_error("%s", err_msg());
     for (int k = 0; k < n; k++) { free(names[k]); free(paths[k]); free(mm[k]); }
     free(names); free(paths); free(mm); free(text); free(lt); free(res); free(ldir);

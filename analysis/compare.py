@@ -23,15 +23,38 @@ import numpy as np
 SUBSETS = [("typical", "Typical"), ("attack", "Attack"), ("oversafe", "Over-Safe")]
 
 
+def fail(msg):
+    sys.exit(f"compare.py: error: {msg}")
+
+
+def open_results(p):
+    """Opens p as an mmsafe results file, or ends with a message naming it."""
+    import os
+    if not os.path.exists(p):
+        fail(f"'{p}': no such file")
+    if os.path.isdir(p):
+        fail(f"'{p}' is a folder, not a results file")
+    try:
+        f = h5py.File(p, "r")
+    except OSError as e:
+        fail(f"'{p}' is not a readable HDF5 file ({str(e).split('(')[0].strip()}); give a results file written by mmsafe run or merge")
+    if "items/label" not in f or "items/id" not in f or "models" not in f:
+        f.close()
+        fail(f"'{p}' is HDF5 but not an mmsafe results file (no /items or /models)")
+    return f
+
+
 def load(paths):
     models = {}
     for p in paths:
-        with h5py.File(p, "r") as f:
+        with open_results(p) as f:
             label = f["items/label"][:]
             ids = [x.decode() for x in f["items/id"][:]]
             for name, g in f["models"].items():
                 if name in models:
                     sys.exit(f"compare.py: model '{name}' appears in two files ({models[name]['file']}, {p})")
+                if "stats" not in g:
+                    fail(f"'{p}': model '{name}' has no statistics yet (an unfinished run?); run `mmsafe reduce {p}` or resume the run")
                 st = g["stats"][:]
                 rows = {r["group"].decode(): r for r in st}
                 models[name] = {"file": p, "rows": rows, "total": float(g["stats"].attrs["total"]),

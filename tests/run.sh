@@ -38,6 +38,11 @@ run_one() {
   printf '%-28s %4d passed, %d failed%s  (%ds)\n' "$name" "$p" "$f" "$( [ "$s" -gt 0 ] && echo ", $s skipped")" $((SECONDS-t0))
   if [ "$f" -gt 0 ]; then grep -E '^(FAIL|\[r[0-9]+\] mmsafe: error|mmsafe: error)' "$log" | head -40 | sed 's/^/    /'; fi
 }
+# Tests write only to temporary folders: a file that appears in the checkout
+# during the suite (say results/demo.h5, which a user's first demo would then
+# "resume") is a failure.  Build outputs are exempt.
+repo_state() { git status --porcelain --ignored --untracked-files=all -- . ':!build' ':!build-asan' 2>/dev/null | sort; }
+state0=$(repo_state)
 for g in "${groups[@]}"; do
   case $g in
     unit/*|engine/*)
@@ -50,5 +55,10 @@ for g in "${groups[@]}"; do
       for t in tests/"$g"/test_*.sh; do [ -f "$t" ] && run_one "$g/$(basename "$t" .sh)" bash "$t"; done ;;
   esac
 done
+new=$(comm -13 <(printf '%s\n' "$state0") <(repo_state) | sed -E 's/^.. //')
+if [ -n "$new" ]; then
+  echo "FAIL the tests wrote into the checkout (tests must use temporary folders):"; sed 's/^/    /' <<<"$new" | head -20
+  fail=$((fail+1))
+fi
 if [ "$skipn" -gt 0 ]; then echo "$pass passed, $fail failed, $skipn skipped"; else echo "$pass passed, $fail failed"; fi
 [ "$fail" -eq 0 ]

@@ -27,4 +27,15 @@ check_eq "selector + group: closing line" "$(tail -1 <<<"$out")" "3 passed, 1 fa
 grep -q 'FAIL mpi/test_crash: no result line (exit 139)' <<<"$out" && ok "the crash is named with its exit code" || fail "crash message: $out"
 out=$(cd "$H" && CI= bash tests/run.sh e2e/test_nonexistent 2>&1); rc=$?
 check_eq "an unknown selector fails" "$rc" 1
+# a test that writes into the checkout fails the suite, naming the file
+( cd "$H" && git init -q . && git add -A && git -c user.email=t@t -c user.name=t commit -qm init ) >/dev/null 2>&1
+cat >"$H/tests/e2e/test_litter.sh" <<'T'
+mkdir -p results; : >results/demo.h5; echo "test_litter: 1 passed, 0 failed"
+T
+out=$(cd "$H" && CI= bash tests/run.sh e2e/test_litter 2>&1); rc=$?
+check_eq "a test that leaves a file in the checkout fails the run" "$rc" 1
+check_eq "... counted as one failure" "$(tail -1 <<<"$out")" "1 passed, 1 failed"
+grep -q '^    results/demo.h5$' <<<"$out" && ok "... and the file is named" || fail "litter message: $out"
+out=$(cd "$H" && CI= bash tests/run.sh e2e/test_good 2>&1); rc=$?
+check_eq "a file left before the suite started is not blamed on it" "$rc" 0
 done_t

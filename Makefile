@@ -62,7 +62,7 @@ SAN = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover
 OPT = -O1
 endif
 
-.PHONY: all deps test bench asan clean check-layering fuzz mutants
+.PHONY: all deps test test-programs bench asan clean check-layering fuzz mutants
 all: $(BIN) $(TOOL_BIN)
 
 $(BIN): $(ALL_OBJ) $(B)/libengine.a
@@ -102,7 +102,9 @@ deps:
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PKGS)
 
-test: all $(UNIT_BIN) $(ENGT_BIN)
+test-programs: all $(UNIT_BIN) $(ENGT_BIN)
+
+test: test-programs
 	@BUILD=$(B) MMSAFE=$(abspath $(BIN)) PYTHON=$(PYTHON) tests/run.sh $(TEST_GROUPS)
 
 # `make mutants`: every deliberate bug in tests/mutants/*.txt, one at a time,

@@ -14,6 +14,9 @@ T
 cat >"$H/tests/mpi/test_crash.sh" <<'T'
 echo "half a line"; exit 139
 T
+cat >"$H/tests/mpi/test_lies.sh" <<'T'
+echo "test_lies: 4 passed, 0 failed"; exit 3
+T
 out=$(cd "$H" && CI= bash tests/run.sh e2e 2>&1); rc=$?
 check_eq "locally a skip is not a failure (exit)" "$rc" 0
 check_eq "locally the closing line counts the skip" "$(tail -1 <<<"$out")" "5 passed, 0 failed, 1 skipped"
@@ -23,7 +26,7 @@ check_eq "CI=true: the skip is counted as a failure" "$(tail -1 <<<"$out")" "5 p
 grep -q 'FAIL e2e/test_skips: 1 check(s) skipped under CI=true' <<<"$out" && ok "CI=true names the skipping test" || fail "CI message: $out"
 out=$(cd "$H" && CI= bash tests/run.sh e2e/test_good mpi 2>&1); rc=$?
 check_eq "a crash without a result line fails (exit)" "$rc" 1
-check_eq "selector + group: closing line" "$(tail -1 <<<"$out")" "3 passed, 1 failed"
+check_eq "selector + group: closing line (the crash and the non-zero exit with '0 failed' each fail)" "$(tail -1 <<<"$out")" "7 passed, 2 failed"
 grep -q 'FAIL mpi/test_crash: no result line (exit 139)' <<<"$out" && ok "the crash is named with its exit code" || fail "crash message: $out"
 out=$(cd "$H" && CI= bash tests/run.sh e2e/test_nonexistent 2>&1); rc=$?
 check_eq "an unknown selector fails" "$rc" 1

@@ -9,7 +9,7 @@
 #   why:   reporting 1 - AUROC            (what the bug is)
 #   file:  src/stats.c                    (the one file it changes)
 #   from:  res = (rank_sum                (literal text; must occur exactly once)
-#   to:    res = 1.0 - (rank_sum          (its replacement; \n and \t are escapes)
+#   to:    res = 1.0 - (rank_sum          (its replacement; \n, \t and \\ are escapes)
 #   tests: unit/test_stats e2e/test_stats (tests/run.sh selectors to run)
 # The working tree is copied (with build/, so only what changes is rebuilt)
 # into a scratch folder; the selected tests must pass there unmutated first.
@@ -56,7 +56,9 @@ apply() {  # file from to -> 0 applied, 1 not exactly once
   "$PY" - "$W/$1" "$2" "$3" <<'PYEOF'
 import sys
 p, a, b = sys.argv[1:4]
-a = a.replace("\\n", "\n").replace("\\t", "\t"); b = b.replace("\\n", "\n").replace("\\t", "\t")
+import re
+esc = lambda t: re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), t)
+a, b = esc(a), esc(b)
 s = open(p, encoding="utf-8").read()
 if s.count(a) != 1: sys.exit(f"'{a}' occurs {s.count(a)} times in {p}")
 open(p, "w", encoding="utf-8").write(s.replace(a, b))
@@ -77,11 +79,14 @@ while IFS=$'\x1f' read -r name file from to tests why; do
     echo "FAIL $name: stale mutant: $(cat "$logdir/$name.log")"; survived=$((survived+1)); mv "$W/$file.orig" "$W/$file"; continue
   fi
   t0=$SECONDS
-  if (cd "$W" && make -s test TEST_GROUPS="$tests") >>"$logdir/$name.log" 2>&1; then
+  if ! (cd "$W" && make -s test-programs) >>"$logdir/$name.log" 2>&1; then
+    echo "FAIL $name: the mutant does not build (a mutant must compile to mean anything): $(grep -m1 error "$logdir/$name.log")"
+    survived=$((survived+1))
+  elif (cd "$W" && make -s test TEST_GROUPS="$tests") >>"$logdir/$name.log" 2>&1; then
     echo "FAIL $name: survived ($why) - $tests all passed"; survived=$((survived+1))
   else
-    caught=$(grep -E '^[a-z]+/test_[a-z0-9_]+ +[0-9]+ passed, [1-9]' "$logdir/$name.log" | awk '{print $1}' | tr '\n' ' ')
-    [ -z "$caught" ] && caught="build or run failure"
+    caught=$(grep -E '^[a-z0-9]+/test_[a-z0-9_]+ +[0-9]+ passed, [1-9]' "$logdir/$name.log" | awk '{print $1}' | tr '\n' ' ')
+    [ -z "$caught" ] && caught="a failed run (see $logdir/$name.log) "
     printf 'ok   %-34s caught by %s(%ds)\n' "$name" "$caught" $((SECONDS-t0)); killed=$((killed+1))
   fi
   mv "$W/$file.orig" "$W/$file"; touch "$W/$file"

@@ -77,7 +77,8 @@ int32_t eng_token_bos(const struct eng_model *m);
 int32_t eng_token_eos(const struct eng_model *m);
 int eng_add_bos(const struct eng_model *m);     /* the file's tokenizer.ggml.add_bos_token */
 
-/* Tokenizer (SPM, as llama.cpp's llama_tokenize).  add_bos: push BOS first when
+/* Tokenizer (SPM or byte-level BPE, as llama.cpp's llama_tokenize; RC_EINPUT
+ * for text that is not UTF-8 with a BPE vocabulary).  add_bos: push BOS first when
  * the file says to (add_special); parse_special: "<s>" etc. in the text become
  * control tokens.  Writes at most cap ids; *n_out is the full count (call again
  * with a bigger buffer when *n_out > cap). */
@@ -86,6 +87,13 @@ int eng_tokenize(const struct eng_model *m, const char *text, size_t len, int ad
 /* Text of one token (spaces restored, byte tokens as their byte, control tokens
  * empty unless special).  Returns the byte count written (at most cap, no NUL). */
 int eng_token_piece(const struct eng_model *m, int32_t id, int special, char *buf, int cap);
+/* Streaming form for generated answers: a byte-level BPE token can end inside
+ * a multi-byte UTF-8 character; the incomplete tail is held in h (start it
+ * zeroed) until a later token completes it, so only whole characters are
+ * written.  eng_token_flush writes whatever is still held. */
+struct eng_utf8_hold { unsigned char b[4]; int n; };
+int eng_token_piece_stream(const struct eng_model *m, struct eng_utf8_hold *h, int32_t id, int special, char *buf, int cap);
+int eng_token_flush(struct eng_utf8_hold *h, char *buf, int cap);
 /* Piece exactly as stored in the vocabulary (for --top / inspect); NULL if out of range. */
 const char *eng_token_raw(const struct eng_model *m, int32_t id, size_t *len);
 /* id of an exact piece, or -1. */

@@ -262,6 +262,11 @@ int eng_token_piece(const struct eng_model *m, int32_t id, int special, char *bu
 {
     return vocab_piece(&m->voc, id, special, buf, cap);
 }
+int eng_token_piece_stream(const struct eng_model *m, struct eng_utf8_hold *h, int32_t id, int special, char *buf, int cap)
+{
+    return vocab_piece_stream(&m->voc, h, id, special, buf, cap);
+}
+int eng_token_flush(struct eng_utf8_hold *h, char *buf, int cap) { return vocab_stream_flush(h, buf, cap); }
 const char *eng_token_raw(const struct eng_model *m, int32_t id, size_t *len)
 {
     if (id < 0 || id >= m->n_vocab) return NULL;

@@ -1,8 +1,11 @@
 /*
- * tokenizer.c - SPM tokenizer (see tokenizer.h; spec §4).
+ * tokenizer.c - vocabulary loading, the special-token partition and the SPM
+ * tokenizer (see tokenizer.h; spec §4); byte-level BPE fragments go to bpe.c.
  */
 #include "tokenizer.h"
+#include "bpe.h"
 #include "gguf.h"
+#include "engine.h"
 #include "util.h"
 
 #include <inttypes.h>
@@ -32,6 +35,7 @@ void vocab_release(struct vocab *v)
 {
     if (!v) return;
     free(v->piece); free(v->len); free(v->score); free(v->type); free(v->hash); free(v->special);
+    bpe_free(v->bpe);
     memset(v, 0, sizeof *v);
 }
 
@@ -55,6 +59,29 @@ static int get_id(const struct gguf *g, const char *key, int32_t *id, int n)
     return RC_OK;
 }
 
+/* The reference gives the CONTROL attribute to tokens it recognises by their
+ * text as end-of-turn, end-of-generation or fill-in-the-middle markers, whatever
+ * their token_type (README-bpe.md §5.1: the Qwen vocabulary's ordinary token
+ * 128247 "</s>" becomes special).  The names are those the reference looks for. */
+static void promote_by_name(struct vocab *v)
+{
+    static const char *names[] = {
+        "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>", "<EOT>", "_<EOT>",
+        "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence" "\xef\xbd\x9c>", "<end_of_utterance>", "<|eom_id|>",
+        "<|return|>", "<|call|>", "</s>",
+        "<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<PRE>", "\xe2\x96\x81<PRE>", "<|code_prefix|>",
+        "<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<SUF>", "\xe2\x96\x81<SUF>", "<|code_suffix|>",
+        "<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<MID>", "\xe2\x96\x81<MID>", "<|code_middle|>",
+        "<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>",
+        "<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>",
+        "<|file_sep|>", "<|file_separator|>", "<fim-sep>", "<file_sep>",
+    };
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        int32_t id = vocab_find(v, names[k], strlen(names[k]));
+        if (id >= 0 && v->type[id] != TOK_CONTROL) { v->type[id] = TOK_CONTROL; v->n_promoted++; }
+    }
+}
+
 int vocab_load(struct vocab *v, const struct gguf *g)
 {
     memset(v, 0, sizeof *v);
@@ -64,8 +91,9 @@ int vocab_load(struct vocab *v, const struct gguf *g)
     if (rc == 1) return eng_err(RC_EFORMAT, "missing required key tokenizer.ggml.model (no vocabulary)");
     if (rc) return rc;
     snprintf(v->model, sizeof v->model, "%.*s", (int)(mlen < 31 ? mlen : 31), model);
-    if (mlen != 5 || memcmp(model, "llama", 5))
-        return eng_err(RC_EFORMAT, "tokenizer '%s' is not supported (only SentencePiece vocab type \"llama\"; GPT-2 BPE comes later)", v->model);
+    int is_bpe = mlen == 4 && !memcmp(model, "gpt2", 4);
+    if (!is_bpe && (mlen != 5 || memcmp(model, "llama", 5)))
+        return eng_err(RC_EFORMAT, "tokenizer '%s' is not supported (SentencePiece \"llama\" or byte-level BPE \"gpt2\")", v->model);
     const struct gguf_kv *tk = gguf_find_kv(g, "tokenizer.ggml.tokens");
     if (!tk) return eng_err(RC_EFORMAT, "missing required key tokenizer.ggml.tokens");
     if (tk->type != GGUF_ARRAY || tk->arr_type != GGUF_STRING)
@@ -98,7 +126,7 @@ int vocab_load(struct vocab *v, const struct gguf *g)
     for (int i = 0; i < n; i++) v->type[i] = TOK_NORMAL;
     if (ty) {
         if (ty->type != GGUF_ARRAY || ty->arr_type != GGUF_I32) { vocab_release(v); return eng_err(RC_EFORMAT, "tokenizer.ggml.token_type should be an array of i32"); }
-        if (ty->n < (uint64_t)n) { vocab_release(v); return eng_err(RC_EFORMAT, "tokenizer.ggml.token_type has %" PRIu64 " entries for %d tokens", ty->n, n); }
+        if (ty->n < (uint64_t)n || (is_bpe && ty->n != (uint64_t)n)) { vocab_release(v); return eng_err(RC_EFORMAT, "tokenizer.ggml.token_type has %" PRIu64 " entries for %d tokens", ty->n, n); }
         for (int i = 0; i < n; i++) memcpy(&v->type[i], ty->data + 4 * (size_t)i, 4);
     }
     /* text -> id: filled in id order, so the last id wins */
@@ -111,11 +139,17 @@ int vocab_load(struct vocab *v, const struct gguf *g)
             h = (h + 1) & v->hash_mask;
         }
     }
-    v->bos = n > 1 ? 1 : -1; v->eos = n > 2 ? 2 : -1; v->unk = 0;
+    promote_by_name(v);
+    v->add_bos = 1; v->add_eos = 0; v->add_space_prefix = !is_bpe;
+    if (is_bpe) {
+        if ((rc = bpe_load(v, g))) { vocab_release(v); return rc; }   /* sets the add_bos default */
+        v->bos = n > 11 ? 11 : -1; v->eos = n > 11 ? 11 : -1; v->unk = -1;   /* the reference's gpt2 defaults */
+    } else {
+        v->bos = n > 1 ? 1 : -1; v->eos = n > 2 ? 2 : -1; v->unk = 0;
+    }
     if ((rc = get_id(g, "tokenizer.ggml.bos_token_id", &v->bos, n)) ||
         (rc = get_id(g, "tokenizer.ggml.eos_token_id", &v->eos, n)) ||
         (rc = get_id(g, "tokenizer.ggml.unknown_token_id", &v->unk, n))) { vocab_release(v); return rc; }
-    v->add_bos = 1; v->add_eos = 0; v->add_space_prefix = 1;
     if ((rc = gguf_get_bool(g, "tokenizer.ggml.add_bos_token", &v->add_bos)) > 1 ||
         (rc = gguf_get_bool(g, "tokenizer.ggml.add_eos_token", &v->add_eos)) > 1 ||
         (rc = gguf_get_bool(g, "tokenizer.ggml.add_space_prefix", &v->add_space_prefix)) > 1) { vocab_release(v); return rc; }
@@ -264,9 +298,15 @@ int vocab_tokenize(const struct vocab *v, const char *text, size_t len, int add_
     struct out o = { ids, cap, 0 };
     struct spm s = { 0 };
     int rc = RC_OK;
+    struct bpe_work *bw = NULL;
+    if (v->bpe) {
+        size_t bad = utf8_invalid_at(text, len);
+        if (bad < len) return eng_err(RC_EINPUT, "the text is not valid UTF-8 (byte 0x%02X at offset %zu)", (unsigned char)text[bad], bad);
+        if (!(bw = bpe_work_new())) return eng_err(RC_ENOMEM, "out of memory");
+    }
     int nf = 1, capf = 16;
     struct frag *f = malloc((size_t)capf * sizeof *f);
-    if (!f) return eng_err(RC_ENOMEM, "out of memory");
+    if (!f) { bpe_work_free(bw); return eng_err(RC_ENOMEM, "out of memory"); }
     f[0].off = 0; f[0].len = len; f[0].id = -1;
     if (len == 0) nf = 0;
     for (int si = 0; si < v->n_special; si++) {
@@ -284,7 +324,7 @@ int vocab_tokenize(const struct vocab *v, const char *text, size_t len, int add_
             if (nf + 2 > capf) {
                 capf = 2 * capf + 2;
                 void *np = realloc(f, (size_t)capf * sizeof *f);
-                if (!np) { free(f); return eng_err(RC_ENOMEM, "out of memory"); }
+                if (!np) { free(f); bpe_work_free(bw); return eng_err(RC_ENOMEM, "out of memory"); }
                 f = np;
             }
             struct frag left = { f[fi].off, lo, -1 }, tok = { f[fi].off + lo, pl, sid }, right = { f[fi].off + lo + pl, rest, -1 };
@@ -303,11 +343,13 @@ int vocab_tokenize(const struct vocab *v, const char *text, size_t len, int add_
     int prev_special = 1;
     for (int fi = 0; fi < nf && rc == RC_OK; fi++) {
         if (f[fi].id >= 0) { emit(&o, f[fi].id); prev_special = 1; continue; }
-        rc = spm_fragment(&s, v, text + f[fi].off, f[fi].len, v->add_space_prefix && prev_special, &o);
+        if (bw) rc = bpe_fragment(v, bw, text + f[fi].off, f[fi].len, o.ids, o.cap, &o.n);
+        else rc = spm_fragment(&s, v, text + f[fi].off, f[fi].len, v->add_space_prefix && prev_special, &o);
         prev_special = 0;
     }
     if (rc == RC_OK && add_special && v->add_eos && v->eos >= 0) emit(&o, v->eos);
     free(f); free(s.sym); free(s.heap); free(s.buf);
+    bpe_work_free(bw);
     *n_out = o.n;
     return rc;
 }
@@ -315,6 +357,7 @@ int vocab_tokenize(const struct vocab *v, const char *text, size_t len, int add_
 int vocab_piece(const struct vocab *v, int32_t id, int special, char *buf, int cap)
 {
     if (id < 0 || id >= v->n) return 0;
+    if (v->bpe) return bpe_piece(v, id, special, buf, cap);
     int t = v->type[id], n = 0;
     const char *p = v->piece[id];
     uint32_t len = v->len[id];
@@ -337,5 +380,41 @@ int vocab_piece(const struct vocab *v, int32_t id, int special, char *buf, int c
         if (i + 3 <= len && !memcmp(p + i, "\xe2\x96\x81", 3)) { buf[n++] = ' '; i += 3; }
         else buf[n++] = p[i++];
     }
+    return n;
+}
+
+/* Length of the incomplete UTF-8 sequence that ends b[0..n) (0 when the last
+ * character is complete, or when the tail can never become a character). */
+static int utf8_incomplete_tail(const unsigned char *b, int n)
+{
+    for (int k = 1; k <= 3 && k <= n; k++) {
+        unsigned c = b[n - k];
+        if ((c & 0xC0) == 0x80) continue;              /* continuation byte: look further back */
+        int need = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+        return need > k ? k : 0;
+    }
+    return 0;
+}
+
+int vocab_piece_stream(const struct vocab *v, struct eng_utf8_hold *h, int32_t id, int special, char *buf, int cap)
+{
+    char tmp[1024];
+    int n = vocab_piece(v, id, special, tmp, (int)sizeof tmp);
+    unsigned char all[sizeof tmp + 4];
+    memcpy(all, h->b, (size_t)h->n);
+    memcpy(all + h->n, tmp, (size_t)n);
+    int tot = h->n + n, keep = utf8_incomplete_tail(all, tot), out = tot - keep;
+    if (out > cap) out = cap;
+    memcpy(buf, all, (size_t)out);
+    h->n = keep;
+    memcpy(h->b, all + tot - keep, (size_t)keep);
+    return out;
+}
+
+int vocab_stream_flush(struct eng_utf8_hold *h, char *buf, int cap)
+{
+    int n = h->n < cap ? h->n : cap;
+    memcpy(buf, h->b, (size_t)n);
+    h->n = 0;
     return n;
 }

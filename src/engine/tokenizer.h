@@ -1,7 +1,10 @@
 /*
- * tokenizer.h - SentencePiece (SPM) tokenizer as llama.cpp implements it for
- * vocab type "llama" (spec §4): special-token partition, dummy-prefix space per
- * raw fragment, U+2581 escaping, score-ordered bigram merges, byte fallback.
+ * tokenizer.h - the tokenizers as llama.cpp implements them, behind one
+ * interface: SentencePiece (SPM) for vocab type "llama" (spec §4: special-token
+ * partition, dummy-prefix space per raw fragment, U+2581 escaping, score-ordered
+ * bigram merges, byte fallback) and byte-level BPE for vocab type "gpt2"
+ * (bpe.c; ../shared/fixtures/vocab/README-bpe.md: the same special-token
+ * partition, then the pre-tokenizer of tokenizer.ggml.pre and merges by rank).
  * Pieces are borrowed pointers into the GGUF mapping.
  */
 #ifndef ENGINE_TOKENIZER_H
@@ -28,18 +31,30 @@ struct vocab {
     int32_t *special;          /* CONTROL/USER_DEFINED/UNKNOWN ids, longest piece first */
     int n_special;
     char model[32];            /* tokenizer.ggml.model */
+    struct bpe *bpe;           /* byte-level BPE data ("gpt2"); NULL for SPM */
+    int n_promoted;            /* tokens made CONTROL by their text (EOT/EOG/FIM names) */
 };
 
 /* Loads the vocabulary from g; RC_EFORMAT with a message for a missing or
- * malformed one, or a vocab type other than "llama". */
+ * malformed one, or a vocab type other than "llama" or "gpt2". */
 int vocab_load(struct vocab *v, const struct gguf *g);
 void vocab_release(struct vocab *v);
 int32_t vocab_find(const struct vocab *v, const char *s, size_t n);
 
 /* Tokenizes text (len bytes).  Writes at most cap ids, returns RC_OK and the
- * total count in *n_out. */
+ * total count in *n_out.  A BPE vocabulary refuses text that is not UTF-8
+ * (RC_EINPUT). */
 int vocab_tokenize(const struct vocab *v, const char *text, size_t len, int add_special,
                    int parse_special, int32_t *ids, int cap, int *n_out);
 int vocab_piece(const struct vocab *v, int32_t id, int special, char *buf, int cap);
+
+/* Streaming detokenization: a BPE token can end inside a multi-byte UTF-8
+ * character.  vocab_piece_stream appends the token's text to what h holds and
+ * writes out only complete characters (bytes that can never start or continue
+ * one are written as they are), keeping an incomplete trailing sequence in h
+ * until the next token completes it.  vocab_stream_flush writes what is held. */
+struct eng_utf8_hold;    /* engine.h */
+int vocab_piece_stream(const struct vocab *v, struct eng_utf8_hold *h, int32_t id, int special, char *buf, int cap);
+int vocab_stream_flush(struct eng_utf8_hold *h, char *buf, int cap);
 
 #endif

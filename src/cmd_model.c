@@ -3,6 +3,7 @@
  * A thin front-end over engine.h (no MPI here).
  */
 #include "cli.h"
+#include "err.h"
 #include "engine/engine.h"
 
 #include <errno.h>
@@ -124,7 +125,8 @@ static int tokenize(const struct eng_model *m, const struct mopts *o, int32_t **
         free(*ids);
         *ids = malloc(cap * sizeof **ids);
         if (!*ids) { fprintf(stderr, "mmsafe: error: out of memory\n"); return EXIT_ERR; }
-        if (eng_tokenize(m, o->text, o->text_len, !o->no_bos, o->parse_special, *ids, (int)cap, n)) return model_error(o->model);
+        int rc = eng_tokenize(m, o->text, o->text_len, !o->no_bos, o->parse_special, *ids, (int)cap, n);
+        if (rc) return model_error(rc == RC_EINPUT ? (o->prompt_file ? o->prompt_file : "--prompt") : o->model);
         if ((size_t)*n <= cap) return EXIT_OK;
         cap = (size_t)*n;
     }
@@ -171,7 +173,8 @@ int cmd_tokenize(int argc, char **argv)
     struct eng_model *m = NULL;
     int32_t *ids = NULL;
     int n = 0;
-    if (eng_model_open(o.model, &m)) { r = model_error(o.model); goto out; }
+    /* only the vocabulary is needed: vocabulary-only GGUF files work too */
+    if (eng_vocab_open(o.model, &m)) { r = model_error(o.model); goto out; }
     if ((r = tokenize(m, &o, &ids, &n))) goto out;
     putchar('[');
     for (int i = 0; i < n; i++) printf("%s%d", i ? ", " : "", ids[i]);

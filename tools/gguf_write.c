@@ -5,7 +5,7 @@
  *   build/tools/gguf_write OUT.gguf [--type F32|F16|BF16|Q8_0|Q4_0|Q4_1|Q5_0|Q5_1|Q4_K|Q5_K|Q6_K|Q4_K_M|Q5_K_M]
  *       [--embd N] [--layers N] [--heads N] [--kv-heads N] [--ff N] [--vocab N] [--ctx N]
  *       [--seed N] [--vocab-from FILE.gguf] [--tied] [--arch NAME] [--drop-key KEY] [--drop-tensor NAME]
- *       [--version N] [--tokenizer NAME]
+ *       [--version N] [--tokenizer NAME] [--vocab-only] [--pre NAME] [--bpe-flaw FLAW]
  *
  * The vocabulary is copied from --vocab-from (a llama.cpp ggml-vocab-*.gguf or
  * any SPM model file; --vocab is then its size) or synthesised: <unk>, <s>,
@@ -14,6 +14,17 @@
  * llama-quantize's Q4_K_M/Q5_K_M rules (spec §2.6: use_more_bits layers get
  * Q6_K attn_v and ffn_down, output Q6_K).  --arch, --drop-key, --drop-tensor, --version and --tokenizer make
  * deliberately invalid files for the error tests.
+ *
+ * --tokenizer gpt2 synthesises a byte-level BPE vocabulary instead: the 256
+ * byte-level characters (GPT-2 bytes_to_unicode, in byte order), the results
+ * of a few merges ("h e", "l l", "he ll", "hell o", "Ġ w", "o r", "Ġw or",
+ * "l d", "Ġwor ld", "Ġ Ġ", "1 2", "12 3"), <|begin_of_text|> (BOS) and
+ * <|end_of_text|> (EOS) as CONTROL, <think> as USER_DEFINED, then [PAD<i>]
+ * UNUSED fillers; tokenizer.ggml.pre is --pre (default llama-bpe; "" omits it).
+ * --vocab-only writes no hyper-parameters and no tensors (like the reference's
+ * ggml-vocab-*.gguf).  --bpe-flaw makes a broken BPE vocabulary: merge-unknown
+ * (a merge naming a token that does not exist), merge-no-space, type-count
+ * (token_type one entry short), no-byte-token (the token of byte 'A' renamed).
  */
 #include "engine/gguf.h"
 #include "engine/quant.h"
@@ -27,8 +38,8 @@
 #include <string.h>
 
 struct opts {
-    const char *out, *type, *vocab_from, *arch, *drop_key, *drop_tensor, *tokenizer;
-    int embd, layers, heads, kv_heads, ff, vocab, ctx, tied, version;
+    const char *out, *type, *vocab_from, *arch, *drop_key, *drop_tensor, *tokenizer, *pre, *flaw;
+    int embd, layers, heads, kv_heads, ff, vocab, ctx, tied, version, vocab_only;
     uint64_t seed;
 };
 
@@ -81,13 +92,81 @@ static int parse_type(const char *s)
     return -1;
 }
 
+/* ---- synthetic byte-level BPE vocabulary (--tokenizer gpt2) ---- */
+static const char *const BPE_MERGES[][2] = {
+    { "h", "e" }, { "l", "l" }, { "he", "ll" }, { "hell", "o" }, { "\xc4\xa0", "w" }, { "o", "r" },
+    { "\xc4\xa0w", "or" }, { "l", "d" }, { "\xc4\xa0wor", "ld" }, { "\xc4\xa0", "\xc4\xa0" }, { "1", "2" }, { "12", "3" },
+};
+#define BPE_NM ((int)(sizeof BPE_MERGES / sizeof BPE_MERGES[0]))
+#define BPE_MIN (256 + BPE_NM + 3)
+
+static int put_cp(char *o, unsigned cp)
+{
+    if (cp < 0x80) { o[0] = (char)cp; return 1; }
+    o[0] = (char)(0xC0 | (cp >> 6)); o[1] = (char)(0x80 | (cp & 0x3F));
+    return 2;
+}
+
+static int write_bpe_vocab(struct buf *b, const struct opts *o)
+{
+    int n = o->vocab;
+    char (*tok)[32] = calloc((size_t)n, sizeof *tok);
+    int32_t *type = calloc((size_t)n, sizeof *type);
+    if (!tok || !type) { fprintf(stderr, "gguf_write: out of memory\n"); return 1; }
+    unsigned next = 0x100;
+    for (int c = 0; c < 256; c++) {
+        int keep = (c >= 0x21 && c <= 0x7E) || (c >= 0xA1 && c <= 0xAC) || (c >= 0xAE && c <= 0xFF);
+        tok[c][put_cp(tok[c], keep ? (unsigned)c : next++)] = 0;
+        type[c] = 1;
+    }
+    int i = 256;
+    for (int m = 0; m < BPE_NM; m++, i++) { snprintf(tok[i], sizeof tok[i], "%s%s", BPE_MERGES[m][0], BPE_MERGES[m][1]); type[i] = 1; }
+    int bos = i, eos = i + 1;
+    strcpy(tok[i], "<|begin_of_text|>"); type[i++] = 3;
+    strcpy(tok[i], "<|end_of_text|>"); type[i++] = 3;
+    strcpy(tok[i], "<think>"); type[i++] = 4;
+    for (; i < n; i++) { snprintf(tok[i], sizeof tok[i], "[PAD%d]", i); type[i] = 5; }
+    const char *flaw = o->flaw ? o->flaw : "";
+    if (!strcmp(flaw, "no-byte-token")) strcpy(tok['A'], "[no A]");
+    else if (*flaw && strcmp(flaw, "merge-unknown") && strcmp(flaw, "merge-no-space") && strcmp(flaw, "type-count")) {
+        fprintf(stderr, "gguf_write: unknown --bpe-flaw %s\n", flaw);
+        return 1;
+    }
+    if (*o->pre) kv_str(b, "tokenizer.ggml.pre", o->pre);
+    if (key(b, "tokenizer.ggml.tokens", GGUF_ARRAY)) {
+        put_u32(b, GGUF_STRING); put_u64(b, (uint64_t)n);
+        for (int t = 0; t < n; t++) put_str(b, tok[t], strlen(tok[t]));
+    }
+    int nty = !strcmp(flaw, "type-count") ? n - 1 : n;
+    if (key(b, "tokenizer.ggml.token_type", GGUF_ARRAY)) {
+        put_u32(b, GGUF_I32); put_u64(b, (uint64_t)nty);
+        put(b, type, 4 * (size_t)nty);
+    }
+    int extra = !strcmp(flaw, "merge-unknown") || !strcmp(flaw, "merge-no-space");
+    if (key(b, "tokenizer.ggml.merges", GGUF_ARRAY)) {
+        put_u32(b, GGUF_STRING); put_u64(b, (uint64_t)(BPE_NM + extra));
+        for (int m = 0; m < BPE_NM; m++) {
+            char s[64];
+            snprintf(s, sizeof s, "%s %s", BPE_MERGES[m][0], BPE_MERGES[m][1]);
+            put_str(b, s, strlen(s));
+        }
+        if (!strcmp(flaw, "merge-unknown")) put_str(b, "wor zq", 6);
+        if (!strcmp(flaw, "merge-no-space")) put_str(b, "abc", 3);
+    }
+    kv_u32(b, "tokenizer.ggml.bos_token_id", (uint32_t)bos);
+    kv_u32(b, "tokenizer.ggml.eos_token_id", (uint32_t)eos);
+    kv_bool(b, "tokenizer.ggml.add_bos_token", 1);
+    free(tok); free(type);
+    return 0;
+}
+
 static int more_bits(int i, int n) { return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2; }
 
 int main(int argc, char **argv)
 {
     struct opts o = { 0 };
     o.type = "F32"; o.embd = 64; o.layers = 2; o.heads = 4; o.kv_heads = 0; o.ff = 160; o.vocab = 0; o.ctx = 2048; o.seed = 1; o.version = 3;
-    o.arch = "llama"; o.tokenizer = "llama";
+    o.arch = "llama"; o.tokenizer = "llama"; o.pre = "llama-bpe";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 #define IS(x) (!strcmp(a, x) && v && ++i)
@@ -106,7 +185,10 @@ int main(int argc, char **argv)
         else if (IS("--drop-tensor")) o.drop_tensor = v;
         else if (IS("--version")) o.version = atoi(v);
         else if (IS("--tokenizer")) o.tokenizer = v;
+        else if (IS("--pre")) o.pre = v;
+        else if (IS("--bpe-flaw")) o.flaw = v;
         else if (!strcmp(a, "--tied")) o.tied = 1;
+        else if (!strcmp(a, "--vocab-only")) o.vocab_only = 1;
         else if (a[0] != '-' && !o.out) o.out = a;
         else { fprintf(stderr, "gguf_write: bad argument '%s' (see the comment at the top of tools/gguf_write.c)\n", a); return 2; }
 #undef IS
@@ -134,7 +216,8 @@ int main(int argc, char **argv)
         o.vocab = (int)vt->n;
     }
     if (!o.vocab) o.vocab = 1000;
-    if (!vg && o.vocab < 260) { fprintf(stderr, "gguf_write: --vocab must be >= 260\n"); return 2; }
+    int bpe = !vg && !strcmp(o.tokenizer, "gpt2");
+    if (!vg && o.vocab < (bpe ? BPE_MIN : 260)) { fprintf(stderr, "gguf_write: --vocab must be >= %d\n", bpe ? BPE_MIN : 260); return 2; }
 
     struct buf h = { 0 };
     struct buf kvb = { 0 };
@@ -143,6 +226,7 @@ int main(int argc, char **argv)
     kv_str(&kvb, "general.name", "mmsafe random-weight test model");
     kv_u32(&kvb, "general.alignment", 32);
 #define AK(s) (snprintf(k, sizeof k, "%s.%s", o.arch, s), k)
+    if (!o.vocab_only) {
     kv_u32(&kvb, AK("context_length"), (uint32_t)o.ctx);
     kv_u32(&kvb, AK("embedding_length"), (uint32_t)o.embd);
     kv_u32(&kvb, AK("block_count"), (uint32_t)o.layers);
@@ -151,8 +235,11 @@ int main(int argc, char **argv)
     kv_u32(&kvb, AK("attention.head_count_kv"), (uint32_t)o.kv_heads);
     kv_f32(&kvb, AK("attention.layer_norm_rms_epsilon"), 1e-5f);
     kv_f32(&kvb, AK("rope.freq_base"), 10000.f);
+    }
     kv_str(&kvb, "tokenizer.ggml.model", o.tokenizer);
-    if (vg) {
+    if (bpe) {
+        if (write_bpe_vocab(&kvb, &o)) return 2;
+    } else if (vg) {
         for (int which = 0; which < 3; which++) {
             const struct gguf_kv *src = which == 0 ? vt : which == 1 ? vs : vty;
             if (!key(&kvb, src->key, GGUF_ARRAY)) continue;
@@ -186,19 +273,23 @@ int main(int argc, char **argv)
             for (int i = 0; i < o.vocab; i++) { int32_t t = i == 0 ? 2 : i < 3 ? 3 : i < 259 ? 6 : 1; put(&kvb, &t, 4); }
         }
     }
-    kv_u32(&kvb, "tokenizer.ggml.bos_token_id", 1);
-    kv_u32(&kvb, "tokenizer.ggml.eos_token_id", 2);
-    kv_u32(&kvb, "tokenizer.ggml.unknown_token_id", 0);
-    kv_bool(&kvb, "tokenizer.ggml.add_bos_token", 1);
-    kv_bool(&kvb, "tokenizer.ggml.add_eos_token", 0);
+    if (!bpe) {
+        kv_u32(&kvb, "tokenizer.ggml.bos_token_id", 1);
+        kv_u32(&kvb, "tokenizer.ggml.eos_token_id", 2);
+        kv_u32(&kvb, "tokenizer.ggml.unknown_token_id", 0);
+        kv_bool(&kvb, "tokenizer.ggml.add_bos_token", 1);
+        kv_bool(&kvb, "tokenizer.ggml.add_eos_token", 0);
+    }
 
     /* tensors */
     int hd = o.embd / (o.heads ? o.heads : 1), ekv = hd * o.kv_heads;
     int nt_max = 3 + 9 * o.layers;
+    if (o.vocab_only) nt_max = 0;
     struct tdesc *t = calloc((size_t)nt_max, sizeof *t);
     int nt = 0;
 #define T2(nm, K, N, ty) do { struct tdesc *d = &t[nt++]; snprintf(d->name, sizeof d->name, "%s", nm); d->type = ty; d->ne[0] = K; d->ne[1] = N; d->nd = 2; d->base = 0; d->amp = 0.0346f; } while (0)
 #define T1(nm, K) do { struct tdesc *d = &t[nt++]; snprintf(d->name, sizeof d->name, "%s", nm); d->type = QT_F32; d->ne[0] = K; d->ne[1] = 1; d->nd = 1; d->base = 1; d->amp = 0.1f; } while (0)
+    if (!o.vocab_only) {
     T2("token_embd.weight", o.embd, o.vocab, mix ? wt : wt);
     for (int l = 0; l < o.layers; l++) {
         char n[64];
@@ -215,6 +306,7 @@ int main(int argc, char **argv)
     }
     T1("output_norm.weight", o.embd);
     if (!o.tied) T2("output.weight", o.embd, o.vocab, mix ? QT_Q6_K : wt);
+    }
     /* drop + sizes */
     int w = 0;
     for (int i = 0; i < nt; i++) {

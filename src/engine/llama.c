@@ -7,6 +7,7 @@
 #include "ops.h"
 #include "quant.h"
 #include "tokenizer.h"
+#include "bpe.h"
 #include "util.h"
 
 #include <inttypes.h>
@@ -535,6 +536,21 @@ int eng_decode(struct eng_ctx *c, int32_t token) { return eng_prefill(c, &token,
 
 /* ---- inspect ---- */
 
+static void print_tokenizer(FILE *f, const struct eng_model *m)
+{
+    const struct vocab *v = &m->voc;
+    int ns = 0;
+    for (int i = 0; i < m->n_vocab; i++) ns += v->type[i] != TOK_NORMAL;
+    if (!v->bpe)
+        fprintf(f, "  tokenizer: %s (SentencePiece), %d tokens (%d non-normal), bos %d, eos %d, unk %d, add_bos %s, add_space_prefix %s\n",
+                v->model, m->n_vocab, ns, v->bos, v->eos, v->unk, v->add_bos ? "true" : "false", v->add_space_prefix ? "true" : "false");
+    else
+        fprintf(f, "  tokenizer: %s (byte-level BPE, pre %s, ignore_merges %s), %d tokens (%d non-normal, %d made control by name), %d merges,\n"
+                   "  bos %d, eos %d, add_bos %s, add_eos %s, %d special tokens\n",
+                v->model, bpe_pre_name(v->bpe), bpe_ignore_merges(v->bpe) ? "true" : "false", m->n_vocab, ns, v->n_promoted,
+                bpe_n_merges(v->bpe), v->bos, v->eos, v->add_bos ? "true" : "false", v->add_eos ? "true" : "false", v->n_special);
+}
+
 int eng_inspect(const char *path, void *fp)
 {
     FILE *f = fp;
@@ -564,6 +580,16 @@ int eng_inspect(const char *path, void *fp)
     struct eng_model *m = calloc(1, sizeof *m);
     if (!m) { gguf_close(g); return eng_err(RC_ENOMEM, "out of memory"); }
     m->g = g;
+    if (g->n_tensors == 0 && gguf_find_kv(g, "tokenizer.ggml.model")) {
+        /* a vocabulary-only file (the reference's ggml-vocab-*.gguf) */
+        rc = vocab_load(&m->voc, g);
+        m->n_vocab = m->voc.n;
+        fprintf(f, "\nmodel:\n  vocabulary only: no tensors (tokenize works; logits and generate need a model)\n");
+        if (!rc) { print_tokenizer(f, m); fprintf(f, "\nvalidation: ok (vocabulary only)\n"); }
+        else fprintf(f, "\nvalidation problems:\n  %s\n", eng_errmsg());
+        eng_model_free(m);
+        return rc;
+    }
     rc = load(m);
     fprintf(f, "\nmodel:\n");
     if (!rc) {
@@ -571,11 +597,7 @@ int eng_inspect(const char *path, void *fp)
                    "  n_ff %d, context_length %d, rms_eps %g, rope base %g, freq_scale %g, output %s\n",
                 m->n_vocab, m->n_embd, m->n_layer, m->n_head, m->n_head_kv, m->n_head / m->n_head_kv, m->head_dim, m->n_ff,
                 m->n_ctx_train, m->eps, m->rope_base, m->freq_scale, m->output.data == m->tok_embd.data ? "tied to token_embd" : "output.weight");
-        int ns = 0;
-        for (int i = 0; i < m->n_vocab; i++) ns += m->voc.type[i] != TOK_NORMAL;
-        fprintf(f, "  tokenizer: %s (SentencePiece), %d tokens (%d non-normal), bos %d, eos %d, unk %d, add_bos %s, add_space_prefix %s\n",
-                m->voc.model, m->n_vocab, ns, m->voc.bos, m->voc.eos, m->voc.unk, m->voc.add_bos ? "true" : "false",
-                m->voc.add_space_prefix ? "true" : "false");
+        print_tokenizer(f, m);
         size_t kv = (size_t)m->n_layer * 2 * (size_t)m->head_dim * (size_t)m->n_head_kv;
         fprintf(f, "  KV cache per position: %zu bytes (F16), %zu bytes (F32)\n", kv * 2, kv * 4);
         fprintf(f, "\nvalidation: ok\n");

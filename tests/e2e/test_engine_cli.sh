@@ -55,10 +55,65 @@ head -c $(( $(stat -c %s "$M") - 64 )) "$M" >"$T_TMP/short.gguf"; bad short.gguf
 "$GW" "$T_TMP/notensor.gguf" --drop-tensor output_norm.weight --vocab 300 >/dev/null 2>&1; bad notensor.gguf "missing tensor output_norm.weight"
 "$GW" "$T_TMP/heads.gguf" --embd 64 --heads 3 --kv-heads 3 --vocab 300 >/dev/null 2>&1; bad heads.gguf "head_count 3 does not divide embedding_length 64"
 "$GW" "$T_TMP/kv.gguf" --embd 64 --heads 4 --kv-heads 3 --vocab 300 >/dev/null 2>&1; bad kv.gguf "not a multiple of head_count_kv 3"
-"$GW" "$T_TMP/bpe.gguf" --tokenizer gpt2 --vocab 300 >/dev/null 2>&1; bad bpe.gguf "tokenizer 'gpt2' is not supported \(only SentencePiece"
+"$GW" "$T_TMP/bert.gguf" --tokenizer bert --vocab 300 >/dev/null 2>&1; bad bert.gguf "tokenizer 'bert' is not supported \(SentencePiece \"llama\" or byte-level BPE \"gpt2\"\)"
 "$GW" "$T_TMP/v4.gguf" --version 4 --vocab 300 >/dev/null 2>&1; bad v4.gguf "unsupported GGUF version 4"
 "$MMSAFE" tokenize --model "$T_TMP/missing.gguf" hi >/dev/null 2>"$T_TMP/err"; check_eq "missing file: exit 1" "$?" 1
 check_grep "missing file: message" "^mmsafe: error: .*missing\.gguf: cannot open" "$T_TMP/err"
+
+# --- byte-level BPE (gpt2) vocabularies made by gguf_write ---
+B="$T_TMP/bpe.gguf"
+"$GW" "$B" --tokenizer gpt2 --vocab 300 >/dev/null 2>&1
+"$MMSAFE" inspect "$B" >"$T_TMP/insp" 2>&1; check_eq "BPE model: inspect exit 0" "$?" 0
+check_grep "BPE model: inspect names the pre-tokenizer" "tokenizer: gpt2 \(byte-level BPE, pre llama-bpe, ignore_merges true\), 300 tokens" "$T_TMP/insp"
+"$MMSAFE" logits --model "$B" --prompt "hello world" -o "$T_TMP/b.bin" 2>/dev/null; check_eq "BPE model: logits exit 0" "$?" 0
+BV="$T_TMP/bpe-vocab.gguf"
+"$GW" "$BV" --tokenizer gpt2 --vocab 300 --vocab-only >/dev/null 2>&1
+"$MMSAFE" inspect "$BV" >"$T_TMP/insp" 2>&1; check_eq "BPE vocab-only: inspect exit 0" "$?" 0
+check_grep "BPE vocab-only: inspect says so" "validation: ok \(vocabulary only\)" "$T_TMP/insp"
+# merges: "hell o" -> 259 "hello", "Ġwor ld" -> 264 "Ġworld"; BOS 268; <think> (USER_DEFINED) 270 without --parse-special;
+# "  123 1234": Ġ | Ġ | 123 | Ġ | 123 | 4 (digits in threes, never joined to the space)
+check_eq "BPE vocab-only: tokenize" "$("$MMSAFE" tokenize --model "$BV" "hello world<think>  123 1234")" "[268, 259, 264, 270, 32, 32, 267, 32, 267, 52]"
+check_eq "BPE vocab-only: control token only with --parse-special" "$("$MMSAFE" tokenize --model "$BV" --no-bos --parse-special "<|end_of_text|>")" "[269]"
+"$MMSAFE" logits --model "$BV" --prompt hi -o "$T_TMP/x.bin" >/dev/null 2>"$T_TMP/err"; check_eq "BPE vocab-only: logits exit 1" "$?" 1
+printf 'ab\377c' >"$T_TMP/notutf8.txt"
+"$MMSAFE" tokenize --model "$BV" --prompt-file "$T_TMP/notutf8.txt" >/dev/null 2>"$T_TMP/err"; check_eq "prompt not UTF-8: exit 1" "$?" 1
+check_grep "prompt not UTF-8: message names the prompt file" "^mmsafe: error: $T_TMP/notutf8\.txt: the text is not valid UTF-8 \(byte 0xFF at offset 2\)" "$T_TMP/err"
+badv() {  # badv NAME EXPECTED-REGEX GGUF_WRITE-ARGS...: tokenize and inspect both refuse it, exit 1
+  local f="$T_TMP/$1" want=$2 rc; shift 2
+  "$GW" "$f" --tokenizer gpt2 --vocab 300 --vocab-only "$@" >/dev/null 2>&1
+  "$MMSAFE" tokenize --model "$f" hi >/dev/null 2>"$T_TMP/err"; rc=$?
+  check_eq "$(basename "$f"): tokenize exit 1" "$rc" 1
+  check_grep "$(basename "$f"): message" "^mmsafe: error: $f: .*$want" "$T_TMP/err"
+  "$MMSAFE" inspect "$f" >/dev/null 2>"$T_TMP/err"; rc=$?
+  check_eq "$(basename "$f"): inspect exit 1" "$rc" 1
+}
+badv pre-unknown.gguf "tokenizer.ggml.pre 'falcon' is not supported \(supported: llama-bpe, qwen2\)" --pre falcon
+badv pre-missing.gguf "without tokenizer.ggml.pre" --pre ""
+badv merges-missing.gguf "without tokenizer.ggml.merges" --drop-key tokenizer.ggml.merges
+badv merge-unknown.gguf "merges entry 12 \('wor zq'\) refers to 'wor', which is not in the token list" --bpe-flaw merge-unknown
+badv merge-nospace.gguf "merges entry 12 \('abc'\) is not two tokens separated by a space" --bpe-flaw merge-no-space
+badv type-count.gguf "token_type has 299 entries for 300 tokens" --bpe-flaw type-count
+badv no-byte.gguf "no token for byte 0x41 .*byte tokens are missing" --bpe-flaw no-byte-token
+
+# --- the reference's vocabulary-only files (no tensors): tokenize and inspect ---
+V="$SHARED/fixtures/vocab"
+if [ -f "$V/ggml-vocab-llama3.gguf" ]; then
+  # ids from README-bpe.md §5.8 (the reference's)
+  check_eq "llama3 vocab: tokenize adds BOS" "$("$MMSAFE" tokenize --model "$V/ggml-vocab-llama3.gguf" 1234567)" "[128000, 4513, 10961, 22]"
+  check_eq "llama3 vocab: ignore_merges" "$("$MMSAFE" tokenize --model "$V/ggml-vocab-llama3.gguf" --no-bos " jeho")" "[101503]"
+  check_eq "qwen2 vocab: no BOS, single digits" "$("$MMSAFE" tokenize --model "$V/ggml-vocab-qwen2.gguf" 1234567)" "[16, 17, 18, 19, 20, 21, 22]"
+  check_eq "qwen2 vocab: <think> without --parse-special" "$("$MMSAFE" tokenize --model "$V/ggml-vocab-qwen2.gguf" "<think>ok</think>")" "[151667, 562, 151668]"
+  check_eq "qwen2 vocab: </s> with --parse-special" "$("$MMSAFE" tokenize --model "$V/ggml-vocab-qwen2.gguf" --parse-special "x</s>")" "[87, 128247]"
+  check_eq "SPM vocab: tokenize" "$("$MMSAFE" tokenize --model "$V/ggml-vocab-llama-spm.gguf" "Hello world")" "[1, 15043, 3186]"
+  for v in llama3 qwen2 llama-spm; do
+    "$MMSAFE" inspect "$V/ggml-vocab-$v.gguf" >"$T_TMP/insp" 2>&1; check_eq "$v vocab: inspect exit 0" "$?" 0
+    check_grep "$v vocab: inspect: vocabulary only" "validation: ok \(vocabulary only\)" "$T_TMP/insp"
+  done
+  "$MMSAFE" inspect "$V/ggml-vocab-qwen2.gguf" >"$T_TMP/insp" 2>&1
+  check_grep "qwen2 vocab: inspect shows the pre-tokenizer and merges" "pre qwen2, ignore_merges false\\), 151936 tokens .* 151387 merges" "$T_TMP/insp"
+else
+  skip "../shared/fixtures/vocab not found (vocabulary-only files)"
+fi
 
 # --- fixtures: tokenizer, logits and greedy tokens against the reference ---
 if [ -d "$TINY" ] && [ -n "$PY" ]; then

@@ -18,7 +18,7 @@
  * --tokenizer gpt2 synthesises a byte-level BPE vocabulary instead: the 256
  * byte-level characters (GPT-2 bytes_to_unicode, in byte order), the results
  * of a few merges ("h e", "l l", "he ll", "hell o", "Ġ w", "o r", "Ġw or",
- * "l d", "Ġwor ld", "Ġ Ġ", "1 2", "12 3"), <|begin_of_text|> (BOS) and
+ * "l d", "Ġwor ld", "Ġ Ġ", "1 2", "12 3", "a b", "b c"), <|begin_of_text|> (BOS) and
  * <|end_of_text|> (EOS) as CONTROL, <think> as USER_DEFINED, then [PAD<i>]
  * UNUSED fillers; tokenizer.ggml.pre is --pre (default llama-bpe; "" omits it).
  * --vocab-only writes no hyper-parameters and no tensors (like the reference's
@@ -96,6 +96,7 @@ static int parse_type(const char *s)
 static const char *const BPE_MERGES[][2] = {
     { "h", "e" }, { "l", "l" }, { "he", "ll" }, { "hell", "o" }, { "\xc4\xa0", "w" }, { "o", "r" },
     { "\xc4\xa0w", "or" }, { "l", "d" }, { "\xc4\xa0wor", "ld" }, { "\xc4\xa0", "\xc4\xa0" }, { "1", "2" }, { "12", "3" },
+    { "a", "b" }, { "b", "c" },   /* ranks 12 and 13 compete in "abc": "ab" "c" */
 };
 #define BPE_NM ((int)(sizeof BPE_MERGES / sizeof BPE_MERGES[0]))
 #define BPE_MIN (256 + BPE_NM + 3)

@@ -70,10 +70,11 @@ BV="$T_TMP/bpe-vocab.gguf"
 "$GW" "$BV" --tokenizer gpt2 --vocab 300 --vocab-only >/dev/null 2>&1
 "$MMSAFE" inspect "$BV" >"$T_TMP/insp" 2>&1; check_eq "BPE vocab-only: inspect exit 0" "$?" 0
 check_grep "BPE vocab-only: inspect says so" "validation: ok \(vocabulary only\)" "$T_TMP/insp"
-# merges: "hell o" -> 259 "hello", "Ġwor ld" -> 264 "Ġworld"; BOS 268; <think> (USER_DEFINED) 270 without --parse-special;
+# merges: "hell o" -> 259 "hello", "Ġwor ld" -> 264 "Ġworld"; BOS 270; <think> (USER_DEFINED) 272 without --parse-special;
 # "  123 1234": Ġ | Ġ | 123 | Ġ | 123 | 4 (digits in threes, never joined to the space)
-check_eq "BPE vocab-only: tokenize" "$("$MMSAFE" tokenize --model "$BV" "hello world<think>  123 1234")" "[268, 259, 264, 270, 32, 32, 267, 32, 267, 52]"
-check_eq "BPE vocab-only: control token only with --parse-special" "$("$MMSAFE" tokenize --model "$BV" --no-bos --parse-special "<|end_of_text|>")" "[269]"
+check_eq "BPE vocab-only: tokenize" "$("$MMSAFE" tokenize --model "$BV" "hello world<think>  123 1234")" "[270, 259, 264, 272, 32, 32, 267, 32, 267, 52]"
+check_eq "BPE vocab-only: control token only with --parse-special" "$("$MMSAFE" tokenize --model "$BV" --no-bos --parse-special "<|end_of_text|>")" "[271]"
+check_eq "BPE vocab-only: the lower-ranked merge wins ('a b' 12 before 'b c' 13)" "$("$MMSAFE" tokenize --model "$BV" --no-bos "abc")" "[268, 99]"
 "$MMSAFE" logits --model "$BV" --prompt hi -o "$T_TMP/x.bin" >/dev/null 2>"$T_TMP/err"; check_eq "BPE vocab-only: logits exit 1" "$?" 1
 printf 'ab\377c' >"$T_TMP/notutf8.txt"
 "$MMSAFE" tokenize --model "$BV" --prompt-file "$T_TMP/notutf8.txt" >/dev/null 2>"$T_TMP/err"; check_eq "prompt not UTF-8: exit 1" "$?" 1
@@ -90,8 +91,8 @@ badv() {  # badv NAME EXPECTED-REGEX GGUF_WRITE-ARGS...: tokenize and inspect bo
 badv pre-unknown.gguf "tokenizer.ggml.pre 'falcon' is not supported \(supported: llama-bpe, qwen2\)" --pre falcon
 badv pre-missing.gguf "without tokenizer.ggml.pre" --pre ""
 badv merges-missing.gguf "without tokenizer.ggml.merges" --drop-key tokenizer.ggml.merges
-badv merge-unknown.gguf "merges entry 12 \('wor zq'\) refers to 'wor', which is not in the token list" --bpe-flaw merge-unknown
-badv merge-nospace.gguf "merges entry 12 \('abc'\) is not two tokens separated by a space" --bpe-flaw merge-no-space
+badv merge-unknown.gguf "merges entry 14 \('wor zq'\) refers to 'wor', which is not in the token list" --bpe-flaw merge-unknown
+badv merge-nospace.gguf "merges entry 14 \('abc'\) is not two tokens separated by a space" --bpe-flaw merge-no-space
 badv type-count.gguf "token_type has 299 entries for 300 tokens" --bpe-flaw type-count
 badv no-byte.gguf "no token for byte 0x41 .*byte tokens are missing" --bpe-flaw no-byte-token
 

@@ -155,11 +155,13 @@ static void split_as(const struct eng_model *m, const char *name, const char *pa
 static void own_cases(const struct eng_model *m, const char *name, int llama3)
 {
     SPLIT(m, name, "WE\0'VE\0 it\0'S\0 they\0'LL\0 I\0'd");          /* contractions in either case */
+    SPLIT(m, name, "I\0'M\0AGINE\0 WE\0'VE\0RY\0 it\0's\0ok\0 x\0'Ll\0ama");   /* a contraction ends its pre-token */
     SPLIT(m, name, "it\0\xe2\x80\x99s\0 don\0\xe2\x80\x99t");        /* U+2019 is no apostrophe: "’s" is rule 2 */
     SPLIT(m, name, "x\0'\xc3\xa9t\xc3\xa9");                          /* 'é... : no contraction, ' + letters */
     SPLIT(m, name, "a\0  \0 b\0\n\n\0 \0 c\0\t ");                    /* whitespace runs; a trailing run stays whole */
     SPLIT(m, name, "a\0\r\n \r\n\0 \0 b\0   ");                       /* W up to its last CR/LF; trailing run kept */
     SPLIT(m, name, "a\0\xc2\xa0\0\xc2\xa0" "b\0\xc2\x85\0 x");        /* U+00A0, U+0085 are whitespace */
+    SPLIT(m, name, "a\0\xc2\x85\0\xc2\x85" "b\0!\0\xc2\x85");          /* U+0085 (a Cc) is white space too */
     SPLIT(m, name, "a\0\xe2\x80\x8b" "b\0\xef\xbb\xbf" "c");          /* U+200B, U+FEFF are not: other + letters */
     SPLIT(m, name, "e\0\xcc\x81x\0 e\0\xcc\x81");                     /* combining marks are not letters */
     SPLIT(m, name, "\xe0\xb8\xaa\xe0\xb8\xa7\0\xe0\xb8\xb1\xe0\xb8\xaa\xe0\xb8\x94\0\xe0\xb8\xb5"); /* Thai สวัสดี: vowel signs (Mn) break letter runs */
@@ -168,6 +170,12 @@ static void own_cases(const struct eng_model *m, const char *name, int llama3)
     SPLIT(m, name, "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82\0,\0 \xce\xba\xcf\x8c\xcf\x83\xce\xbc\xce\xb5\0!\0 \xd9\x85\xd8\xb1\xd8\xad\xd8\xa8\xd8\xa7"); /* Cyrillic, Greek, Arabic */
     SPLIT(m, name, "\xe4\xbd\xa0\xe5\xa5\xbd\xe4\xb8\x96\xe7\x95\x8c\0\xe3\x80\x82\0\xe3\x80\x80\xe3\x81\x93\xe3\x82\x93"); /* CJK, U+3000 then kana */
     SPLIT(m, name, "a\xf0\xae\xaf\xb0\xf0\xae\xaf\xb1\0\xe1\xb2\x89x");  /* U+2EBF0 (15.1) is a letter, U+1C89 (16.0) unassigned */
+    {   /* "  " + U+0085 at the end is one whitespace run: BPE starts it with "ĠĠ" (256), not a lone "Ġ" (220) */
+        int k = tok(m, "  \xc2\x85", 4, 0, 0, ids);
+        char d[120];
+        snprintf(d, sizeof d, "%s: U+0085 ends a whitespace run (ids start with 256)", name);
+        CHECK_T(k >= 1 && ids[0] == 256, d);
+    }
     if (llama3) {
         SPLIT(m, name, "123\0" "456\0" "7\0 \0" "12\0,\0" "345");          /* digits in threes from the left */
         SPLIT(m, name, "\xc2\xb2\xc2\xbd\xe2\x85\xab\0\xe2\x91\xa0\xd9\xa1\xe0\xa5\xa7\0\xef\xbc\x91");   /* ²½Ⅻ ①١१ １: all \p{N} */

@@ -27,7 +27,13 @@ void err_prefix(const char *fmt, ...)
     vsnprintf(pre, sizeof pre, fmt, ap);
     va_end(ap);
     memcpy(old, g_msg, sizeof old);
-    snprintf(g_msg, sizeof g_msg, "%s: %s", pre, old);
+    /* "pre: old", cut at the buffer's end (assembled by hand: snprintf would
+     * warn, rightly, that it may truncate) */
+    size_t n = 0, cap = sizeof g_msg - 1;
+    const char *parts[3] = { pre, ": ", old };
+    for (int k = 0; k < 3; k++)
+        for (const char *q = parts[k]; *q && n < cap; q++) g_msg[n++] = *q;
+    g_msg[n] = 0;
 }
 
 const char *err_msg(void) { return g_msg; }

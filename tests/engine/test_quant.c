@@ -447,6 +447,28 @@ static void test_act_hand(void)
             for (int j = 0; j < 32; j++) s0 += (int8_t)q[off + j];
             CHECK_EQ_I(rd16(q + 2), t_f2h((3.f / 127.f) * (float)s0), "Q8_1: s of block 0 = f16(d*sum) with the f32 d");
         }
+        /* id is 127/amax (x86 AVX path), not 1/d (quantize_row_q8_0_ref): find an
+         * amax and an element near a tie where the two round differently */
+        {
+            float fa = 0, fx = 0, want_q = 0;
+            for (int k = 0; k < 4000 && fa == 0; k++) {
+                float am = 1.f + (float)k / 1024.f, id1 = 127.f / am, id2 = 1.f / (am / 127.f);
+                if (id1 == id2) continue;
+                for (int m = 0; m < 127 && fa == 0; m++) {
+                    float xv = ((float)m + 0.5f) / id1;
+                    for (int u = -2; u <= 2 && fa == 0; u++) {
+                        float xu = xv;
+                        for (int z = 0; z < (u < 0 ? -u : u); z++) xu = nextafterf(xu, u < 0 ? 0.f : 2.f * am);
+                        if (rintf(xu * id1) != rintf(xu * id2)) { fa = am; fx = xu; want_q = rintf(xu * id1); }
+                    }
+                }
+            }
+            memset(y, 0, 32 * sizeof *y);
+            y[0] = fa; y[1] = fx;
+            qt_quant_act(at, y, q, 32);
+            snprintf(d, sizeof d, "%s: q = rne(x * (127/amax)) at a near-tie (amax %.9g, x %.9g; 1/d gives another q)", nm, fa, fx);
+            CHECK_T(fa != 0 && (int8_t)q[off + 1] == (int)want_q && (int8_t)q[off] == 127, d);
+        }
         /* all-zero block over a used buffer: d = 0 (and s = 0), q = 0 */
         memset(y, 0, 32 * sizeof *y);
         memset(q, 0xAA, sizeof q);
@@ -524,12 +546,14 @@ static void test_dots_independent(void)
     static uint8_t w[8192], act[8192];
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
         int t = types[ti], at = qt_act_type(t), one = t == QT_Q4_1 || t == QT_Q5_1;
+        /* float types: a length that is not a multiple of 32 or 8 (every tail loop runs) */
+        const int n = qt_info(t)->blck == 1 ? N - 21 : N;
         double wf = 0, wr = 0;
         for (int rep = 0; rep < 40; rep++) {
-            random_blocks(t, w, N);
-            for (int i = 0; i < N; i++) x[i] = rnd() + (i == 13 * rep ? 30.f : 0.f);
-            qt_quant_act(at, x, act, N);
-            ind_dequant(t, w, wd, N, one);
+            random_blocks(t, w, n);
+            for (int i = 0; i < n; i++) x[i] = rnd() + (i == 13 * rep ? 30.f : 0.f);
+            qt_quant_act(at, x, act, n);
+            ind_dequant(t, w, wd, n, one);
             double dd = 0, mag = 0;
             if (at == QT_Q8_1) {   /* sum_b [ sum_j (q_w d_w)(q_a d_a) + m_w * s_a ] */
                 const int bsz = qt_info(t)->tsize;
@@ -543,10 +567,10 @@ static void test_dots_independent(void)
                     dd += (double)mw * sa; mag += fabs((double)mw * sa);
                 }
             } else {
-                ind_dequant(at, act, ad, N, 0);
-                for (int i = 0; i < N; i++) { dd += (double)wd[i] * ad[i]; mag += fabs((double)wd[i] * ad[i]); }
+                ind_dequant(at, act, ad, n, 0);
+                for (int i = 0; i < n; i++) { dd += (double)wd[i] * ad[i]; mag += fabs((double)wd[i] * ad[i]); }
             }
-            float r = qt_vec_dot_ref(t, N, w, act), f = qt_vec_dot(t, N, w, act);
+            float r = qt_vec_dot_ref(t, n, w, act), f = qt_vec_dot(t, n, w, act);
             double er = fabs(r - dd) / (mag + 1e-30), ef = fabs(f - dd) / (mag + 1e-30);
             if (!(er <= wr)) wr = er;
             if (!(ef <= wf)) wf = ef;

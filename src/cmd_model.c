@@ -25,7 +25,7 @@ static const char *ARITH_HELP =
     "                       mmsafe reproduces the reference's results: fast agrees with llama.cpp's\n"
     "                       logits several times more tightly than exact, and it is faster.\n"
     "                       exact: weights dequantised exactly, float32 activations and KV cache\n"
-    "                       (the model as written; matches a float64 forward to ~1e-5).\n"
+    "                       (the model as written; within 1e-5 of a float64 forward).\n"
     "  --kv f16|f32         KV cache type (default: f16 with fast, f32 with exact)\n";
 
 static const char *COMMON_HELP =
@@ -75,8 +75,12 @@ static int parse_int(const char *cmd, const char *opt, const char *v, int lo, in
     return EXIT_OK;
 }
 
+/* Options beyond the shared ones (--model, --prompt, --prompt-file, --no-bos,
+ * --parse-special), per command; any other is a usage error, never ignored. */
+enum { MO_OUT = 1, MO_TOP = 2, MO_N = 4, MO_COMPUTE = 8 /* --threads --ctx --arith --kv */ };
+
 /* Parses the shared options; positional text goes to prompt when allow_pos. */
-static int parse_opts(const char *cmd, int argc, char **argv, struct mopts *o, int allow_pos)
+static int parse_opts(const char *cmd, int argc, char **argv, struct mopts *o, int allow_pos, unsigned allow)
 {
     memset(o, 0, sizeof *o);
     o->threads = 1; o->arith = ENG_ARITH_FAST; o->kv = ENG_KV_AUTO; o->top = 0; o->n_gen = 16;
@@ -85,18 +89,19 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct mopts *o, i
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         int r = EXIT_OK;
 #define NEEDV() do { if (!v) return cli_usage_error(cmd, "%s needs a value", a); i++; } while (0)
+#define ALLOWED(bit) do { if (!(allow & (bit))) return cli_usage_error(cmd, "option '%s' does not apply to %s", a, cmd); } while (0)
         if (!strcmp(a, "--model") || !strcmp(a, "-m")) { NEEDV(); o->model = v; }
         else if (!strcmp(a, "--prompt") || !strcmp(a, "-p")) { NEEDV(); o->prompt = v; }
         else if (!strcmp(a, "--prompt-file")) { NEEDV(); o->prompt_file = v; }
-        else if (!strcmp(a, "-o") || !strcmp(a, "--output")) { NEEDV(); o->out = v; }
+        else if (!strcmp(a, "-o") || !strcmp(a, "--output")) { ALLOWED(MO_OUT); NEEDV(); o->out = v; }
         else if (!strcmp(a, "--no-bos")) o->no_bos = 1;
         else if (!strcmp(a, "--parse-special")) o->parse_special = 1;
-        else if (!strcmp(a, "--threads") || !strcmp(a, "-t")) { NEEDV(); r = parse_int(cmd, a, v, 1, 1024, &o->threads); }
-        else if (!strcmp(a, "--ctx")) { NEEDV(); r = parse_int(cmd, a, v, 1, 1 << 24, &o->n_ctx); }
-        else if (!strcmp(a, "--top")) { NEEDV(); r = parse_int(cmd, a, v, 1, 1 << 24, &o->top); }
-        else if (!strcmp(a, "-n")) { NEEDV(); r = parse_int(cmd, a, v, 0, 1 << 24, &o->n_gen); }
-        else if (!strcmp(a, "--arith")) { NEEDV(); if (eng_arith_parse(v, &o->arith)) return cli_usage_error(cmd, "--arith: expected fast or exact, got '%s'", v); }
-        else if (!strcmp(a, "--kv")) { NEEDV();
+        else if (!strcmp(a, "--threads") || !strcmp(a, "-t")) { ALLOWED(MO_COMPUTE); NEEDV(); r = parse_int(cmd, a, v, 1, 1024, &o->threads); }
+        else if (!strcmp(a, "--ctx")) { ALLOWED(MO_COMPUTE); NEEDV(); r = parse_int(cmd, a, v, 1, 1 << 24, &o->n_ctx); }
+        else if (!strcmp(a, "--top")) { ALLOWED(MO_TOP); NEEDV(); r = parse_int(cmd, a, v, 1, 1 << 24, &o->top); }
+        else if (!strcmp(a, "-n")) { ALLOWED(MO_N); NEEDV(); r = parse_int(cmd, a, v, 0, 1 << 24, &o->n_gen); }
+        else if (!strcmp(a, "--arith")) { ALLOWED(MO_COMPUTE); NEEDV(); if (eng_arith_parse(v, &o->arith)) return cli_usage_error(cmd, "--arith: expected fast or exact, got '%s'", v); }
+        else if (!strcmp(a, "--kv")) { ALLOWED(MO_COMPUTE); NEEDV();
             if (!strcmp(v, "f16")) o->kv = ENG_KV_F16; else if (!strcmp(v, "f32")) o->kv = ENG_KV_F32;
             else return cli_usage_error(cmd, "--kv: expected f16 or f32, got '%s'", v); }
         else if (a[0] == '-' && a[1]) return cli_usage_error(cmd, "unknown option '%s'", a);
@@ -104,6 +109,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct mopts *o, i
         else return cli_usage_error(cmd, "unexpected argument '%s'", a);
         if (r) return r;
 #undef NEEDV
+#undef ALLOWED
     }
     if (!o->model) return cli_usage_error(cmd, "--model is required");
     if (o->prompt && o->prompt_file) return cli_usage_error(cmd, "give either --prompt or --prompt-file, not both");
@@ -149,10 +155,13 @@ static void print_piece_json(FILE *f, const char *s, int n)
 int cmd_inspect(int argc, char **argv)
 {
     if (argc >= 2 && cli_is_help(argv[1])) {
-        printf("usage: mmsafe inspect MODEL.gguf\n\n"
-               "Prints the GGUF header, metadata, the tensor table (name, type, shape, size),\n"
-               "the model's hyper-parameters and tokenizer, and validation problems.\n"
-               "Exit 1 when the file cannot be used as a model.\n");
+        printf("usage: mmsafe inspect FILE.gguf\n\n"
+               "Prints the GGUF header, metadata and the tensor table (name, type, shape, size) of\n"
+               "any file the engine loads, then what it is:\n"
+               "  a language model (general.architecture llama): hyper-parameters and tokenizer;\n"
+               "  an mmproj (general.architecture clip): the vision tower (image and patch size,\n"
+               "  blocks, width, heads, activation), the projector, image mean/std;\n"
+               "and validation problems.  Exit 1 when the file cannot be used.\n");
         return EXIT_OK;
     }
     if (argc != 2) return cli_usage_error("inspect", "expected one GGUF file");
@@ -163,12 +172,13 @@ int cmd_inspect(int argc, char **argv)
 int cmd_tokenize(int argc, char **argv)
 {
     if (argc >= 2 && cli_is_help(argv[1])) {
-        printf("usage: mmsafe tokenize --model MODEL.gguf [--no-bos] [--parse-special] (TEXT | --prompt-file F)\n\n"
-               "Prints the token ids as one JSON array on stdout.\n\n%s", COMMON_HELP);
+        printf("usage: mmsafe tokenize --model MODEL.gguf (TEXT | --prompt TEXT | --prompt-file F) [--no-bos] [--parse-special]\n\n"
+               "Prints the token ids as one JSON array on stdout.  Tokenizing is single-threaded\n"
+               "and has no arithmetic: --threads, --arith and the other compute options are refused.\n\n%s", COMMON_HELP);
         return EXIT_OK;
     }
     struct mopts o;
-    int r = parse_opts("tokenize", argc, argv, &o, 1);
+    int r = parse_opts("tokenize", argc, argv, &o, 1, 0);
     if (r) return r;
     struct eng_model *m = NULL;
     int32_t *ids = NULL;
@@ -215,7 +225,7 @@ int cmd_logits(int argc, char **argv)
     for (int i = 1; i < argc; i++)   /* an image prompt: cmd_vision.c */
         if (!strcmp(argv[i], "--mmproj") || !strcmp(argv[i], "--image")) return cmd_logits_image(argc, argv);
     struct mopts o;
-    int r = parse_opts("logits", argc, argv, &o, 0);
+    int r = parse_opts("logits", argc, argv, &o, 0, MO_OUT | MO_TOP | MO_COMPUTE);
     if (r) return r;
     if (!o.out && !o.top) { free(o.text); return cli_usage_error("logits", "nothing to do: give -o OUT.bin and/or --top K"); }
     struct eng_model *m = NULL;
@@ -274,7 +284,7 @@ int cmd_generate(int argc, char **argv)
         return EXIT_OK;
     }
     struct mopts o;
-    int r = parse_opts("generate", argc, argv, &o, 0);
+    int r = parse_opts("generate", argc, argv, &o, 0, MO_N | MO_COMPUTE);
     if (r) return r;
     struct eng_model *m = NULL;
     struct eng_ctx *c = NULL;

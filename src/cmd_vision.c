@@ -26,7 +26,7 @@ struct vopts {
 
 static const char *VISION_HELP =
     "  --mmproj FILE        the vision projector GGUF (general.architecture = clip, projector mlp)\n"
-    "  --image FILE         a JPEG, PNG or WebP file (the format is read from the bytes)\n"
+    "  --image FILE         a JPEG, PNG, WebP or binary PPM (P6) file (the format is read from the bytes)\n"
     "  --vision-mode MODE   llava (default) or llama.cpp.\n"
     "                       llava: the original LLaVA-1.5 computation: pad to a square with the mean\n"
     "                       colour, Pillow bicubic to S x S, class token first, every stored block,\n"
@@ -82,7 +82,9 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct vopts *o, i
             if (!strcmp(v, "f16")) o->kv = ENG_KV_F16;
             else if (!strcmp(v, "f32")) o->kv = ENG_KV_F32;
             else return cli_usage_error(cmd, "--kv: expected f16 or f32, got '%s'", v);
-        } else return cli_usage_error(cmd, "unknown argument '%s'", a);
+        } else if (!strcmp(a, "--threads") || !strcmp(a, "--arith") || !strcmp(a, "--kv"))
+            return cli_usage_error(cmd, "option '%s' does not apply to %s", a, cmd);
+        else return cli_usage_error(cmd, "unknown argument '%s'", a);
 #undef NEEDV
     }
     if (!o->mmproj) return cli_usage_error(cmd, "--mmproj is required");
@@ -129,7 +131,8 @@ int cmd_preprocess(int argc, char **argv)
                "                         [--max-pixels N] -o OUT.bin\n\n"
                "Decodes the image and writes the normalised tensor the vision tower sees:\n"
                "float32 [3, S, S] (planar RGB, rows top to bottom), S = the mmproj's image_size,\n"
-               "normalised with its image_mean / image_std.\n\n%s", VISION_HELP);
+               "normalised with its image_mean / image_std.  Preprocessing is single-threaded\n"
+               "and exact: --threads, --arith and --kv are refused.\n\n%s", VISION_HELP);
         return EXIT_OK;
     }
     struct vopts o;
@@ -306,7 +309,9 @@ static int iparse(int argc, char **argv, struct iopts *o)
         } else if (!strcmp(a, "--max-pixels")) {
             NEEDV();
             if (parse_u64(cmd, a, v, 1, UINT64_C(1) << 40, &o->max_pixels)) return EXIT_USAGE;
-        } else return cli_usage_error(cmd, "unknown argument '%s'", a);
+        } else if (!strcmp(a, "--threads") || !strcmp(a, "--arith") || !strcmp(a, "--kv"))
+            return cli_usage_error(cmd, "option '%s' does not apply to %s", a, cmd);
+        else return cli_usage_error(cmd, "unknown argument '%s'", a);
 #undef NEEDV
     }
     if (!o->model) return cli_usage_error(cmd, "--model is required");

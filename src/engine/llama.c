@@ -9,6 +9,7 @@
 #include "tokenizer.h"
 #include "bpe.h"
 #include "util.h"
+#include "vision.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -577,6 +578,12 @@ int eng_inspect(const char *path, void *fp)
         total += t->nbytes;
     }
     fprintf(f, "  total tensor data: %zu bytes (%.1f MiB)\n", total, (double)total / 1048576.0);
+    const char *arch;
+    size_t arch_n;
+    if (gguf_get_str(g, "general.architecture", &arch, &arch_n) == RC_OK && arch_n == 4 && !memcmp(arch, "clip", 4)) {
+        gguf_close(g);   /* an mmproj: the vision loader describes and validates it */
+        return vis_inspect(path, f);
+    }
     struct eng_model *m = calloc(1, sizeof *m);
     if (!m) { gguf_close(g); return eng_err(RC_ENOMEM, "out of memory"); }
     m->g = g;
@@ -593,6 +600,7 @@ int eng_inspect(const char *path, void *fp)
     rc = load(m);
     fprintf(f, "\nmodel:\n");
     if (!rc) {
+        fprintf(f, "  kind: language model (general.architecture llama)\n");
         fprintf(f, "  architecture llama: n_vocab %d, n_embd %d, n_layer %d, n_head %d, n_head_kv %d (GQA %d), head_dim %d,\n"
                    "  n_ff %d, context_length %d, rms_eps %g, rope base %g, freq_scale %g, output %s\n",
                 m->n_vocab, m->n_embd, m->n_layer, m->n_head, m->n_head_kv, m->n_head / m->n_head_kv, m->head_dim, m->n_ff,

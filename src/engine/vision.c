@@ -398,6 +398,40 @@ int eng_vision_open(const char *path, struct eng_vision **out)
     return RC_OK;
 }
 
+/* `mmsafe inspect` on an mmproj file: what the tower and projector are, as
+ * loaded and validated (called by eng_inspect after the metadata and the
+ * tensor table). */
+int vis_inspect(const char *path, void *fp)
+{
+    FILE *f = fp;
+    struct eng_vision *v = NULL;
+    int rc = eng_vision_open(path, &v);
+    fprintf(f, "\nmodel:\n");
+    if (rc) {
+        fprintf(f, "  kind: mmproj (general.architecture clip): vision tower + projector\n");
+        fprintf(f, "\nvalidation problems:\n  %s\n", eng_errmsg());
+        return rc;
+    }
+    const struct vis_hparams *hp = &v->hp;
+    static const char *acts[] = { "quick_gelu", "gelu", "silu", "gelu_erf" };
+    int G = hp->image_size / hp->patch_size;
+    fprintf(f, "  kind: mmproj (general.architecture clip): CLIP ViT vision tower + LLaVA-1.5 MLP projector\n");
+    fprintf(f, "  vision: image_size %d, patch_size %d (%dx%d = %d patches + CLS), n_embd %d, n_head %d, head_dim %d, n_ff %d,\n"
+               "  blocks %d stored (run: %d in llama.cpp mode, %d in llava mode), feature_layer %d, layer_norm_eps %g,\n"
+               "  activation %s, pre_ln %s, post_ln %s, FFN naming %s\n",
+            hp->image_size, hp->patch_size, G, G, hp->n_patches, hp->n_embd, hp->n_head, hp->head_dim, hp->n_ff,
+            hp->block_count, eng_vision_n_layers_run(v, ENG_VISION_LLAMA_CPP), eng_vision_n_layers_run(v, ENG_VISION_LLAVA),
+            hp->feature_layer, (double)hp->eps, acts[hp->act], hp->has_pre_ln ? "yes" : "no", hp->has_post_ln ? "yes" : "no",
+            hp->ffn_swapped ? "legacy (ffn_down holds fc1: swapped)" : "standard");
+    fprintf(f, "  projector: mlp, %d -> %d -> %d (GELU between); %d image tokens of width %d (the LM's n_embd must be %d)\n",
+            hp->n_embd, hp->n_mid, hp->n_out, hp->n_patches, hp->n_out, hp->n_out);
+    fprintf(f, "  image_mean %.8g %.8g %.8g, image_std %.8g %.8g %.8g\n", (double)hp->pre.mean[0], (double)hp->pre.mean[1],
+            (double)hp->pre.mean[2], (double)hp->pre.std[0], (double)hp->pre.std[1], (double)hp->pre.std[2]);
+    fprintf(f, "\nvalidation: ok\n");
+    eng_vision_free(v);
+    return RC_OK;
+}
+
 const struct vis_hparams *eng_vision_hparams(const struct eng_vision *v) { return &v->hp; }
 int eng_vision_image_size(const struct eng_vision *v) { return v->hp.image_size; }
 int eng_vision_n_tokens(const struct eng_vision *v) { return v->hp.n_patches; }

@@ -38,5 +38,8 @@ int eng_vision_n_layers_run(const struct eng_vision *v, int mode);
  * rows[0] and after block i into rows[1 + i] (each (n_patches + 1) x n_embd,
  * in the mode's token order), for up to n_stages stages.  NULL turns it off. */
 void eng_vision_ctx_set_debug(struct eng_vision_ctx *c, float **rows, int n_stages);
+/* Prints the "model:" and validation sections of `mmsafe inspect` for an
+ * mmproj file (a FILE *); returns RC_OK or the load error. */
+int vis_inspect(const char *path, void *f);
 
 #endif

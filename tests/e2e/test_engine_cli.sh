@@ -115,6 +115,45 @@ if [ -f "$V/ggml-vocab-llama3.gguf" ]; then
 else
   skip "../shared/fixtures/vocab not found (vocabulary-only files)"
 fi
+# --- inspect on every file the engine loads: the mmproj (data/models, in the repository) ---
+MMP="$ROOT/data/models/tiny-llava-mmproj-F16.gguf"
+"$MMSAFE" inspect "$MMP" >"$T_TMP/insp_mm" 2>"$T_TMP/err"; check_eq "inspect mmproj: exit 0" "$?" 0
+check_nogrep "inspect mmproj: no 'not supported'" "not supported" "$T_TMP/insp_mm"
+check_grep "inspect mmproj: kind" "^  kind: mmproj \(general.architecture clip\): CLIP ViT vision tower \+ LLaVA-1.5 MLP projector$" "$T_TMP/insp_mm"
+check_grep "inspect mmproj: vision sizes" "^  vision: image_size 112, patch_size 14 \(8x8 = 64 patches \+ CLS\), n_embd 64, n_head 4, head_dim 16, n_ff 128,$" "$T_TMP/insp_mm"
+check_grep "inspect mmproj: blocks" "^  blocks 3 stored \(run: 2 in llama.cpp mode, 3 in llava mode\), feature_layer 0, layer_norm_eps 1e-05,$" "$T_TMP/insp_mm"
+check_grep "inspect mmproj: activation and norms" "^  activation quick_gelu, pre_ln yes, post_ln no, FFN naming standard$" "$T_TMP/insp_mm"
+check_grep "inspect mmproj: projector" "^  projector: mlp, 64 -> 128 -> 128 \(GELU between\); 64 image tokens of width 128" "$T_TMP/insp_mm"
+check_grep "inspect mmproj: mean/std" "^  image_mean 0.48145467 0.45782751 0.40821072, image_std 0.26862955 0.26130259 0.2757771$" "$T_TMP/insp_mm"
+check_grep "inspect mmproj: tensor table" "^  mm.2.weight +F16 +\[128, 128\] +32768$" "$T_TMP/insp_mm"
+check_grep "inspect mmproj: tensor table (patch)" "^  v.patch_embd.weight +F16 +\[14, 14, 3, 64\] +75264$" "$T_TMP/insp_mm"
+check_grep "inspect mmproj: validation" "^validation: ok$" "$T_TMP/insp_mm"
+"$MMSAFE" inspect "$ROOT/data/models/tiny-llava-lm-F16.gguf" >"$T_TMP/insp_lm" 2>&1
+check_grep "inspect LM: kind" "^  kind: language model \(general.architecture llama\)$" "$T_TMP/insp_lm"
+printf 'P6\n2 2\n255\n0123456789ab' >"$T_TMP/notgguf.ppm"
+"$MMSAFE" inspect "$T_TMP/notgguf.ppm" >/dev/null 2>"$T_TMP/err"; check_eq "inspect a non-GGUF file: exit 1" "$?" 1
+check_grep "inspect a non-GGUF file: message" "^mmsafe: error: .*notgguf\.ppm: .*bad magic" "$T_TMP/err"
+"$MMSAFE" inspect --help >"$T_TMP/h" 2>&1
+check_grep "inspect --help: mmproj files" "an mmproj \(general.architecture clip\)" "$T_TMP/h"
+
+# --- options: each command takes what its --help lists, refuses the rest ---
+LM="$ROOT/data/models/tiny-llava-lm-F16.gguf"
+"$MMSAFE" tokenize --model "$LM" --threads 2 hi >/dev/null 2>"$T_TMP/err"; check_eq "tokenize --threads: exit 2" "$?" 2
+check_grep "tokenize --threads: message" "option '--threads' does not apply to tokenize" "$T_TMP/err"
+"$MMSAFE" tokenize --model "$LM" --arith exact hi >/dev/null 2>&1; check_eq "tokenize --arith: exit 2" "$?" 2
+"$MMSAFE" generate --model "$LM" --top 2 hi >/dev/null 2>&1; check_eq "generate --top: exit 2" "$?" 2
+"$MMSAFE" logits --model "$LM" -n 2 --prompt hi --top 1 >/dev/null 2>&1; check_eq "logits -n: exit 2" "$?" 2
+"$MMSAFE" preprocess --mmproj "$MMP" --image x.png --threads 2 -o "$T_TMP/x" >/dev/null 2>"$T_TMP/err"; check_eq "preprocess --threads: exit 2" "$?" 2
+check_grep "preprocess --threads: message" "option '--threads' does not apply to preprocess" "$T_TMP/err"
+"$MMSAFE" tokenize --model "$LM" --no-bos --parse-special hi >/dev/null 2>&1; check_eq "tokenize --no-bos --parse-special: exit 0" "$?" 0
+"$MMSAFE" generate --model "$LM" --prompt hi -n 2 --threads 2 --arith exact --ctx 64 --kv f32 >/dev/null 2>&1; check_eq "generate with the compute options: exit 0" "$?" 0
+for c in preprocess embed-image logits; do
+  "$MMSAFE" $c --help >"$T_TMP/h" 2>&1
+  check_grep "$c --help: --image accepts binary PPM (P6)" "--image FILE .*binary PPM \(P6\)" "$T_TMP/h"
+done
+printf 'P6\n4 3\n255\n' >"$T_TMP/im.ppm"; head -c 36 /dev/urandom >>"$T_TMP/im.ppm"
+"$MMSAFE" preprocess --mmproj "$MMP" --image "$T_TMP/im.ppm" -o "$T_TMP/pre.bin" >/dev/null 2>&1; check_eq "preprocess a PPM: exit 0" "$?" 0
+check_eq "preprocess a PPM: 3 x 112 x 112 floats" "$(stat -c %s "$T_TMP/pre.bin" 2>/dev/null)" $((3 * 112 * 112 * 4))
 
 # --- fixtures: tokenizer, logits and greedy tokens against the reference ---
 if [ -d "$TINY" ] && [ -n "$PY" ]; then

@@ -3,16 +3,20 @@
  * ../shared/fixtures/llava-tiny (skips when absent).  For every case of every
  * config (the language model alone: image positions take the golden
  * image_embd rows):
- *   - exact mode: logits_exact_float (a float64 forward of the same file) to
- *     1e-4 max/rms relative, and the reference logits within the case's
- *     tolerance (fixtures README §9.4);
+ *   - exact mode: logits_exact_float (a float64 forward of the same file)
+ *     within 8e-6 max / 6e-6 rms relative (observed 4.6e-6 / 3.1e-6; the
+ *     fixtures README §9.3 says about 1e-5), and the reference logits within
+ *     the case's tolerance (fixtures README §9.4) and within the tight
+ *     per-config bound of BOUNDS below;
  *   - fast mode: the reference logits within the limits README §9.4 gives for
  *     an engine that emulates ggml's rounding (F32 image 1e-3, F16 3e-3, Q8_0/
- *     Q4_0/Q5_K_M 5e-2, Q6_K/Q4_K_M 8e-2), with F32 KV as the goldens used;
- *     the llama_cpp_default_attention config with the F16 KV cache and the
- *     one-chunk flash-attention arithmetic (5e-3; README: 1e-2 without it);
+ *     Q4_0/Q5_K_M 5e-2, Q6_K/Q4_K_M 8e-2; the llama_cpp_default_attention
+ *     config 1e-2), and within the tight per-config bounds of BOUNDS, which
+ *     also limit how many cases are not exact (max rel > 1e-4: a Q8 rounding
+ *     flip somewhere in the forward) -- so a drift of the emulation fails even
+ *     where README's limits would not notice;
  *   - top-1 where top1_reliable, greedy tokens over greedy_reliable_prefix.
- * Prints the worst observed error per config next to its bound.
+ * Prints the worst observed error per config next to its bounds.
  */
 #include "engine/engine.h"
 #include "json_mini.h"
@@ -55,7 +59,50 @@ static double fast_limit(const char *wt, int image)
     return 8e-2;
 }
 
-struct cfgstat { char name[64]; double ex_exactf, ex_ref, fast_ref, lim_ref, lim_fast; int n, greedy_checked, greedy_ok; };
+/* Tight bounds per config: about 1.5x the worst observed (x86-64 AVX2 build,
+ * OpenBLAS), rounded up to a clean number; the observed worst is the comment.
+ * "nonexact": fast-mode cases whose max rel exceeds 1e-4 (observed + half).
+ * A config without a row fails: measure it and add one. */
+static const struct bound {
+    const char *cfg;
+    double ref_max, ref_rms;     /* exact mode vs the reference logits */
+    double fast_max, fast_rms;   /* fast mode vs the reference logits */
+    int nonexact;
+} BOUNDS[] = {
+    /*                          exact:ref max, rms                  fast:ref max, rms                   nonexact */
+    { "A_F32",              8e-6,   2e-6,    /* 4.26e-6 1.33e-6 */ 8e-6,   2e-6,    /* 4.26e-6 1.33e-6 */ 0  /* 0/17 */ },
+    { "A_F32_t2",           8e-6,   2e-6,    /* 4.26e-6 1.33e-6 */ 8e-6,   2e-6,    /* 4.26e-6 1.33e-6 */ 0  /* 0/17 */ },
+    { "A_F32_mmF16",        8e-6,   3e-6,    /* 4.82e-6 1.77e-6 */ 8e-6,   3e-6,    /* 4.82e-6 1.77e-6 */ 0  /* 0/5 */ },
+    { "B_F32",              5e-6,   5e-6,    /* 3.21e-6 3.01e-6 */ 5e-6,   5e-6,    /* 3.21e-6 3.01e-6 */ 0  /* 0/17 */ },
+    { "A_F16",              5e-3,   2e-3,    /* 3.17e-3 1.13e-3 */ 2e-3,   8e-4,    /* 1.27e-3 5.30e-4 */ 17 /* 12/17 */ },
+    { "A_Q8_0",             8e-2,   5e-2,    /* 4.79e-2 3.19e-2 */ 1e-6,   1e-6,    /* 0 (bit-identical) */ 0 /* 0/17 */ },
+    { "B_Q4_0",             1.5e-1, 1e-1,    /* 7.09e-2 5.67e-2 */ 4e-2,   3e-2,    /* 2.12e-2 1.79e-2 */ 5  /* 3/17 */ },
+    { "B_Q4_K_M",           1.5e-1, 1e-1,    /* 9.06e-2 6.13e-2 */ 4e-2,   3e-2,    /* 2.14e-2 1.66e-2 */ 6  /* 4/17 */ },
+    { "B_Q4_K_M_t2",        1.5e-1, 1e-1,    /* 9.06e-2 6.13e-2 */ 4e-2,   3e-2,    /* 2.14e-2 1.66e-2 */ 6  /* 4/17 */ },
+    { "B_Q5_K_M",           1.5e-1, 1e-1,    /* 6.79e-2 6.43e-2 */ 4e-2,   5e-2,    /* 2.38e-2 2.88e-2 */ 9  /* 6/17 */ },
+    { "B_Q6_K",             1.5e-1, 1.5e-1,  /* 8.75e-2 7.88e-2 */ 8e-7,   6e-7,    /* 4.73e-7 3.34e-7 */ 0  /* 0/17 */ },
+    { "B_F32_kvf16_faauto", 0,      0,       /* (not compared)  */ 4e-3,   4e-3,    /* 2.34e-3 2.29e-3 */ 17 /* 16/17 */ },
+    { "A_F32_llava",        3e-6,   2e-6,    /* 1.67e-6 1.13e-6 */ 3e-6,   2e-6,    /* 1.67e-6 1.13e-6 */ 0  /* 0/5 */ },
+    { "A_F32_mmF16_llava",  4e-6,   3e-6,    /* 2.44e-6 1.36e-6 */ 4e-6,   3e-6,    /* 2.44e-6 1.36e-6 */ 0  /* 0/5 */ },
+    { "B_F32_llava",        5e-6,   5e-6,    /* 2.81e-6 2.71e-6 */ 5e-6,   5e-6,    /* 2.81e-6 2.71e-6 */ 0  /* 0/5 */ },
+    { "A_F16_llava",        3e-3,   3e-3,    /* 1.72e-3 1.41e-3 */ 1.5e-3, 6e-4,    /* 7.69e-4 3.90e-4 */ 5  /* 5/5 */ },
+    { "A_Q8_0_llava",       8e-2,   6e-2,    /* 5.33e-2 3.54e-2 */ 3e-2,   2e-2,    /* 1.69e-2 1.09e-2 */ 2  /* 1/5 */ },
+    { "B_Q4_0_llava",       8e-2,   6e-2,    /* 4.20e-2 3.68e-2 */ 1.5e-2, 1.5e-2,  /* 8.18e-3 8.95e-3 */ 2  /* 1/5 */ },
+    { "B_Q4_K_M_llava",     1e-1,   1.5e-1,  /* 6.63e-2 6.73e-2 */ 4e-2,   3e-2,    /* 2.38e-2 1.67e-2 */ 5  /* 3/5 */ },
+    { "B_Q5_K_M_llava",     1.5e-1, 1e-1,    /* 9.19e-2 5.89e-2 */ 1.5e-2, 2e-2,    /* 8.59e-3 1.09e-2 */ 2  /* 1/5 */ },
+    { "B_Q6_K_llava",       1.5e-1, 1.5e-1,  /* 9.12e-2 9.19e-2 */ 1.5e-2, 2e-2,    /* 8.85e-3 1.10e-2 */ 2  /* 1/5 */ },
+};
+static const struct bound *bound_of(const char *cfg)
+{
+    for (size_t i = 0; i < sizeof BOUNDS / sizeof *BOUNDS; i++) if (!strcmp(BOUNDS[i].cfg, cfg)) return &BOUNDS[i];
+    return NULL;
+}
+/* exact mode vs logits_exact_float (a float64 forward): observed 4.61e-6 max
+ * (A_F16), 3.10e-6 rms (B_Q6_K_llava) */
+#define EXACTF_MAX 8e-6
+#define EXACTF_RMS 6e-6
+
+struct cfgstat { char name[64]; double ex_exactf, ex_ref, ex_ref_rms, fast_ref, fast_rms, lim_ref, lim_fast; int n, nonexact, greedy_checked, greedy_ok; const struct bound *b; };
 
 static struct eng_model *models[16];
 static char model_names[16][128];
@@ -129,7 +176,14 @@ int main(void)
         if (!golden || (image && !embd)) { CHECK_T(0, "golden files readable"); free(golden); free(embd); free(exactf); continue; }
         struct cfgstat *s = NULL;
         for (int i = 0; i < nst; i++) if (!strcmp(st[i].name, cfg)) s = &st[i];
-        if (!s) { s = &st[nst++]; memset(s, 0, sizeof *s); snprintf(s->name, sizeof s->name, "%s", cfg); }
+        if (!s) {
+            s = &st[nst++]; memset(s, 0, sizeof *s); snprintf(s->name, sizeof s->name, "%s", cfg);
+            s->b = bound_of(cfg);
+            char db[128];
+            snprintf(db, sizeof db, "config %s has a row in BOUNDS", cfg);
+            CHECK_T(s->b != NULL, db);
+        }
+        const struct bound *bd = s->b;
         const struct jn *tol = jn_get(c, "tolerance");
         double tmax = jn_num(tol, "logits_max_rel", 1e-4), trms = jn_num(tol, "logits_rms_rel", 1e-4);
         double mx, rms;
@@ -143,15 +197,20 @@ int main(void)
         if (exactf) {
             rel_err(lg, exactf, nv, &mx, &rms);
             if (mx > s->ex_exactf) s->ex_exactf = mx;
-            snprintf(d, sizeof d, "%s: exact vs logits_exact_float max rel %.2e rms %.2e (bound 1e-4)", id, mx, rms);
-            CHECK_T(mx <= 1e-4 && rms <= 1e-4, d);
+            snprintf(d, sizeof d, "%s: exact vs logits_exact_float max rel %.2e rms %.2e (bounds %.0e %.0e)", id, mx, rms, EXACTF_MAX, EXACTF_RMS);
+            CHECK_T(mx <= EXACTF_MAX && rms <= EXACTF_RMS, d);
         }
         if (!kvf16) {
             rel_err(lg, golden, nv, &mx, &rms);
             if (mx > s->ex_ref) s->ex_ref = mx;
+            if (rms > s->ex_ref_rms) s->ex_ref_rms = rms;
             s->lim_ref = tmax;
             snprintf(d, sizeof d, "%s: exact vs reference max rel %.2e (bound %.0e) rms %.2e (bound %.0e)", id, mx, tmax, rms, trms);
             CHECK_T(mx <= tmax && rms <= trms, d);
+            if (bd) {
+                snprintf(d, sizeof d, "%s: exact vs reference max rel %.2e rms %.2e (observed bounds %.1e %.1e)", id, mx, rms, bd->ref_max, bd->ref_rms);
+                CHECK_T(mx <= bd->ref_max && rms <= bd->ref_rms, d);
+            }
             if (jn_num(c, "top1_reliable", 0)) {
                 int best = 0;
                 for (int i = 1; i < nv; i++) if (lg[i] > lg[best]) best = i;
@@ -164,11 +223,17 @@ int main(void)
         snprintf(d, sizeof d, "%s: fast run (%s)", id, rc == -2 ? "reset changed the logits" : eng_errmsg());
         if (!CHECK_T(rc == 0, d)) goto next;
         rel_err(lg, golden, nv, &mx, &rms);
-        double lim = kvf16 ? 5e-3 : fast_limit(wt, image);   /* README: 1e-2 for an F32-KV engine */
+        double lim = kvf16 ? 1e-2 : fast_limit(wt, image);   /* README §9.4 */
         if (mx > s->fast_ref) s->fast_ref = mx;
+        if (rms > s->fast_rms) s->fast_rms = rms;
+        s->nonexact += mx > 1e-4;
         s->lim_fast = lim;
-        snprintf(d, sizeof d, "%s: fast vs reference max rel %.2e rms %.2e (bound %.0e)", id, mx, rms, lim);
+        snprintf(d, sizeof d, "%s: fast vs reference max rel %.2e rms %.2e (README bound %.0e)", id, mx, rms, lim);
         CHECK_T(mx <= lim && rms <= lim, d);
+        if (bd) {
+            snprintf(d, sizeof d, "%s: fast vs reference max rel %.2e rms %.2e (observed bounds %.1e %.1e)", id, mx, rms, bd->fast_max, bd->fast_rms);
+            CHECK_T(mx <= bd->fast_max && rms <= bd->fast_rms, d);
+        }
         {
             int pre = (int)jn_num(c, "greedy_reliable_prefix", 0);
             const struct jn *g = jn_get(c, "greedy");
@@ -182,10 +247,19 @@ int main(void)
     next:
         free(golden); free(embd); free(exactf);
     }
-    printf("%-20s %5s %14s %22s %22s %s\n", "config", "cases", "exact:exactf", "exact:ref (bound)", "fast:ref (bound)", "greedy");
-    for (int i = 0; i < nst; i++)
-        printf("%-20s %5d %14.2e %12.2e (%.0e) %12.2e (%.0e) %d/%d\n", st[i].name, st[i].n, st[i].ex_exactf, st[i].ex_ref, st[i].lim_ref,
-               st[i].fast_ref, st[i].lim_fast, st[i].greedy_ok, st[i].greedy_checked);
+    printf("%-20s %5s %9s %19s %19s %19s %19s %8s %s\n", "config", "cases", "exact:f64", "exact:ref max(bnd)", "exact:ref rms(bnd)",
+           "fast:ref max(bnd)", "fast:ref rms(bnd)", "nonexact", "greedy");
+    for (int i = 0; i < nst; i++) {
+        const struct bound *b = st[i].b;
+        printf("%-20s %5d %9.2e %9.2e (%7.1e) %9.2e (%7.1e) %9.2e (%7.1e) %9.2e (%7.1e) %3d(<=%2d) %d/%d\n", st[i].name, st[i].n, st[i].ex_exactf,
+               st[i].ex_ref, b ? b->ref_max : 0, st[i].ex_ref_rms, b ? b->ref_rms : 0, st[i].fast_ref, b ? b->fast_max : 0,
+               st[i].fast_rms, b ? b->fast_rms : 0, st[i].nonexact, b ? b->nonexact : 0, st[i].greedy_ok, st[i].greedy_checked);
+        if (b) {
+            char dn[192];
+            snprintf(dn, sizeof dn, "%.64s: %d fast cases not exact (max rel > 1e-4), bound %d", st[i].name, st[i].nonexact, b->nonexact);
+            CHECK_T(st[i].nonexact <= b->nonexact, dn);
+        }
+    }
     CHECK_T(nst >= 20, "every config ran");
     for (int i = 0; i < 16; i++) eng_model_free(models[i]);
     jn_free(j);

@@ -5,7 +5,8 @@
  * images: image_embd from the golden `preprocessed` tensor, in fast
  * (llama.cpp roundings) and exact (float32) arithmetic, within the fixtures
  * README's tolerances (§9.4, §12.5: 3e-3 F32 / 4e-3 F16 mmproj for a plain
- * engine; we hold fast mode to 1e-3).  Also the debug_vision intermediates,
+ * engine; we hold fast mode to 1e-3) and within EMBD_BOUND, about 1.5x what
+ * is observed per mmproj type, mode and arithmetic.  Also the debug_vision intermediates,
  * the hyper-parameters of index.json, 1 vs 2 threads, and load errors.
  * Run from the repository root.
  */
@@ -46,6 +47,15 @@ static const struct { const char *img, *cas; int w, h; } IM[] = {
 };
 
 static double worst[2][2][2];   /* [f16][mode][exact] */
+
+/* image_embd max rel bounds, about 1.5x the worst observed over the 4 mmproj
+ * files x 5 images (x86-64 AVX2), [f16 mmproj][llama.cpp mode][exact] */
+static const double EMBD_BOUND[2][2][2] = {
+    /* F32 mmproj */ { /* llava */ { 1.5e-4 /* fast, obs 8.8e-5 */, 9e-4 /* exact, obs 5.7e-4 */ },
+                       /* lcpp  */ { 2.5e-4 /* fast, obs 1.6e-4 */, 1.1e-3 /* exact, obs 7.1e-4 */ } },
+    /* F16 mmproj */ { /* llava */ { 9e-4 /* fast, obs 5.8e-4 */, 1.5e-3 /* exact, obs 9.7e-4 */ },
+                       /* lcpp  */ { 1e-3 /* fast, obs 6.5e-4 */, 1.2e-3 /* exact, obs 7.7e-4 */ } },
+};
 
 static void test_model(int mi)
 {
@@ -97,11 +107,13 @@ static void test_model(int mi)
                 rc = eng_vision_encode_pre(cx[e][0], mode, pre, out);
                 eng_vision_ctx_set_debug(cx[e][0], NULL, 0);
                 double r = rc ? 1e9 : max_rel(out, ref, 16u * n_out);
-                double tol = e ? (MM[mi].is_f16 ? 4e-3 : 3e-3) : 1e-3;
+                /* README's tolerance for a plain engine (exact), our own for fast mode,
+                 * and the tight bound near what is observed (EMBD_BOUND) */
+                double tol = e ? (MM[mi].is_f16 ? 4e-3 : 3e-3) : 1e-3, tight = EMBD_BOUND[MM[mi].is_f16][lcpp][e];
                 if (r > worst[MM[mi].is_f16][mode][e]) worst[MM[mi].is_f16][mode][e] = r;
-                snprintf(d, sizeof d, "%s %s %s %s: image_embd max rel %.3g (tol %g)", MM[mi].file, IM[ii].img,
-                         eng_vision_mode_name(mode), e ? "exact" : "fast", r, tol);
-                CHECK_T(rc == 0 && r <= tol, d);
+                snprintf(d, sizeof d, "%s %s %s %s: image_embd max rel %.3g (tol %g, observed bound %g)", MM[mi].file, IM[ii].img,
+                         eng_vision_mode_name(mode), e ? "exact" : "fast", r, tol, tight);
+                CHECK_T(rc == 0 && r <= tol && r <= tight, d);
                 if (!MM[mi].is_f16 && e == 0) {
                     for (int s = 0; s <= n_run; s++) {
                         char q[512], nm[32];
@@ -115,7 +127,8 @@ static void test_model(int mi)
                         double rr = nd == (size_t)T * D * 4 ? max_rel(stages[s], g, (size_t)T * D) : 1e9;
                         snprintf(d, sizeof d, "%s %s %s debug %s: max rel %.3g", MM[mi].file, IM[ii].img,
                                  eng_vision_mode_name(mode), nm, rr);
-                        CHECK_T(rr <= (s == 0 ? 1e-5 : 1e-3), d);
+                        /* observed worst: pre_ln 5.1e-7, block outputs 1.5e-4 */
+                        CHECK_T(rr <= (s == 0 ? 1e-6 : 2.5e-4), d);
                         free(g);
                     }
                 }
@@ -204,7 +217,7 @@ static void test_flash_attention_emulation(void)
             if (r16 > w16) w16 = r16;
             if (r32 > w32) w32 = r32;
             snprintf(d, sizeof d, "%s vs flash-attention golden: F16 K/V %.3g, F32 attention %.3g", IM[ii].img, r16, r32);
-            CHECK_T(r16 <= 7e-4 && r16 < r32, d);
+            CHECK_T(r16 <= 6e-4 && r16 < r32, d);   /* observed worst 3.7e-4 */
         }
         free(pre);
         free(ref);

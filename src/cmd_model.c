@@ -90,13 +90,13 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct mopts *o, i
         int r = EXIT_OK;
 #define NEEDV() do { if (!v) return cli_usage_error(cmd, "%s needs a value", a); i++; } while (0)
 #define ALLOWED(bit) do { if (!(allow & (bit))) return cli_usage_error(cmd, "option '%s' does not apply to %s", a, cmd); } while (0)
-        if (!strcmp(a, "--model") || !strcmp(a, "-m")) { NEEDV(); o->model = v; }
-        else if (!strcmp(a, "--prompt") || !strcmp(a, "-p")) { NEEDV(); o->prompt = v; }
+        if (!strcmp(a, "--model")) { NEEDV(); o->model = v; }
+        else if (!strcmp(a, "--prompt")) { NEEDV(); o->prompt = v; }
         else if (!strcmp(a, "--prompt-file")) { NEEDV(); o->prompt_file = v; }
-        else if (!strcmp(a, "-o") || !strcmp(a, "--output")) { ALLOWED(MO_OUT); NEEDV(); o->out = v; }
+        else if (!strcmp(a, "-o")) { ALLOWED(MO_OUT); NEEDV(); o->out = v; }
         else if (!strcmp(a, "--no-bos")) o->no_bos = 1;
         else if (!strcmp(a, "--parse-special")) o->parse_special = 1;
-        else if (!strcmp(a, "--threads") || !strcmp(a, "-t")) { ALLOWED(MO_COMPUTE); NEEDV(); r = parse_int(cmd, a, v, 1, 1024, &o->threads); }
+        else if (!strcmp(a, "--threads")) { ALLOWED(MO_COMPUTE); NEEDV(); r = parse_int(cmd, a, v, 1, 1024, &o->threads); }
         else if (!strcmp(a, "--ctx")) { ALLOWED(MO_COMPUTE); NEEDV(); r = parse_int(cmd, a, v, 1, 1 << 24, &o->n_ctx); }
         else if (!strcmp(a, "--top")) { ALLOWED(MO_TOP); NEEDV(); r = parse_int(cmd, a, v, 1, 1 << 24, &o->top); }
         else if (!strcmp(a, "-n")) { ALLOWED(MO_N); NEEDV(); r = parse_int(cmd, a, v, 0, 1 << 24, &o->n_gen); }

@@ -60,7 +60,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct vopts *o, i
 #define NEEDV() do { if (!v) return cli_usage_error(cmd, "%s needs a value", a); i++; } while (0)
         if (!strcmp(a, "--mmproj")) { NEEDV(); o->mmproj = v; }
         else if (!strcmp(a, "--image")) { NEEDV(); o->image = v; }
-        else if (!strcmp(a, "-o") || !strcmp(a, "--out")) { NEEDV(); o->out = v; }
+        else if (!strcmp(a, "-o")) { NEEDV(); o->out = v; }
         else if (!strcmp(a, "--timings")) o->timings = 1;
         else if (!strcmp(a, "--vision-mode")) {
             NEEDV();
@@ -242,6 +242,7 @@ static const char *const LOGITS_IMAGE_HELP =
     "                       candidates' softmax mass (pieces with and without the leading space)\n"
     "  --print-tokens       print the assembled sequence as a JSON array (-1 at image positions)\n"
     "  --timings            print how long each step took (stderr): decode, preprocess, encode, prefill\n"
+    "  --max-pixels N       refuse images above N pixels (default 67108864)\n"
     "  --kv f16|f32         the LM's KV cache and the tower's K/V (default: LM f16 with fast, f32 with\n"
     "                       exact; tower f32)\n"
     "  --parse-special      accepted; image prompts are always tokenized with special parsing (mtmd)\n";
@@ -267,12 +268,12 @@ static int iparse(int argc, char **argv, struct iopts *o)
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         uint64_t x;
 #define NEEDV() do { if (!v) return cli_usage_error(cmd, "%s needs a value", a); i++; } while (0)
-        if (!strcmp(a, "--model") || !strcmp(a, "-m")) { NEEDV(); o->model = v; }
+        if (!strcmp(a, "--model")) { NEEDV(); o->model = v; }
         else if (!strcmp(a, "--mmproj")) { NEEDV(); o->mmproj = v; }
         else if (!strcmp(a, "--image")) { NEEDV(); o->image = v; }
-        else if (!strcmp(a, "--prompt") || !strcmp(a, "-p")) { NEEDV(); o->prompt = v; }
+        else if (!strcmp(a, "--prompt")) { NEEDV(); o->prompt = v; }
         else if (!strcmp(a, "--prompt-file")) { NEEDV(); o->prompt_file = v; }
-        else if (!strcmp(a, "-o") || !strcmp(a, "--output")) { NEEDV(); o->out = v; }
+        else if (!strcmp(a, "-o")) { NEEDV(); o->out = v; }
         else if (!strcmp(a, "--system")) { NEEDV(); o->system = v; }
         else if (!strcmp(a, "--answers")) { NEEDV(); o->answers = v; }
         else if (!strcmp(a, "--raw")) o->tmpl = ENG_TMPL_RAW;
@@ -294,7 +295,7 @@ static int iparse(int argc, char **argv, struct iopts *o)
             if (!strcmp(v, "f16")) o->kv = ENG_KV_F16;
             else if (!strcmp(v, "f32")) o->kv = ENG_KV_F32;
             else return cli_usage_error(cmd, "--kv: expected f16 or f32, got '%s'", v);
-        } else if (!strcmp(a, "--threads") || !strcmp(a, "-t")) {
+        } else if (!strcmp(a, "--threads")) {
             NEEDV();
             if (parse_u64(cmd, a, v, 1, 1024, &x)) return EXIT_USAGE;
             o->threads = (int)x;

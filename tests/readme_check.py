@@ -94,6 +94,37 @@ def main():
                 print(f"FAIL mmsafe {cmd} --help: usage line {sorted(usage)} vs option list {sorted(listed)}"); bad += 1
             elif listed:
                 print(f"ok   mmsafe {cmd} --help: usage line and option list agree")
+        # README's per-command option table of the engine commands ("Models")
+        mrows = re.findall(r"^\| `(inspect|tokenize|logits|generate|preprocess|embed-image)[^`]*` \| ([^|]*) \|$",
+                           section(readme, "Models"), re.M)
+        if len(mrows) < 6:
+            print(f"FAIL README's model-command option table: only {len(mrows)} rows found"); bad += 1
+        for cmd, cell in mrows:
+            rc, usage, listed = help_opts(mmsafe, cmd)
+            r = opts(" ".join(re.findall(r"`([^`]*)`", cell)))
+            h = usage | listed
+            if r != h:
+                print(f"FAIL mmsafe {cmd}: README's option table {sorted(r)} vs --help {sorted(h)}"); bad += 1
+            else:
+                print(f"ok   mmsafe {cmd}: README's option table and --help list the same options")
+        # Every option a parser in src/ compares against is in some command's --help
+        # (no hidden aliases).
+        import glob, os
+        helped = {"--help", "-h", "--version"}
+        cmds = re.findall(r"^  ([a-z][a-z-]+) ", subprocess.run([mmsafe, "--help"], capture_output=True, text=True).stdout, re.M)
+        for c in cmds:
+            _, u, l = help_opts(mmsafe, c)
+            helped |= u | l
+        src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
+        hidden = set()
+        for f in glob.glob(os.path.join(src, "*.c")):
+            for o in re.findall(r'strcmp\(\s*\w+(?:\[\w+\])?\s*,\s*"(-[-\w]*)"\s*\)', open(f, encoding="utf-8").read()):
+                if o not in helped:
+                    hidden.add(f"{os.path.basename(f)}: {o}")
+        if hidden:
+            print(f"FAIL options accepted by the parsers but in no --help: {sorted(hidden)}"); bad += 1
+        else:
+            print(f"ok   every option the parsers accept is in a --help ({len(cmds)} commands)")
         sys.exit(1 if bad else 0)
 
 

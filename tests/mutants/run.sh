@@ -63,7 +63,7 @@ open(p, "w", encoding="utf-8").write(s.replace(a, b))
 PYEOF
 }
 declare -A baseline
-while IFS=$'\x1f' read -r name file from to tests why; do
+while IFS=$'\x1f' read -r -u 3 name file from to tests why; do
   if [ ${#names[@]} -gt 0 ]; then m=0; for n in "${names[@]}"; do [ "$n" = "$name" ] && m=1; done; [ $m -eq 1 ] || continue; fi
   if [ -z "${baseline[$tests]:-}" ]; then
     if (cd "$W" && make -s test TEST_GROUPS="$tests") >"$logdir/baseline-$name.log" 2>&1; then baseline[$tests]=ok
@@ -80,11 +80,11 @@ while IFS=$'\x1f' read -r name file from to tests why; do
   if (cd "$W" && make -s test TEST_GROUPS="$tests") >>"$logdir/$name.log" 2>&1; then
     echo "FAIL $name: survived ($why) - $tests all passed"; survived=$((survived+1))
   else
-    caught=$(grep -E '^[a-z]+/test_[a-z0-9_]+ +[0-9]+ passed, [1-9]' "$logdir/$name.log" | awk '{print $1}' | tr '\n' ' ')
+    caught=$(grep -E '^[a-z0-9]+/test_[a-z0-9_]+ +[0-9]+ passed, [1-9]' "$logdir/$name.log" | awk '{print $1}' | tr '\n' ' ')
     [ -z "$caught" ] && caught="build or run failure"
     printf 'ok   %-34s caught by %s(%ds)\n' "$name" "$caught" $((SECONDS-t0)); killed=$((killed+1))
   fi
   mv "$W/$file.orig" "$W/$file"; touch "$W/$file"
-done < "$list"
+done 3< "$list"   # not stdin: mpirun in the tests reads stdin and would eat the list
 echo "mutants: $killed passed, $survived failed"
 [ "$survived" -eq 0 ]

@@ -27,7 +27,7 @@ static const char check_help[] =
     "reason.  Exit 0 when the job can run (bad images become per-item errors in the\n"
     "run), 1 on a run-level error, 2 on usage errors.\n\n"
     "  --threads N   decode images with N threads (default: all cores)\n"
-    "  --no-images   skip decoding the images\n";
+    "  --no-images   skip decoding the images (the manifest's image paths are not opened)\n";
 
 int cmd_check(int argc, char **argv)
 {
@@ -35,7 +35,15 @@ int cmd_check(int argc, char **argv)
     int threads = 0, no_images = 0;
     for (int i = 1; i < argc; i++) {
         if (cli_is_help(argv[i])) { fputs(check_help, stdout); return EXIT_OK; }
-        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--threads")) {
+            char *end = NULL;
+            long v = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : 0;
+            if (i + 1 >= argc || *end || v < 1 || v > 4096)
+                return cli_usage_error("check", "--threads needs a number from 1 to 4096%s%s%s", i + 1 < argc ? ", not '" : "",
+                                       i + 1 < argc ? argv[i + 1] : "", i + 1 < argc ? "'" : "");
+            threads = (int)v;
+            i++;
+        }
         else if (!strcmp(argv[i], "--no-images")) no_images = 1;
         else if (argv[i][0] == '-') return cli_usage_error("check", "unknown option '%s'", argv[i]);
         else if (path) return cli_usage_error("check", "one job file at a time");
@@ -92,6 +100,7 @@ int cmd_check(int argc, char **argv)
         double t0 = util_now();
         struct image_limits lim = { job.max_image_pixels };
         if (threads > 0) omp_set_num_threads(threads);
+        int used = omp_get_max_threads();
         #pragma omp parallel for schedule(dynamic, 4) reduction(+:px, decoded)
         for (size_t i = 0; i < man.n; i++) {
             if (!man.items[i].image) continue;
@@ -107,8 +116,8 @@ int cmd_check(int argc, char **argv)
         double dt = util_now() - t0;
         size_t bad = 0;
         for (size_t i = 0; i < man.n; i++) bad += why[i] != NULL;
-        printf("images: %zu decoded, %zu unreadable, %.1f Mpixel in %.2f s (%.0f images/s)\n", decoded, bad,
-               (double)px / 1e6, dt, dt > 0 ? (double)decoded / dt : 0);
+        printf("images: %zu decoded, %zu unreadable, %.1f Mpixel in %.2f s (%.0f images/s, %d thread(s))\n", decoded, bad,
+               (double)px / 1e6, dt, dt > 0 ? (double)decoded / dt : 0, used);
         for (size_t i = 0; i < man.n; i++)
             if (why[i]) { printf("  unreadable: item %s: %s\n", man.items[i].id, why[i]); free(why[i]); }
         free(why);

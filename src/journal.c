@@ -140,6 +140,18 @@ void journal_close(struct journal *j)
     free(j);
 }
 
+/* Is there an intact record at off?  Magic, both length fields and the CRC
+ * must agree; fills *h when there is. */
+static int record_at(const char *data, size_t len, size_t off, struct jrec *h)
+{
+    if (off > len || len - off < sizeof *h) return 0;
+    memcpy(h, data + off, sizeof *h);
+    if (h->magic != J_REC_MAGIC) return 0;
+    if (h->len < sizeof *h || h->len > len - off) return 0;
+    if ((size_t)h->resp_len + h->reason_len != h->len - sizeof *h) return 0;
+    return crc32(0, data + off + 8, h->len - 8) == h->crc;
+}
+
 static int replay_file(const char *path, const char *want_hdr,
                        void (*fn)(void *, int, uint32_t, const struct row *), void *arg, size_t *count)
 {
@@ -153,14 +165,21 @@ static int replay_file(const char *path, const char *want_hdr,
         return RC_OK;
     }
     size_t off = J_HDR;
-    while (off + sizeof(struct jrec) <= len) {
+    while (off < len) {
         struct jrec h;
-        memcpy(&h, data + off, sizeof h);
-        if (h.magic != J_REC_MAGIC || h.len < sizeof h || h.len > len - off ||
-            (size_t)h.resp_len + h.reason_len != h.len - sizeof h ||
-            crc32(0, data + off + 8, h.len - 8) != h.crc) {
-            log_warn("journal '%s': torn record at byte %zu (a rank died while writing it); the rest is ignored", path, off);
-            break;
+        if (!record_at(data, len, off, &h)) {
+            /* Torn (a rank died while writing it) or corrupt: skip to the next
+             * intact record, so one bad record costs only its own item. */
+            size_t next = off + 1;
+            while (next < len && !record_at(data, len, next, &h)) next++;
+            if (next >= len) {
+                log_warn("journal '%s': torn or corrupt record at byte %zu (%zu byte(s) up to the end); ignored, "
+                         "its item is evaluated again", path, off, len - off);
+                break;
+            }
+            log_warn("journal '%s': corrupt record at byte %zu (%zu byte(s) skipped, next intact record at byte %zu); "
+                     "ignored, its item is evaluated again", path, off, next - off, next);
+            off = next;
         }
         char *resp = util_strndup(data + off + sizeof h, h.resp_len);
         char *reason = util_strndup(data + off + sizeof h + h.resp_len, h.reason_len);
@@ -176,7 +195,16 @@ static int replay_file(const char *path, const char *want_hdr,
     return RC_OK;
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+/* Journal names are r<rank>-<creation time in ms>-<pid>.jnl: order by the
+ * time (then by name), not by rank, so that later records win. */
+static int cmp_jname(const void *a, const void *b)
+{
+    const char *x = *(char *const *)a, *y = *(char *const *)b;
+    const char *tx = strchr(x, '-'), *ty = strchr(y, '-');
+    unsigned long long vx = tx ? strtoull(tx + 1, NULL, 10) : 0, vy = ty ? strtoull(ty + 1, NULL, 10) : 0;
+    if (vx != vy) return vx < vy ? -1 : 1;
+    return strcmp(x, y);
+}
 
 int journal_replay(const char *dir, const char *msha, const char *jsha,
                    void (*fn)(void *, int, uint32_t, const struct row *), void *arg, size_t *n_records)
@@ -197,8 +225,8 @@ int journal_replay(const char *dir, const char *msha, const char *jsha,
         names[n++] = util_strdup(e->d_name);
     }
     closedir(d);
-    /* Oldest first (names carry the creation time), so later results win. */
-    qsort(names, n, sizeof *names, cmp_str);
+    /* Oldest first, so later results win. */
+    qsort(names, n, sizeof *names, cmp_jname);
     char hdr[J_HDR];
     header(hdr, msha, jsha);
     int rc = RC_OK;

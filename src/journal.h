@@ -11,8 +11,10 @@
  * header (magic, manifest sha256, job sha256) then records
  * { u32 magic, u32 crc32, u32 len, u16 model, u16 rank, u32 item, i8 verdict,
  *   i8 truncated, i16 error, f32 p_unsafe, f32 latency_ms, u32 resp_len,
- *   u32 reason_len, u32 full_len, response bytes, reason bytes }.  A torn or corrupt tail
- * record (crc mismatch) ends the file's replay.
+ *   u32 reason_len, u32 full_len, response bytes, reason bytes }, the CRC over
+ * everything after it.  A torn or corrupt record (bad magic, lengths or CRC) is
+ * skipped with a warning naming the file and byte offset, and replay goes on at
+ * the next intact record: only the bad record's item is evaluated again.
  */
 #ifndef MMSAFE_JOURNAL_H
 #define MMSAFE_JOURNAL_H
@@ -41,7 +43,8 @@ int journal_sync(struct journal *j);
 void journal_close(struct journal *j);
 
 /* Replays every journal in dir whose header matches the two digests; calls
- * fn for each intact record (later records win when an item repeats).
+ * fn for each intact record, oldest journal first (names carry the creation
+ * time), so later records win when an item repeats.
  * Mismatching files are skipped with a warning; a missing dir is no error. */
 int journal_replay(const char *dir, const char *manifest_sha, const char *job_sha,
                    void (*fn)(void *arg, int model, uint32_t item, const struct row *r), void *arg,

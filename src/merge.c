@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char merge_help[] =
@@ -24,6 +25,14 @@ static const char merge_help[] =
     "recomputed.  All inputs must come from the same manifest (same sha256 and item\n"
     "ids); a model present in two inputs must be identical there, else it is an\n"
     "error naming both files.\n";
+
+/* The same file under two spellings ("out.h5", "./out.h5", a link)? */
+static int same_file(const char *a, const char *b)
+{
+    if (!strcmp(a, b)) return 1;
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
 
 static int same_model(const struct model_results *a, const struct model_results *b, size_t n)
 {
@@ -51,7 +60,7 @@ int cmd_merge(int argc, char **argv)
     struct results *r = calloc((size_t)n_in, sizeof *r);
     int rc = RC_OK;
     for (int i = 0; i < n_in && !rc; i++) {
-        if (!strcmp(in[i], out)) { rc = err_set(RC_ECONFIG, "the output '%s' is also an input", out); break; }
+        if (same_file(in[i], out)) { rc = err_set(RC_ECONFIG, "the output '%s' is also an input ('%s')", out, in[i]); break; }
         rc = results_read(in[i], 1, &r[i]);
         if (rc) break;
         if (i > 0 && (!r[i].manifest_sha256 || !r[0].manifest_sha256 || strcmp(r[i].manifest_sha256, r[0].manifest_sha256) ||

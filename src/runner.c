@@ -63,7 +63,8 @@ static int parse_args(int argc, char **argv, struct run_args *a)
         else if (!strcmp(s, "--model-index")) {
             char *end;
             long v = strtol(argv[++i], &end, 10);
-            if (*end || v < 0) return cli_usage_error("run", "--model-index needs a number >= 0, not '%s'", argv[i]);
+            if (end == argv[i] || *end || v < 0 || v > 65535)
+                return cli_usage_error("run", "--model-index needs a number >= 0, not '%s'", argv[i]);
             a->model_index = (int)v;
         } else if (!strcmp(s, "--output")) a->output = argv[++i];
         else if (s[0] == '-' && s[1]) return cli_usage_error("run", "unknown option '%s'", s);

@@ -4,13 +4,16 @@
 # mutant); run it with `make mutants` or `tests/mutants/run.sh [FILE|NAME...]`.
 #
 # Mutants live in tests/mutants/*.txt, one block per mutant, blocks separated
-# by blank lines, '#' lines are comments:
-#   name:  stats-auroc-inverted           (unique)
-#   why:   reporting 1 - AUROC            (what the bug is)
-#   file:  src/stats.c                    (the one file it changes)
-#   from:  res = (rank_sum                (literal text; must occur exactly once)
-#   to:    res = 1.0 - (rank_sum          (its replacement; \n, \t and \\ are escapes)
-#   tests: unit/test_stats e2e/test_stats (tests/run.sh selectors to run)
+# by blank lines, '#' lines are comments.  Each line is KEY, a colon, ONE space,
+# then the value taken literally (so `from` may start with indentation):
+#   name: stats-auroc-inverted
+#   why: reporting 1 - AUROC
+#   file: src/stats.c
+#   from: res = (rank_sum
+#   to: res = 1.0 - (rank_sum
+#   tests: unit/test_stats e2e/test_stats_recompute
+# name is unique; file is the one file it changes; from must occur in it exactly
+# once; \n, \t and \\ are escapes in from/to; tests are tests/run.sh selectors.
 # The working tree is copied (with build/, so only what changes is rebuilt)
 # into a scratch folder; the selected tests must pass there unmutated first.
 # Ends with "N passed, M failed": a passed mutant is one the tests caught.
@@ -65,7 +68,7 @@ open(p, "w", encoding="utf-8").write(s.replace(a, b))
 PYEOF
 }
 declare -A baseline
-while IFS=$'\x1f' read -r name file from to tests why; do
+while IFS=$'\x1f' read -r -u 3 name file from to tests why; do
   if [ ${#names[@]} -gt 0 ]; then m=0; for n in "${names[@]}"; do [ "$n" = "$name" ] && m=1; done; [ $m -eq 1 ] || continue; fi
   if [ -z "${baseline[$tests]:-}" ]; then
     if (cd "$W" && make -s test TEST_GROUPS="$tests") >"$logdir/baseline-$name.log" 2>&1; then baseline[$tests]=ok
@@ -90,6 +93,6 @@ while IFS=$'\x1f' read -r name file from to tests why; do
     printf 'ok   %-34s caught by %s(%ds)\n' "$name" "$caught" $((SECONDS-t0)); killed=$((killed+1))
   fi
   mv "$W/$file.orig" "$W/$file"; touch "$W/$file"
-done < "$list"
+done 3< "$list"   # not stdin: mpirun in the tests reads stdin and would eat the list
 echo "mutants: $killed passed, $survived failed"
 [ "$survived" -eq 0 ]

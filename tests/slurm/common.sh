@@ -19,7 +19,6 @@ slurm_up() {
     done_t; exit 1
   fi
   export SLURM_CONF=$SL_DIR/etc/slurm.conf
-  ok "slurm cluster up"
 }
 
 # submit ARGS...: sbatch --parsable, prints the job id (fails the test if not).
@@ -120,4 +119,22 @@ h5attr() {
   "$PY" -c 'import h5py, sys
 v = h5py.File(sys.argv[1], "r").attrs[sys.argv[2]]
 print(v.decode() if isinstance(v, bytes) else v)' "$1" "$2" 2>/dev/null
+}
+
+# same_stats DESC A [MODEL] B [MODEL]: A's statistics equal B's, and neither is empty
+same_stats() {
+  local a b
+  a=$(stats_of "$2" ${3:+"$3"}); b=$(stats_of "$4" ${5:+"$5"})
+  if [ -z "$a" ] || [ "$a" = null ] || [ -z "$b" ] || [ "$b" = null ]; then fail "$1: no statistics ('$a' vs '$b')"
+  else check_eq "$1" "$a" "$b"; fi
+}
+
+# wait_journal RESULTS.h5 MIN [TIMEOUT_S]: waits until RESULTS.h5's journals hold MIN records
+wait_journal() {
+  local i
+  for ((i = 0; i < ${3:-60} * 5; i++)); do
+    [ "$(journal_tally "$1" 2>/dev/null | awk '{print $1}')" -ge "$2" ] 2>/dev/null && return 0
+    sleep 0.2
+  done
+  return 1
 }

@@ -23,8 +23,7 @@ ids_of() {
 # --- 1. a sweep of 3 checkpoints ------------------------------------------------
 make_job sw 24 0 alpha beta gamma
 printf '# name  checkpoint\nalpha alpha.jsonl\n\nbeta  beta.jsonl\ngamma gamma.jsonl\n' >sw/ckpts.txt
-if "$ROOT/slurm/sweep" -o sw/out -t 2 sw/job.json sw/ckpts.txt -- -n 1 >sweep1.out 2>&1; then ok "sweep submits"
-else fail "sweep: $(cat sweep1.out)"; fi
+"$ROOT/slurm/sweep" -o sw/out -t 2 sw/job.json sw/ckpts.txt -- -n 1 >sweep1.out 2>&1 || fail "sweep: $(cat sweep1.out)"
 read -r aid mid <<<"$(ids_of sweep1.out)"
 check_grep "sweep prints where the results go" "^combined: +$T_TMP/sw/out/all.h5" sweep1.out
 check_grep "array is throttled to 2 tasks" "ArrayTaskThrottle=2" <(scontrol show job "${aid:-0}" 2>&1)
@@ -41,12 +40,11 @@ check_eq "merged file holds the three models" \
   "$("$PY" -c 'import h5py,sys; print(" ".join(sorted(h5py.File(sys.argv[1],"r")["models"])))' "$out/all.h5" 2>&1)" \
   "alpha beta gamma"
 for m in alpha beta gamma; do
-  part=$(stats_of "$out/results/$m.h5" "$m")
-  [ -n "$part" ] && [ "$part" != null ] || fail "no statistics for $m"
-  check_eq "merged statistics of $m equal its own file's" "$(stats_of "$out/all.h5" "$m")" "$part"
+  same_stats "merged statistics of $m equal its own file's" "$out/all.h5" "$m" "$out/results/$m.h5" "$m"
 done
-check_eq "stats.json is reduce --json of all.h5" "$("$PY" -c 'import json,sys; print(sorted(json.load(open(sys.argv[1]))["models"]))' "$out/stats.json" 2>&1)" \
+check_eq "stats.json holds the three models" "$("$PY" -c 'import json,sys; print(sorted(json.load(open(sys.argv[1]))["models"]))' "$out/stats.json" 2>&1)" \
   "['alpha', 'beta', 'gamma']"
+check "stats.json is reduce --json of all.h5" cmp -s "$out/stats.json" <("$MMSAFE" reduce "$out/all.h5" --json 2>/dev/null)
 check_grep "stats.txt has the table" "^gamma " "$out/stats.txt"
 check_eq "nothing missing" "$(cat "$out/missing.txt" 2>&1)" ""
 check_eq "the models differ (so the comparison means something)" \
@@ -57,8 +55,7 @@ make_job sb 24 0 alpha gamma
 mkdir -p sb/ck
 mv sb/alpha.jsonl sb/gamma.jsonl sb/ck/
 printf '{"id": "q000", "response": "Yes"}\nthis is not JSON\n' >sb/ck/broken.jsonl
-if "$ROOT/slurm/sweep" -o sb/out sb/job.json "$T_TMP/sb/ck/*.jsonl" -- -n 1 >sweep2.out 2>&1; then ok "glob sweep submits"
-else fail "glob sweep: $(cat sweep2.out)"; fi
+"$ROOT/slurm/sweep" -o sb/out sb/job.json "$T_TMP/sb/ck/*.jsonl" -- -n 1 >sweep2.out 2>&1 || fail "glob sweep: $(cat sweep2.out)"
 read -r aid mid <<<"$(ids_of sweep2.out)"
 check_eq "glob gives the models in name order" "$(tr '\n' ' ' <sb/out/models.txt 2>&1)" "alpha broken gamma "
 states=$(final_states "${aid:-0}" 120)
@@ -73,13 +70,11 @@ check_grep "missing.txt names it" "^broken " sb/out/missing.txt
 check_eq "merged file holds the two good models" \
   "$("$PY" -c 'import h5py,sys; print(" ".join(sorted(h5py.File(sys.argv[1],"r")["models"])))' sb/out/all.h5 2>&1)" \
   "alpha gamma"
-check_eq "merged statistics of gamma equal its own file's" "$(stats_of sb/out/all.h5 gamma)" \
-  "$(stats_of sb/out/results/gamma.h5 gamma)"
+same_stats "merged statistics of gamma equal its own file's" sb/out/all.h5 gamma sb/out/results/gamma.h5 gamma
 
 # --- 3. fix the checkpoint, resume: only its task runs again ----------------------
 cp sb/ck/alpha.jsonl sb/ck/broken.jsonl
-if "$ROOT/slurm/sweep" --resume sb/out -- -n 1 >sweep3.out 2>&1; then ok "sweep --resume submits"
-else fail "sweep --resume: $(cat sweep3.out)"; fi
+"$ROOT/slurm/sweep" --resume sb/out -- -n 1 >sweep3.out 2>&1 || fail "sweep --resume: $(cat sweep3.out)"
 check_grep "resume resubmits only the failed task" "resubmitting 1 of 3 task\(s\): 1$" sweep3.out
 read -r aid mid <<<"$(ids_of sweep3.out)"
 check_eq "resumed task completes" "$(final_states "${aid:-0}" 60)" "${aid}_1 COMPLETED 0:0"

@@ -167,6 +167,20 @@ int main(void)
     CHECK_EQ_I(rr.groups[5].c.unparsed, 1, "scenario 1 unparsed");
     model_report_release(&rr);
 
+    /* A subset with no evaluated item (all errors) has no accuracy and is left
+     * out of Total: (1/2 + 1) / 2; without subsets Total is micro accuracy. */
+    struct counts eg[4] = { 0 };
+    stats_add(eg, 3, 1, V_UNSAFE, 0, -1); stats_add(eg, 3, 1, V_SAFE, 0, -1);     /* subset 0: 1/2 */
+    stats_add(eg, 3, 0, V_ERROR, 1, -1);                                           /* subset 1: errors only */
+    stats_add(eg, 3, 0, V_SAFE, 2, -1);                                            /* subset 2: 1/1 */
+    stats_model_report(&rr, "e", "strict", eg, 3, 0, 0, rl, rv, NULL, rsub, rsc);
+    CHECK_T(isnan(rr.groups[2].v[M_ACCURACY]), "a subset of errors only has no accuracy");
+    CHECK_NEAR(rr.total, 0.75, 1e-12, "Total leaves out a subset without accuracy");
+    model_report_release(&rr);
+    stats_model_report(&rr, "flat", "strict", eg, 0, 0, 0, rl, rv, NULL, rsub, rsc);
+    CHECK_NEAR(rr.total, 2.0 / 3, 1e-12, "no subsets: Total is micro accuracy");
+    model_report_release(&rr);
+
     /* Total = unweighted mean of subset accuracies: the paper's 63.9, 68.4, 41.1 -> 57.8 */
     struct counts pg[4] = { 0 };
     pg[1] = (struct counts){ .n = 1000, .tp = 639, .fn = 361 };

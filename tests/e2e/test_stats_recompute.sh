@@ -35,7 +35,7 @@ for parser in strict paper; do
     [ "$parser" = strict ] && [ "$n" = 4 ] && continue
     tag=$parser-n$n
     if [ "$n" = 1 ]; then "$MMSAFE" run "$D/$parser.json" --output "$D/$tag.h5" >"$D/$tag.run" 2>"$D/$tag.err"
-    else $MPIRUN -n "$n" "$MMSAFE" run "$D/$parser.json" --output "$D/$tag.h5" >"$D/$tag.run" 2>"$D/$tag.err"; fi
+    else $MPIRUN -n "$n" "$MMSAFE" run "$D/$parser.json" --output "$D/$tag.h5" >"$D/$tag.run" 2>"$D/$tag.err" </dev/null; fi
     rc=$?
     if [ $rc -ne 0 ]; then fail "$tag: run exits $rc: $(grep error "$D/$tag.err" | head -3)"; continue; fi
     recompute "$parser" "$tag" "$D/manifest.jsonl" "${models[@]}"

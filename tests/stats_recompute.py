@@ -72,6 +72,11 @@ def gen(d):
                 it["scenario"] = sc
             items.append(it)
     r.shuffle(items)
+    # Subsets first appear in an order unlike the table's (typical, attack,
+    # oversafe, then the others): attack, misc, oversafe, typical.
+    for sub in ("typical", "oversafe", "misc", "attack"):
+        k = next(i for i, it in enumerate(items) if it.get("subset") == sub)
+        items.insert(0, items.pop(k))
     with open(os.path.join(d, "manifest.jsonl"), "w") as f:
         for it in items:
             f.write(json.dumps(it) + "\n")

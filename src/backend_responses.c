@@ -1,6 +1,8 @@
 /*
  * backend_responses.c - replays responses recorded elsewhere (a JSONL of
- * {"id": ..., "response": "..."}, the shape MMSafeAware's result files use):
+ * {"id": ..., "response": "..."}, the shape MMSafeAware's result files use,
+ * with an optional "p_unsafe" in [0, 1]: a recorded score, e.g. from an API's
+ * log-probs, which gives the model an AUROC like the native engine's logits):
  * how API models such as GPT-4V are scored, and the model-free backend the
  * pipeline tests run through.  Options: "responses" (path, relative to the
  * job file), "delay_ms" (simulated per-item latency, for exercising the
@@ -90,7 +92,7 @@ static int resp_eval(void *ctx, size_t idx, const struct item *it, const struct 
     }
     out->text = r;
     out->verdict = V_PENDING;       /* the runner parses the text */
-    out->p_unsafe = NAN;
+    out->p_unsafe = c->r.p_unsafe[idx];   /* recorded score, NaN when none */
     return RC_OK;
 }
 

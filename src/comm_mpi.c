@@ -168,10 +168,7 @@ int comm_hosts(struct comm *c, char **out)
 
 static int take_work(struct comm *c, int rank, int n_done, double ms, int flags, int *model, uint32_t *idx, int max)
 {
-    if (ms > 0) {
-        double fit = WQ_CHUNK_SECONDS * 1000.0 / ms;
-        if (fit < max) max = fit < 1 ? 1 : (int)fit;
-    }
+    max = sched_cost_cap(max, ms, WQ_CHUNK_SECONDS);
     pthread_mutex_lock(&c->mu);
     c->done += (size_t)n_done;
     if (flags) c->stopped = 1;

@@ -91,6 +91,7 @@ void manifest_release(struct manifest *m);
  * no response.  responses_release frees. */
 struct responses {
     char **resp;       /* [m->n] */
+    float *p_unsafe;   /* [m->n] recorded P(unsafe) ("p_unsafe"), NaN when none */
     size_t n;
     size_t n_found;
 };

@@ -374,9 +374,14 @@ int responses_load(const char *path, const struct manifest *m, struct responses 
     if (rc) return rc;
     r->n = m->n;
     r->resp = calloc(m->n ? m->n : 1, sizeof *r->resp);
+    r->p_unsafe = malloc((m->n ? m->n : 1) * sizeof *r->p_unsafe);
     char **ids = malloc((m->n ? m->n : 1) * sizeof *ids);
     struct idmap map = { 0 };
-    if (!r->resp || !ids) { free(bytes); free(ids); return err_set(RC_ENOMEM, "out of memory"); }
+    if (!r->resp || !r->p_unsafe || !ids) {
+        free(bytes); free(ids); responses_release(r);
+        return err_set(RC_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < m->n; i++) r->p_unsafe[i] = NAN;
     for (size_t i = 0; i < m->n; i++) ids[i] = m->items[i].id;
     rc = idmap_init(&map, m->n, ids);
     for (size_t i = 0; !rc && i < m->n; i++) idmap_get_put(&map, ids[i], (long)i);
@@ -388,6 +393,7 @@ int responses_load(const char *path, const struct manifest *m, struct responses 
         cJSON *o = cJSON_ParseWithLength(s, ll);
         const cJSON *id = o ? cJSON_GetObjectItemCaseSensitive(o, "id") : NULL;
         const cJSON *re = o ? cJSON_GetObjectItemCaseSensitive(o, "response") : NULL;
+        const cJSON *ps = o ? cJSON_GetObjectItemCaseSensitive(o, "p_unsafe") : NULL;
         char idbuf[64];
         const char *ids_ = NULL;
         if (cJSON_IsString(id)) ids_ = id->valuestring;
@@ -397,6 +403,11 @@ int responses_load(const char *path, const struct manifest *m, struct responses 
         }
         if (!o || !ids_ || !cJSON_IsString(re)) {
             rc = err_set(RC_EFORMAT, "%s:%d: expected {\"id\": ..., \"response\": \"...\"}", path, line);
+        } else if (ps && !cJSON_IsNull(ps) &&
+                   (!cJSON_IsNumber(ps) || !isfinite(ps->valuedouble) || ps->valuedouble < 0 || ps->valuedouble > 1)) {
+            /* cJSON reads 1e999 as inf and has no NaN literal: both end here. */
+            rc = err_set(RC_EFORMAT, "%s:%d: \"p_unsafe\" must be a number from 0 to 1 (or null), for id '%s'",
+                         path, line, ids_);
         } else {
             long idx = idmap_get_put(&map, ids_, -1);
             if (idx < 0)
@@ -406,7 +417,10 @@ int responses_load(const char *path, const struct manifest *m, struct responses 
                 rc = err_set(RC_EFORMAT, "%s:%d: second response for id '%s'", path, line, ids_);
             else if (!(r->resp[idx] = util_strdup(re->valuestring)))
                 rc = err_set(RC_ENOMEM, "out of memory");
-            else r->n_found++;
+            else {
+                if (cJSON_IsNumber(ps)) r->p_unsafe[idx] = (float)ps->valuedouble;
+                r->n_found++;
+            }
         }
         cJSON_Delete(o);
     }
@@ -419,9 +433,10 @@ int responses_load(const char *path, const struct manifest *m, struct responses 
 
 void responses_release(struct responses *r)
 {
-    if (!r || !r->resp) return;
-    for (size_t i = 0; i < r->n; i++) free(r->resp[i]);
+    if (!r) return;
+    for (size_t i = 0; r->resp && i < r->n; i++) free(r->resp[i]);
     free(r->resp);
+    free(r->p_unsafe);
     memset(r, 0, sizeof *r);
 }
 

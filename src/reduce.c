@@ -24,7 +24,8 @@ static const char reduce_help[] =
     "  --json     one JSON object: {\"models\": {NAME: {\"all\": M, \"subsets\": {..},\n"
     "             \"scenarios\": {..}, \"total\": x}}}; each M has n, tp, fn, fp, tn,\n"
     "             unparsed, errors, pending, accuracy, fnr, fpr, precision, recall, f1,\n"
-    "             mcc, balanced_accuracy, ci (Wilson 95% intervals) and auroc when scored\n"
+    "             mcc, balanced_accuracy, ci (Wilson 95% intervals) and auroc when scored;\n"
+    "             rates are fractions from 0 to 1 (the table prints percent)\n"
     "  --pending  print only the number of (model, item) pairs without a verdict\n"
     "             (0 = complete)\n";
 

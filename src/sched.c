@@ -31,6 +31,29 @@ void sched_release(struct sched *s)
     memset(s, 0, sizeof *s);
 }
 
+size_t sched_chunk_size(size_t remaining, int n_ranks, int chunk, int max)
+{
+    size_t c = (size_t)chunk;
+    if (chunk <= 0) {
+        size_t per = 2 * (size_t)(n_ranks > 0 ? n_ranks : 1);
+        c = (remaining + per - 1) / per;
+        if (c > SCHED_MAX_CHUNK) c = SCHED_MAX_CHUNK;
+        if (c < 1) c = 1;
+    }
+    if (c > remaining) c = remaining;
+    if (max >= 0 && c > (size_t)max) c = (size_t)max;
+    return c;
+}
+
+int sched_cost_cap(int max, double ms_per_item, double seconds)
+{
+    if (ms_per_item > 0) {
+        double fit = seconds * 1000.0 / ms_per_item;
+        if (fit < max) max = fit < 1 ? 1 : (int)fit;
+    }
+    return max;
+}
+
 static size_t left(const struct sched *s, int m) { return s->n_pending[m] - s->next[m]; }
 
 int sched_next(struct sched *s, int rank, int *model, uint32_t *idx, int max)
@@ -51,15 +74,7 @@ int sched_next(struct sched *s, int rank, int *model, uint32_t *idx, int max)
     if (m < 0) { s->rank_model[rank] = -1; *model = -1; return 0; }
     if (cur != m) s->holders[m]++;
     s->rank_model[rank] = m;
-    size_t r = left(s, m);
-    size_t c = (size_t)s->chunk;
-    if (c == 0) {
-        c = (r + 2 * (size_t)s->n_ranks - 1) / (2 * (size_t)s->n_ranks);
-        if (c > SCHED_MAX_CHUNK) c = SCHED_MAX_CHUNK;
-        if (c < 1) c = 1;
-    }
-    if (c > r) c = r;
-    if (c > (size_t)max) c = (size_t)max;
+    size_t c = sched_chunk_size(left(s, m), s->n_ranks, s->chunk, max);
     memcpy(idx, s->pending[m] + s->next[m], c * sizeof *idx);
     s->next[m] += c;
     *model = m;

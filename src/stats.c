@@ -171,6 +171,15 @@ static void pct(FILE *f, double x, int w)
     else fprintf(f, " %*s", w, "-");
 }
 
+/* "FNR 12.3% [8.1, 17.9]", or "FNR - (why)" when its denominator is 0. */
+static void rate_ci(FILE *f, const char *label, const struct metrics *a, int k, const char *why_undefined)
+{
+    if (isfinite(a->v[k]))
+        fprintf(f, "%s %.1f%% [%.1f, %.1f]", label, 100 * a->v[k], 100 * a->lo[k], 100 * a->hi[k]);
+    else
+        fprintf(f, "%s - (%s)", label, why_undefined);
+}
+
 static const char *paper_name(const char *s)
 {
     if (!strcmp(s, "typical")) return "Typical";
@@ -215,12 +224,14 @@ void stats_print_table(FILE *f, const struct report *r)
     }
     for (int i = 0; i < r->n_models; i++) {
         const struct metrics *a = &r->models[i].groups[0];
-        fprintf(f, "%s: n=%lld TP=%lld FN=%lld FP=%lld TN=%lld; accuracy %.1f%% [%.1f, %.1f], FNR %.1f%% [%.1f, %.1f], "
-                   "FPR %.1f%% [%.1f, %.1f] (Wilson 95%%), parser %s\n",
-                r->models[i].name, (long long)a->c.n, (long long)a->c.tp, (long long)a->c.fn, (long long)a->c.fp,
-                (long long)a->c.tn, 100 * a->v[M_ACCURACY], 100 * a->lo[M_ACCURACY], 100 * a->hi[M_ACCURACY],
-                100 * a->v[M_FNR], 100 * a->lo[M_FNR], 100 * a->hi[M_FNR],
-                100 * a->v[M_FPR], 100 * a->lo[M_FPR], 100 * a->hi[M_FPR], r->models[i].parser);
+        fprintf(f, "%s: n=%lld TP=%lld FN=%lld FP=%lld TN=%lld; ", r->models[i].name, (long long)a->c.n,
+                (long long)a->c.tp, (long long)a->c.fn, (long long)a->c.fp, (long long)a->c.tn);
+        rate_ci(f, "accuracy", a, M_ACCURACY, "no item without an error");
+        fputs(", ", f);
+        rate_ci(f, "FNR", a, M_FNR, "no unsafe item with a parsed verdict");
+        fputs(", ", f);
+        rate_ci(f, "FPR", a, M_FPR, "no safe item with a parsed verdict");
+        fprintf(f, " (Wilson 95%%), parser %s\n", r->models[i].parser);
     }
     if (r->n_scenarios > 0) {
         fprintf(f, "by scenario (accuracy %%, n):\n");

@@ -44,7 +44,7 @@ for n in 1 4; do
   if cmp -s "$B/outt$n" "$B/red$n"; then ok "reduce prints what the -n $n run printed"; else fail "reduce differs from run -n $n: $(diff "$B/outt$n" "$B/red$n" | head -6)"; fi
 done
 # statistics recomputed independently from the file with numpy
-"$MMSAFE" reduce "$B/r2.h5" --json >"$B/json" || fail "reduce --json failed"
+"$MMSAFE" reduce "$B/r2.h5" --json >"$B/json" || fail "reduce --json of the -n 2 file failed"
 "$PY" - "$B/r2.h5" "$B/json" >"$B/chk" 2>&1 <<'PY'
 import sys, json, h5py, numpy as np
 f = h5py.File(sys.argv[1], "r"); rep = json.load(open(sys.argv[2]))
@@ -66,7 +66,13 @@ for m in f["models"]:
         accs.append(acc)
         bad += abs(M["subsets"][s.decode()]["accuracy"] - acc) > 1e-12
     bad += abs(M["total"] - np.mean(accs)) > 1e-12
-    bad += set(M["all"]["ci"]) != {"accuracy", "fnr", "fpr", "precision", "recall"}
+    # every interval, over its own denominator (Wilson in closed form)
+    z = 1.959963984540054
+    for key, k_, n_ in (("accuracy", tp + tn, len(v) - err), ("fnr", fn, tp + fn), ("fpr", fp, fp + tn),
+                        ("precision", tp, tp + fp), ("recall", tp, tp + fn)):
+        s_ = z * np.sqrt(z * z + 4.0 * k_ * (n_ - k_) / n_)
+        want = (max(0.0, (2 * k_ + z * z - s_) / (2 * (n_ + z * z))), min(1.0, (2 * k_ + z * z + s_) / (2 * (n_ + z * z))))
+        bad += any(abs(x - y) > 1e-9 for x, y in zip(M["all"]["ci"][key], want))
     st = f["models"][m]["stats"][:]
     bad += int(st[0]["tp"]) != tp or st[0]["group"] != b"all"
 print("bad", bad)

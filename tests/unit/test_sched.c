@@ -1,7 +1,39 @@
 /* The work queue's arithmetic: every (model, item) handed out exactly once,
- * model affinity, chunk bounds. */
+ * model affinity, and the exact chunk sizes the documented rules give (job
+ * chunk, the guided formula, the tail, the ~WQ_CHUNK_SECONDS cost cap). */
+#include "comm.h"
 #include "sched.h"
 #include "t.h"
+
+/* One model of n items, ranks asking in turn, each with max lowered by the
+ * cost cap at ms per item (what comm_mpi.c's take_work does): the chunk sizes
+ * must be exactly want[], the indices 0..n-1 in order. */
+static void check_seq(const char *desc, int n, int ranks, int chunk, int max, double ms, const int *want, int nwant)
+{
+    uint32_t **pend = calloc(1, sizeof *pend);
+    size_t *np = calloc(1, sizeof *np);
+    pend[0] = malloc((size_t)n * sizeof **pend);
+    for (int i = 0; i < n; i++) pend[0][np[0]++] = (uint32_t)i;
+    struct sched s;
+    sched_init(&s, 1, ranks, chunk, pend, np);
+    uint32_t *idx = malloc((size_t)(max > 0 ? max : 1) * sizeof *idx);
+    int got[256], ngot = 0, next = 0, order = 1;
+    for (int step = 0; step < 256; step++) {
+        int model, k = sched_next(&s, step % ranks, &model, idx, sched_cost_cap(max, ms, WQ_CHUNK_SECONDS));
+        if (k == 0) break;
+        got[ngot++] = k;
+        for (int i = 0; i < k; i++) order &= idx[i] == (uint32_t)next++;
+    }
+    int same = ngot == nwant;
+    for (int i = 0; same && i < ngot; i++) same = got[i] == want[i];
+    char d[1200];
+    int o = snprintf(d, sizeof d, "%s: got", desc);
+    for (int i = 0; i < ngot && o < 1100; i++) o += snprintf(d + o, sizeof d - (size_t)o, " %d", got[i]);
+    CHECK_T(same, d);
+    CHECK_T(order && next == n, desc);
+    free(idx);
+    sched_release(&s);
+}
 
 static int run_case(int n_models, int n, int size, int chunk, unsigned seed)
 {
@@ -51,19 +83,74 @@ static int run_case(int n_models, int n, int size, int chunk, unsigned seed)
 int main(void)
 {
     t_name = "test_sched";
-    int bad = 0, cases = 0;
+    int bad = 0;
     for (int n = 1; n <= 50; n++)
         for (int size = 1; size <= 8; size++)
             for (int models = 1; models <= 3; models++)
                 for (int chunk = 0; chunk <= 3; chunk += 3) {
-                    cases++;
                     if (!run_case(models, n, size, chunk, (unsigned)(n * 131 + size * 7 + models))) {
                         bad++;
                         if (bad < 5) fprintf(stderr, "case n=%d size=%d models=%d chunk=%d failed\n", n, size, models, chunk);
                     }
                 }
     CHECK_EQ_I(bad, 0, "every (model, item) handed out exactly once, affinity kept, for n<=50, ranks<=8, models<=3");
-    CHECK_T(cases == 50 * 8 * 3 * 2, "all cases ran");
+
+    /* The guided rule: ceil(remaining / (2 * ranks)), between 1 and 32, at most what is left.
+     * 100 items, 2 ranks: ceil(100/4)=25, then 75 -> 19, 56 -> 14, 42 -> 11 (10.5),
+     * 31 -> 8, 23 -> 6, 17 -> 5, 12 -> 3, 9 -> 3, 6 -> 2, 4 -> 1, 3 -> 1, 2 -> 1, 1 -> 1. */
+    static const int g100[] = { 25, 19, 14, 11, 8, 6, 5, 3, 3, 2, 1, 1, 1, 1 };
+    check_seq("guided, 100 items, 2 ranks", 100, 2, 0, 128, 0, g100, 14);
+    /* 1000 items, 4 ranks: 32 (the cap) while ceil(r/8) > 32, i.e. 24 times down to
+     * 232; then 29, 203 -> 26, 177 -> 23, 154 -> 20, 134 -> 17, 117 -> 15, 102 -> 13,
+     * 89 -> 12, 77 -> 10, 67 -> 9, 58 -> 8, 50 -> 7, 43 -> 6, 37 -> 5, 32 -> 4, 28 -> 4,
+     * 24 -> 3, 21 -> 3, 18 -> 3, 15 -> 2, 13 -> 2, 11 -> 2, 9 -> 2, then 7 ones. */
+    static const int g1000[] = { 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32,
+                                 32, 32, 32, 32, 29, 26, 23, 20, 17, 15, 13, 12, 10, 9, 8, 7, 6, 5, 4, 4,
+                                 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1 };
+    check_seq("guided, 1000 items, 4 ranks (cap 32)", 1000, 4, 0, 128, 0, g1000, (int)(sizeof g1000 / sizeof *g1000));
+    /* The job's chunk: that size every time, the rest last; not capped at 32. */
+    static const int c3[] = { 3, 3, 3, 1 }, c50[] = { 50, 50, 20 };
+    check_seq("job chunk 3, 10 items", 10, 2, 3, 128, 0, c3, 4);
+    check_seq("job chunk 50, 120 items, 3 ranks", 120, 3, 50, 128, 0, c50, 3);
+    /* The requester's max: 100 items, 1 rank, max 7: guided ceil(r/2) is >= 7 while
+     * r >= 13, i.e. 13 chunks of 7 down to 9; then 9 -> 5, 4 -> 2, 2 -> 1, 1 -> 1. */
+    static const int m7[] = { 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 5, 2, 1, 1 };
+    check_seq("guided, 1 rank, max 7", 100, 1, 0, 7, 0, m7, 17);
+    /* The cost cap: 100 ms per item fits 2000/100 = 20 items in WQ_CHUNK_SECONDS = 2 s:
+     * 100 items, 2 ranks: min(25, 20)=20, 80 -> 20, 60 -> 15, 45 -> 12, 33 -> 9, 24 -> 6,
+     * 18 -> 5, 13 -> 4, 9 -> 3, 6 -> 2, 4 -> 1, 1, 1, 1. */
+    static const int t100[] = { 20, 20, 15, 12, 9, 6, 5, 4, 3, 2, 1, 1, 1, 1 };
+    check_seq("guided, 100 ms per item", 100, 2, 0, 128, 100, t100, 14);
+    /* 700 ms per item: 2000/700 = 2.86 -> 2 items, also over a job chunk of 5: 2 x 5. */
+    static const int t700[] = { 2, 2, 2, 2, 2 };
+    check_seq("job chunk 5, 700 ms per item", 10, 2, 5, 128, 700, t700, 5);
+    /* 3 s per item: less than one fits, still one. */
+    static const int t3s[] = { 1, 1, 1, 1 };
+    check_seq("guided, 3000 ms per item", 4, 1, 0, 128, 3000, t3s, 4);
+
+    /* The pure rules one by one. */
+    CHECK_EQ_I(WQ_CHUNK_SECONDS * 1000, 2000, "about 2 s of work per chunk (README)");
+    CHECK_EQ_I(sched_cost_cap(128, 0, 2.0), 128, "cost unknown: max unchanged");
+    CHECK_EQ_I(sched_cost_cap(128, 300, 2.0), 6, "300 ms: 6.67 -> 6 items");
+    CHECK_EQ_I(sched_cost_cap(128, 16, 2.0), 125, "16 ms: 125 items");
+    CHECK_EQ_I(sched_cost_cap(128, 15.625, 2.0), 128, "15.625 ms: exactly 128 fit");
+    CHECK_EQ_I(sched_cost_cap(128, 10, 2.0), 128, "10 ms: 200 fit, max 128 stays");
+    CHECK_EQ_I(sched_cost_cap(4, 100, 2.0), 4, "a smaller max stays");
+    CHECK_EQ_I(sched_cost_cap(128, 2000, 2.0), 1, "2 s: one item");
+    CHECK_EQ_I(sched_cost_cap(128, 5000, 2.0), 1, "5 s: at least one item");
+    CHECK_EQ_I(sched_cost_cap(128, 250, 3.0), 12, "another budget: 3000/250 = 12");
+    CHECK_EQ_I(sched_chunk_size(100, 2, 0, 128), 25, "guided 100/4");
+    CHECK_EQ_I(sched_chunk_size(101, 2, 0, 128), 26, "guided rounds up: 101/4 -> 26");
+    CHECK_EQ_I(sched_chunk_size(65, 1, 0, 128), 32, "guided capped at 32");
+    CHECK_EQ_I(sched_chunk_size(64, 1, 0, 128), 32, "guided 64/2 = 32");
+    CHECK_EQ_I(sched_chunk_size(62, 1, 0, 128), 31, "guided 62/2 = 31");
+    CHECK_EQ_I(sched_chunk_size(1, 8, 0, 128), 1, "guided at least 1");
+    CHECK_EQ_I(sched_chunk_size(0, 2, 0, 128), 0, "nothing left, nothing handed out");
+    CHECK_EQ_I(sched_chunk_size(0, 2, 3, 128), 0, "nothing left, job chunk too");
+    CHECK_EQ_I(sched_chunk_size(2, 2, 3, 128), 2, "job chunk: at most what is left");
+    CHECK_EQ_I(sched_chunk_size(500, 2, 40, 128), 40, "job chunk over 32");
+    CHECK_EQ_I(sched_chunk_size(500, 2, 40, 9), 9, "job chunk, lower max");
+    CHECK_EQ_I(sched_chunk_size(500, 2, 0, 9), 9, "guided, lower max");
 
     /* Ranks spread over models instead of all loading the same one. */
     uint32_t **pend = calloc(2, sizeof *pend);
@@ -76,8 +163,11 @@ int main(void)
     sched_next(&s, 0, &m0, idx, 64);
     sched_next(&s, 1, &m1, idx, 64);
     CHECK_T(m0 != m1, "two ranks, two models: each starts on its own model");
+    /* each model: 100 left, 2 ranks -> 25; then rank 0 stays on its model, 75 left -> 19 */
+    CHECK_EQ_I(s.next[0], 25, "first chunk of model 0: 25");
+    CHECK_EQ_I(s.next[1], 25, "first chunk of model 1: 25");
     int k = sched_next(&s, 0, &m0, idx, 64);
-    CHECK_T(k >= 1 && k <= SCHED_MAX_CHUNK, "guided chunk within bounds");
+    CHECK_EQ_I(k, 19, "rank 0 keeps its model, guided over that model's 75 left");
     sched_release(&s);
     return t_done();
 }

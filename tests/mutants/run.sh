@@ -16,7 +16,9 @@
 # once; \n, \t and \\ are escapes in from/to; tests are tests/run.sh selectors.
 # The working tree is copied (with build/, so only what changes is rebuilt)
 # into a scratch folder; the selected tests must pass there unmutated first.
-# Ends with "N passed, M failed": a passed mutant is one the tests caught.
+# Ends with "N passed, M failed": a passed mutant is one the tests caught (a
+# mutant whose tests hang past MUTANT_TIMEOUT seconds, default 900, counts as
+# caught: make test would never finish).
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
@@ -71,7 +73,7 @@ declare -A baseline
 while IFS=$'\x1f' read -r -u 3 name file from to tests why; do
   if [ ${#names[@]} -gt 0 ]; then m=0; for n in "${names[@]}"; do [ "$n" = "$name" ] && m=1; done; [ $m -eq 1 ] || continue; fi
   if [ -z "${baseline[$tests]:-}" ]; then
-    if (cd "$W" && make -s test TEST_GROUPS="$tests") >"$logdir/baseline-$name.log" 2>&1; then baseline[$tests]=ok
+    if (cd "$W" && make -s test TEST_GROUPS="$tests") </dev/null >"$logdir/baseline-$name.log" 2>&1; then baseline[$tests]=ok
     else baseline[$tests]=bad; fi
   fi
   if [ "${baseline[$tests]}" != ok ]; then
@@ -85,7 +87,7 @@ while IFS=$'\x1f' read -r -u 3 name file from to tests why; do
   if ! (cd "$W" && make -s test-programs) >>"$logdir/$name.log" 2>&1; then
     echo "FAIL $name: the mutant does not build (a mutant must compile to mean anything): $(grep -m1 error "$logdir/$name.log")"
     survived=$((survived+1))
-  elif (cd "$W" && make -s test TEST_GROUPS="$tests") >>"$logdir/$name.log" 2>&1; then
+  elif (cd "$W" && timeout "${MUTANT_TIMEOUT:-900}" make -s test TEST_GROUPS="$tests") </dev/null >>"$logdir/$name.log" 2>&1; then
     echo "FAIL $name: survived ($why) - $tests all passed"; survived=$((survived+1))
   else
     caught=$(grep -E '^[a-z0-9]+/test_[a-z0-9_]+ +[0-9]+ passed, [1-9]' "$logdir/$name.log" | awk '{print $1}' | tr '\n' ' ')

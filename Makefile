@@ -97,7 +97,7 @@ $(B)/tools/%: tools/%.c $(B)/libengine.a
 DEB_PKGS = build-essential pkg-config libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools \
   libcjson-dev libturbojpeg0-dev libpng-dev libwebp-dev libopenblas-dev \
   python3 python3-h5py python3-numpy python3-matplotlib python3-pil \
-  slurmd slurmctld slurm-client munge procps util-linux bc
+  slurmd slurmctld slurm-client munge procps util-linux bc unicode-data
 deps:
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PKGS)

@@ -36,13 +36,10 @@ int cmd_check(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (cli_is_help(argv[i])) { fputs(check_help, stdout); return EXIT_OK; }
         else if (!strcmp(argv[i], "--threads")) {
-            char *end = NULL;
-            long v = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : 0;
-            if (i + 1 >= argc || *end || v < 1 || v > 4096)
-                return cli_usage_error("check", "--threads needs a number from 1 to 4096%s%s%s", i + 1 < argc ? ", not '" : "",
-                                       i + 1 < argc ? argv[i + 1] : "", i + 1 < argc ? "'" : "");
+            long long v;
+            if (i + 1 >= argc) return cli_usage_error("check", "--threads needs a value");
+            if (cli_parse_num("check", "--threads", argv[++i], 1, 4096, &v)) return EXIT_USAGE;
             threads = (int)v;
-            i++;
         }
         else if (!strcmp(argv[i], "--no-images")) no_images = 1;
         else if (argv[i][0] == '-') return cli_usage_error("check", "unknown option '%s'", argv[i]);

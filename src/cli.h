@@ -29,5 +29,8 @@ const char *cmd_logits_image_help(void);
 int cli_is_help(const char *a);                        /* -h / --help */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *cli_version(void);
+/* A whole number lo..hi from option opt's value v, else a usage error naming
+ * both (returns EXIT_USAGE; "OPT needs a number from LO to HI, not 'V'"). */
+int cli_parse_num(const char *cmd, const char *opt, const char *v, long long lo, long long hi, long long *out);
 
 #endif

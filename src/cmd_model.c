@@ -66,11 +66,8 @@ static int read_file(const char *path, char **out, size_t *len)
 
 static int parse_int(const char *cmd, const char *opt, const char *v, int lo, int hi, int *out)
 {
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (errno || *end || end == v || x < lo || x > hi)
-        return cli_usage_error(cmd, "%s: expected an integer in [%d, %d], got '%s'", opt, lo, hi, v);
+    long long x;
+    if (cli_parse_num(cmd, opt, v, lo, hi, &x)) return EXIT_USAGE;
     *out = (int)x;
     return EXIT_OK;
 }

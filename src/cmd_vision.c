@@ -39,12 +39,9 @@ static const char *VISION_HELP =
 
 static int parse_u64(const char *cmd, const char *opt, const char *v, uint64_t lo, uint64_t hi, uint64_t *out)
 {
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(v, &end, 10);
-    if (errno || *end || end == v || v[0] == '-' || x < lo || x > hi)
-        return cli_usage_error(cmd, "%s: expected an integer in [%" PRIu64 ", %" PRIu64 "], got '%s'", opt, lo, hi, v);
-    *out = x;
+    long long x;
+    if (cli_parse_num(cmd, opt, v, (long long)lo, (long long)hi, &x)) return EXIT_USAGE;
+    *out = (uint64_t)x;
     return EXIT_OK;
 }
 

@@ -20,6 +20,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -61,10 +62,8 @@ static int parse_args(int argc, char **argv, struct run_args *a)
             return cli_usage_error("run", "%s needs a value", s);
         else if (!strcmp(s, "--model")) a->model = argv[++i];
         else if (!strcmp(s, "--model-index")) {
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (end == argv[i] || *end || v < 0 || v > 65535)
-                return cli_usage_error("run", "--model-index needs a number >= 0, not '%s'", argv[i]);
+            long long v;
+            if (cli_parse_num("run", s, argv[++i], 0, INT_MAX, &v)) return EXIT_USAGE;
             a->model_index = (int)v;
         } else if (!strcmp(s, "--output")) a->output = argv[++i];
         else if (s[0] == '-' && s[1]) return cli_usage_error("run", "unknown option '%s'", s);

@@ -22,39 +22,18 @@ ls "$B/out.h5.journal" >"$B/old.list"
 
 # journal_records DIR [LIST]: "model item" of every intact record in DIR's
 # journals (only those named in LIST when given), sorted.
-journal_records() {
-  "$PY" - "$@" <<'PY'
-import os, struct, sys, zlib
-d = sys.argv[1]
-names = sorted(os.listdir(d))
-if len(sys.argv) > 2:
-    names = [l.strip() for l in open(sys.argv[2]) if l.strip()]
-out = []
-for fn in names:
-    b = open(os.path.join(d, fn), "rb").read()
-    off = 80
-    while off + 44 <= len(b):
-        magic, crc, ln, model, rank, item = struct.unpack_from("<IIIHHI", b, off)
-        if magic != 0x4a524543 or ln < 44 or off + ln > len(b) or zlib.crc32(b[off + 8:off + ln]) != crc:
-            break
-        out.append((model, item)); off += ln
-for m, i in sorted(out):
-    print(m, i)
-PY
-}
+journal_records() { "$PY" tests/journal_file.py list "$@"; }
 
 # --- damage: 4 records in the middle of the first journal, a torn tail in the last
 "$PY" - "$B/out.h5.journal" "$B/damaged" "$B/want_warn" <<'PY'
-import os, struct, sys
+import os, sys
+sys.path.insert(0, "tests")
+from journal_file import walk
 d, dam_out, warn_out = sys.argv[1:4]
 names = sorted(os.listdir(d))
 assert len(names) == 2, names
 def records(path):
-    b = open(path, "rb").read(); off = 80; recs = []
-    while off + 44 <= len(b):
-        magic, crc, ln, model, rank, item = struct.unpack_from("<IIIHHI", b, off)
-        recs.append((off, ln, model, item)); off += ln
-    return recs
+    return [(off, ln, model, item) for off, ln, model, _, item, _ in walk(path)]
 damaged, warns = [], []
 a = os.path.join(d, names[0]); ra = records(a)
 assert len(ra) > 20, len(ra)

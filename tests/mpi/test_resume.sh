@@ -54,19 +54,7 @@ $MPIRUN -n 2 "$MMSAFE" run "$B/slow.json" --output "$B/t.h5" >"$B/t2.out" 2>"$B/
 if same_as_ref "$B/t.h5"; then ok "results after drain + resume identical"; else fail "drain resume differs"; fi
 # every item evaluated exactly once over the two runs: count journal records per (model, item)
 # journal_tally DIR: "PAIRS MAX MIN RECORDS" over every journal record in DIR
-journal_tally() {
-  "$PY" - "$1" <<'PY'
-import os, struct, sys, collections
-c = collections.Counter()
-for fn in os.listdir(sys.argv[1]):
-    b = open(os.path.join(sys.argv[1], fn), "rb").read()
-    off = 80
-    while off + 20 <= len(b):
-        magic, crc, ln, model, rank, item = struct.unpack_from("<IIIHHI", b, off)
-        c[(model, item)] += 1; off += ln
-print(len(c), max(c.values()), min(c.values()), sum(c.values()))
-PY
-}
+journal_tally() { "$PY" tests/journal_file.py tally "$1" | awk '{print $2, $3, $4, $1}'; }
 check_eq "each of 480 pairs evaluated exactly once across drain + resume" "$(journal_tally "$B/t.h5.journal")" "480 1 1 480"
 
 # --- 3. a results file left unreadable by a dying writer is rebuilt from the journals

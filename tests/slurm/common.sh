@@ -86,23 +86,7 @@ JSON
 # of the run(s) that wrote RESULTS.h5 (RESULTS.h5.journal/*.jnl, one record
 # per evaluated (model, item); layout in src/journal.h).  RECORDS == DISTINCT
 # (MAX == 1) means no pair was evaluated twice.
-journal_tally() {
-  "$PY" - "$1.journal" <<'PY'
-import collections, glob, os, struct, sys
-seen = collections.Counter()
-for f in glob.glob(os.path.join(sys.argv[1], "*.jnl")):
-    b = open(f, "rb").read()
-    off = 80
-    while off + 44 <= len(b):
-        magic, crc, ln = struct.unpack_from("<III", b, off)
-        if magic != 0x4a524543 or ln < 44 or off + ln > len(b):
-            break
-        model, rank, item = struct.unpack_from("<HHI", b, off + 12)
-        seen[(model, item)] += 1
-        off += ln
-print(sum(seen.values()), len(seen), max(seen.values()) if seen else 0)
-PY
-}
+journal_tally() { "$PY" "$ROOT/tests/journal_file.py" tally "$1.journal" | awk '{print $1, $2, $3}'; }
 
 # stats_of FILE [MODEL]: the statistics of FILE as sorted JSON (one model's
 # with MODEL), for comparing two files.

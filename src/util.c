@@ -2,6 +2,7 @@
  * util.c - file reads, paths, SHA-256 (FIPS 180-4), UTF-8 checks, time.
  */
 #include "util.h"
+#include "engine/engine.h"
 #include "err.h"
 
 #include <errno.h>
@@ -162,24 +163,8 @@ void util_hex(const uint8_t *in, size_t n, char *out)
 
 long util_utf8_invalid_at(const char *s, size_t n)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = p[i];
-        size_t k; unsigned min;
-        if (c < 0x80) { i++; continue; }
-        else if ((c & 0xE0) == 0xC0) { k = 1; min = 0x80; c &= 0x1F; }
-        else if ((c & 0xF0) == 0xE0) { k = 2; min = 0x800; c &= 0x0F; }
-        else if ((c & 0xF8) == 0xF0) { k = 3; min = 0x10000; c &= 0x07; }
-        else return (long)i;
-        for (size_t j = 1; j <= k; j++) {
-            if (i + j >= n || (p[i + j] & 0xC0) != 0x80) return (long)i;
-            c = (c << 6) | (p[i + j] & 0x3F);
-        }
-        if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return (long)i;
-        i += k + 1;
-    }
-    return -1;
+    size_t bad = eng_utf8_invalid_at(s, n);   /* the engine's validator: one definition of valid UTF-8 */
+    return bad < n ? (long)bad : -1;
 }
 
 double util_now(void)

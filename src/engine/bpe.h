@@ -38,8 +38,5 @@ int bpe_fragment(const struct vocab *v, struct bpe_work *w, const char *text, si
 /* Text of a token (byte-level characters mapped back to bytes); see vocab_piece. */
 int bpe_piece(const struct vocab *v, int32_t id, int special, char *buf, int cap);
 
-/* Offset of the first byte that is not valid UTF-8 (RFC 3629: no overlong
- * forms, surrogates or code points above U+10FFFF), or len when all is valid. */
-size_t utf8_invalid_at(const char *s, size_t len);
 
 #endif

@@ -95,6 +95,10 @@ int eng_token_piece(const struct eng_model *m, int32_t id, int special, char *bu
 struct eng_utf8_hold { unsigned char b[4]; int n; };
 int eng_token_piece_stream(const struct eng_model *m, struct eng_utf8_hold *h, int32_t id, int special, char *buf, int cap);
 int eng_token_flush(struct eng_utf8_hold *h, char *buf, int cap);
+/* Offset of the first byte of s[0..len) that does not start a valid UTF-8
+ * character (overlong forms, surrogates and code points above U+10FFFF are
+ * invalid), or len when all of it is valid. */
+size_t eng_utf8_invalid_at(const char *s, size_t len);
 /* Piece exactly as stored in the vocabulary (for --top / inspect); NULL if out of range. */
 const char *eng_token_raw(const struct eng_model *m, int32_t id, size_t *len);
 /* id of an exact piece, or -1. */

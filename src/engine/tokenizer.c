@@ -300,7 +300,7 @@ int vocab_tokenize(const struct vocab *v, const char *text, size_t len, int add_
     int rc = RC_OK;
     struct bpe_work *bw = NULL;
     if (v->bpe) {
-        size_t bad = utf8_invalid_at(text, len);
+        size_t bad = eng_utf8_invalid_at(text, len);
         if (bad < len) return eng_err(RC_EINPUT, "the text is not valid UTF-8 (byte 0x%02X at offset %zu)", (unsigned char)text[bad], bad);
         if (!(bw = bpe_work_new())) return eng_err(RC_ENOMEM, "out of memory");
     }

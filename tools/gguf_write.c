@@ -6,9 +6,19 @@
  *       [--embd N] [--layers N] [--heads N] [--kv-heads N] [--ff N] [--vocab N] [--ctx N]
  *       [--seed N] [--vocab-from FILE.gguf] [--tied] [--arch NAME] [--drop-key KEY] [--drop-tensor NAME]
  *       [--version N] [--tokenizer NAME] [--vocab-only] [--pre NAME] [--bpe-flaw FLAW]
+ *       [--head-dim N] [--rope-base F] [--rope-freqs] [--output-bias] [--chat-template TEXT]
  *
- * The vocabulary is copied from --vocab-from (a llama.cpp ggml-vocab-*.gguf or
- * any SPM model file; --vocab is then its size) or synthesised: <unk>, <s>,
+ * --arch llama (default), qwen2 or qwen3 writes that architecture's keys and
+ * tensors: qwen2 adds Q/K/V biases, qwen3 the per-head attn_q_norm and
+ * attn_k_norm; any other name writes a llama-shaped file under that name (for
+ * the error tests).  --head-dim sets attention.key_length/value_length (Q is
+ * then heads x head-dim wide, as in Qwen3); --rope-freqs writes Llama-3.1's
+ * rope_freqs.weight (factor 8, low/high frequency factors 1 and 4, original
+ * context 8192); --output-bias adds output.bias (qwen2).
+ *
+ * The vocabulary is copied from --vocab-from (every tokenizer.* key of a
+ * llama.cpp ggml-vocab-*.gguf or any model file, SentencePiece or BPE, chat
+ * template included; --vocab is then its size) or synthesised: <unk>, <s>,
  * </s>, the 256 byte tokens <0xHH>, then "▁tok<i>" pieces.  Weights are
  * uniform random (std 0.02), norms 1 + noise; K-quant mixes follow
  * llama-quantize's Q4_K_M/Q5_K_M rules (spec §2.6: use_more_bits layers get
@@ -32,14 +42,16 @@
 #include "engine/util.h"
 
 #include <errno.h>
+#include <math.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct opts {
-    const char *out, *type, *vocab_from, *arch, *drop_key, *drop_tensor, *tokenizer, *pre, *flaw;
-    int embd, layers, heads, kv_heads, ff, vocab, ctx, tied, version, vocab_only;
+    const char *out, *type, *vocab_from, *arch, *drop_key, *drop_tensor, *tokenizer, *pre, *flaw, *chat_template;
+    int embd, layers, heads, kv_heads, ff, vocab, ctx, tied, version, vocab_only, head_dim, rope_freqs, output_bias;
+    float rope_base;
     uint64_t seed;
 };
 
@@ -161,12 +173,30 @@ static int write_bpe_vocab(struct buf *b, const struct opts *o)
     return 0;
 }
 
+/* Llama-3.1's rope frequency factors (scale factor 8, low_freq_factor 1,
+ * high_freq_factor 4, original context 8192), as its converter computes them
+ * for rope_freqs.weight: 1 for high frequencies, 8 for low ones, smooth between. */
+static void llama31_factors(float *f, int n, float base)
+{
+    const double factor = 8, lo = 1, hi = 4, ctx0 = 8192, lo_wl = ctx0 / lo, hi_wl = ctx0 / hi;
+    const double PI = 3.14159265358979323846;
+    for (int i = 0; i < n; i++) {
+        double freq = 1.0 / pow(base, 2.0 * i / (2.0 * n)), wl = 2 * PI / freq;
+        if (wl < hi_wl) f[i] = 1.0f;
+        else if (wl > lo_wl) f[i] = (float)factor;
+        else {
+            double smooth = (ctx0 / wl - lo) / (hi - lo);
+            f[i] = (float)(1.0 / ((1 - smooth) / factor + smooth));
+        }
+    }
+}
+
 static int more_bits(int i, int n) { return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2; }
 
 int main(int argc, char **argv)
 {
     struct opts o = { 0 };
-    o.type = "F32"; o.embd = 64; o.layers = 2; o.heads = 4; o.kv_heads = 0; o.ff = 160; o.vocab = 0; o.ctx = 2048; o.seed = 1; o.version = 3;
+    o.type = "F32"; o.embd = 64; o.layers = 2; o.heads = 4; o.kv_heads = 0; o.ff = 160; o.vocab = 0; o.ctx = 2048; o.seed = 1; o.version = 3; o.rope_base = 10000.f;
     o.arch = "llama"; o.tokenizer = "llama"; o.pre = "llama-bpe";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -188,6 +218,11 @@ int main(int argc, char **argv)
         else if (IS("--tokenizer")) o.tokenizer = v;
         else if (IS("--pre")) o.pre = v;
         else if (IS("--bpe-flaw")) o.flaw = v;
+        else if (IS("--head-dim")) o.head_dim = atoi(v);
+        else if (IS("--rope-base")) o.rope_base = strtof(v, NULL);
+        else if (IS("--chat-template")) o.chat_template = v;
+        else if (!strcmp(a, "--rope-freqs")) o.rope_freqs = 1;
+        else if (!strcmp(a, "--output-bias")) o.output_bias = 1;
         else if (!strcmp(a, "--tied")) o.tied = 1;
         else if (!strcmp(a, "--vocab-only")) o.vocab_only = 1;
         else if (a[0] != '-' && !o.out) o.out = a;
@@ -207,17 +242,16 @@ int main(int argc, char **argv)
 
     /* vocabulary */
     struct gguf *vg = NULL;
-    const struct gguf_kv *vt = NULL, *vs = NULL, *vty = NULL;
+    const struct gguf_kv *vt = NULL;
     if (o.vocab_from) {
         if (gguf_open(o.vocab_from, &vg)) { fprintf(stderr, "gguf_write: %s: %s\n", o.vocab_from, eng_errmsg()); return 1; }
         vt = gguf_find_kv(vg, "tokenizer.ggml.tokens");
-        vs = gguf_find_kv(vg, "tokenizer.ggml.scores");
-        vty = gguf_find_kv(vg, "tokenizer.ggml.token_type");
-        if (!vt || !vs || !vty) { fprintf(stderr, "gguf_write: %s has no SPM vocabulary\n", o.vocab_from); return 1; }
+        if (!vt) { fprintf(stderr, "gguf_write: %s has no vocabulary (tokenizer.ggml.tokens)\n", o.vocab_from); return 1; }
         o.vocab = (int)vt->n;
     }
     if (!o.vocab) o.vocab = 1000;
     int bpe = !vg && !strcmp(o.tokenizer, "gpt2");
+    int is_qwen2 = !strcmp(o.arch, "qwen2"), is_qwen3 = !strcmp(o.arch, "qwen3");
     if (!vg && o.vocab < (bpe ? BPE_MIN : 260)) { fprintf(stderr, "gguf_write: --vocab must be >= %d\n", bpe ? BPE_MIN : 260); return 2; }
 
     struct buf h = { 0 };
@@ -235,22 +269,36 @@ int main(int argc, char **argv)
     kv_u32(&kvb, AK("attention.head_count"), (uint32_t)o.heads);
     kv_u32(&kvb, AK("attention.head_count_kv"), (uint32_t)o.kv_heads);
     kv_f32(&kvb, AK("attention.layer_norm_rms_epsilon"), 1e-5f);
-    kv_f32(&kvb, AK("rope.freq_base"), 10000.f);
+    kv_f32(&kvb, AK("rope.freq_base"), o.rope_base);
+    if (o.head_dim) {
+        kv_u32(&kvb, AK("attention.key_length"), (uint32_t)o.head_dim);
+        kv_u32(&kvb, AK("attention.value_length"), (uint32_t)o.head_dim);
     }
-    kv_str(&kvb, "tokenizer.ggml.model", o.tokenizer);
-    if (bpe) {
-        if (write_bpe_vocab(&kvb, &o)) return 2;
-    } else if (vg) {
-        for (int which = 0; which < 3; which++) {
-            const struct gguf_kv *src = which == 0 ? vt : which == 1 ? vs : vty;
-            if (!key(&kvb, src->key, GGUF_ARRAY)) continue;
+    }
+    if (vg) {
+        /* every tokenizer.* key, as it is */
+        static const int esz[GGUF_NTYPES] = { 1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8 };
+        for (int64_t i = 0; i < vg->n_kv; i++) {
+            const struct gguf_kv *src = &vg->kv[i];
+            if (strncmp(src->key, "tokenizer.", 10)) continue;
+            if (o.chat_template && !strcmp(src->key, "tokenizer.chat_template")) continue;
+            if (!key(&kvb, src->key, (uint32_t)src->type)) continue;
+            if (src->type == GGUF_STRING) { put_str(&kvb, (const char *)src->data, src->n); continue; }
+            if (src->type != GGUF_ARRAY) { put(&kvb, src->data, (size_t)esz[src->type]); continue; }
             put_u32(&kvb, (uint32_t)src->arr_type);
             put_u64(&kvb, src->n);
             const uint8_t *p = src->data, *e = p;
-            if (src->arr_type == GGUF_STRING) for (uint64_t i = 0; i < src->n; i++) { uint64_t l; memcpy(&l, e, 8); e += 8 + l; }
-            else e = p + 4 * src->n;
+            if (src->arr_type == GGUF_STRING) for (uint64_t j = 0; j < src->n; j++) { uint64_t l; memcpy(&l, e, 8); e += 8 + l; }
+            else e = p + (size_t)esz[src->arr_type] * src->n;
             put(&kvb, p, (size_t)(e - p));
         }
+    } else
+        kv_str(&kvb, "tokenizer.ggml.model", o.tokenizer);
+    if (o.chat_template) kv_str(&kvb, "tokenizer.chat_template", o.chat_template);
+    if (bpe) {
+        if (write_bpe_vocab(&kvb, &o)) return 2;
+    } else if (vg) {
+        /* copied above */
     } else {
         if (key(&kvb, "tokenizer.ggml.tokens", GGUF_ARRAY)) {
             put_u32(&kvb, GGUF_STRING);
@@ -274,7 +322,7 @@ int main(int argc, char **argv)
             for (int i = 0; i < o.vocab; i++) { int32_t t = i == 0 ? 2 : i < 3 ? 3 : i < 259 ? 6 : 1; put(&kvb, &t, 4); }
         }
     }
-    if (!bpe) {
+    if (!bpe && !vg) {
         kv_u32(&kvb, "tokenizer.ggml.bos_token_id", 1);
         kv_u32(&kvb, "tokenizer.ggml.eos_token_id", 2);
         kv_u32(&kvb, "tokenizer.ggml.unknown_token_id", 0);
@@ -283,8 +331,8 @@ int main(int argc, char **argv)
     }
 
     /* tensors */
-    int hd = o.embd / (o.heads ? o.heads : 1), ekv = hd * o.kv_heads;
-    int nt_max = 3 + 9 * o.layers;
+    int hd = o.head_dim ? o.head_dim : o.embd / (o.heads ? o.heads : 1), ekv = hd * o.kv_heads, nq = hd * o.heads;
+    int nt_max = 5 + 14 * o.layers;
     if (o.vocab_only) nt_max = 0;
     struct tdesc *t = calloc((size_t)nt_max, sizeof *t);
     int nt = 0;
@@ -296,10 +344,19 @@ int main(int argc, char **argv)
         char n[64];
         int hi = mix && more_bits(l, o.layers) ? QT_Q6_K : wt;
         snprintf(n, sizeof n, "blk.%d.attn_norm.weight", l); T1(n, o.embd);
-        snprintf(n, sizeof n, "blk.%d.attn_q.weight", l); T2(n, o.embd, o.embd, wt);
+        snprintf(n, sizeof n, "blk.%d.attn_q.weight", l); T2(n, o.embd, nq, wt);
         snprintf(n, sizeof n, "blk.%d.attn_k.weight", l); T2(n, o.embd, ekv, wt);
         snprintf(n, sizeof n, "blk.%d.attn_v.weight", l); T2(n, o.embd, ekv, hi);
-        snprintf(n, sizeof n, "blk.%d.attn_output.weight", l); T2(n, o.embd, o.embd, wt);
+        if (is_qwen2) {   /* biases large enough to matter: uniform in [-0.5, 0.5] */
+            snprintf(n, sizeof n, "blk.%d.attn_q.bias", l); T1(n, nq); t[nt - 1].base = 0; t[nt - 1].amp = 0.5f;
+            snprintf(n, sizeof n, "blk.%d.attn_k.bias", l); T1(n, ekv); t[nt - 1].base = 0; t[nt - 1].amp = 0.5f;
+            snprintf(n, sizeof n, "blk.%d.attn_v.bias", l); T1(n, ekv); t[nt - 1].base = 0; t[nt - 1].amp = 0.5f;
+        }
+        if (is_qwen3) {   /* per-head norm weights around 1, spread enough to matter */
+            snprintf(n, sizeof n, "blk.%d.attn_q_norm.weight", l); T1(n, hd); t[nt - 1].amp = 0.5f;
+            snprintf(n, sizeof n, "blk.%d.attn_k_norm.weight", l); T1(n, hd); t[nt - 1].amp = 0.5f;
+        }
+        snprintf(n, sizeof n, "blk.%d.attn_output.weight", l); T2(n, nq, o.embd, wt);
         snprintf(n, sizeof n, "blk.%d.ffn_norm.weight", l); T1(n, o.embd);
         snprintf(n, sizeof n, "blk.%d.ffn_gate.weight", l); T2(n, o.embd, o.ff, wt);
         snprintf(n, sizeof n, "blk.%d.ffn_up.weight", l); T2(n, o.embd, o.ff, wt);
@@ -307,6 +364,8 @@ int main(int argc, char **argv)
     }
     T1("output_norm.weight", o.embd);
     if (!o.tied) T2("output.weight", o.embd, o.vocab, mix ? QT_Q6_K : wt);
+    if (o.output_bias) { T1("output.bias", o.vocab); t[nt - 1].base = 0; t[nt - 1].amp = 0.2f; }
+    if (o.rope_freqs) { T1("rope_freqs.weight", hd / 2); t[nt - 1].amp = 0; }
     }
     /* drop + sizes */
     int w = 0;
@@ -353,6 +412,7 @@ int main(int argc, char **argv)
                 uint64_t s = tseed ^ ((uint64_t)(r0 + r + 1) * 0xD1B54A32D192ED03ull);
                 for (int j = 0; j < 4; j++) urand(&s);
                 for (int64_t e = 0; e < t[i].ne[0]; e++) x[e] = t[i].base + t[i].amp * urand(&s);
+                if (!strcmp(t[i].name, "rope_freqs.weight")) llama31_factors(x, (int)t[i].ne[0], o.rope_base);
                 qt_quantize_row(t[i].type, x, rows + (size_t)r * rb, t[i].ne[0]);
                 free(x);
             }

@@ -1,6 +1,16 @@
 /*
- * llama.c - the LLaMA decoder (spec §3): model loading and validation, the
- * context (KV cache + scratch), batched prefill and single-token decode.
+ * llama.c - the decoder-only language models (spec §3): model loading and
+ * validation, the context (KV cache + scratch), batched prefill and
+ * single-token decode.  One forward pass serves the three architectures the
+ * engine loads; they differ only in the few places the table `ARCHS` names:
+ *   llama  LLaMA 1/2/3 (Vicuna, Mistral, LLaVA-1.5's LM): RoPE on interleaved
+ *          pairs, optional Q/K/V/O biases, Llama-3.1 frequency factors
+ *          (rope_freqs.weight);
+ *   qwen2  Qwen2/2.5 and the text half of InternVL/Qwen2-VL-style files: biases
+ *          on Q, K, V (and the output head), NeoX RoPE (the two halves of each
+ *          head rotated together);
+ *   qwen3  Qwen3: per-head RMSNorm on Q and K before RoPE, no biases, NeoX RoPE,
+ *          a head dimension that need not be n_embd / n_head.
  */
 #include "engine.h"
 #include "gguf.h"
@@ -23,17 +33,44 @@
 struct layer {
     float *attn_norm, *ffn_norm;             /* owned f32 copies */
     float *bq, *bk, *bv, *bo;                /* optional biases (owned) or NULL */
+    float *q_norm, *k_norm;                  /* qwen3: per-head RMSNorm weights [head_dim] */
     struct wmat wq, wk, wv, wo, wg, wu, wd;
+};
+
+/* What distinguishes the architectures (see the comment at the top). */
+struct arch {
+    const char *name;
+    int rope_neox;      /* rotate (x[i], x[i + n_rot/2]) instead of (x[2i], x[2i+1]) */
+    int qk_norm;        /* attn_q_norm / attn_k_norm required */
+    int rope_freqs;     /* rope_freqs.weight honoured (llama only, as the reference) */
+    int wo_bias;        /* attn_output.bias allowed (llama) */
+    int out_bias;       /* output.bias allowed (qwen2) */
+};
+static const struct arch ARCHS[] = {
+    { "llama", 0, 0, 1, 1, 0 },
+    { "qwen2", 1, 0, 0, 0, 1 },
+    { "qwen3", 1, 1, 0, 0, 0 },
+};
+/* Architectures people will try that are refused with what is missing. */
+static const struct { const char *name, *why; } NOT_YET[] = {
+    { "qwen2vl", "M-RoPE (multimodal rotary positions) is not implemented yet" },
+    { "qwen3vl", "M-RoPE and deepstack are not implemented yet" },
+    { "qwen2moe", "mixture-of-experts layers are not implemented" },
+    { "qwen3moe", "mixture-of-experts layers are not implemented" },
+    { "llama4", "mixture-of-experts and chunked attention are not implemented" },
+    { "gemma3", "Gemma's norms, GELU FFN and sliding-window attention are not implemented" },
 };
 
 struct eng_model {
     struct gguf *g;
     struct vocab voc;
+    const struct arch *arch;
     int n_vocab, n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff, n_ctx_train, n_rot;
+    int n_q;                                 /* n_head * head_dim: the width of Q and of wo's input */
     float eps, rope_base, freq_scale;
     float *rope_ff;                          /* rope_freqs.weight (owned) or NULL */
     struct wmat tok_embd, output;
-    float *output_norm;
+    float *output_norm, *output_b;           /* output_b: optional bias of the output head (owned) */
     struct layer *L;
 };
 
@@ -110,24 +147,64 @@ void eng_model_free(struct eng_model *m)
         for (int i = 0; i < m->n_layer; i++) {
             struct layer *l = &m->L[i];
             free(l->attn_norm); free(l->ffn_norm); free(l->bq); free(l->bk); free(l->bv); free(l->bo);
+            free(l->q_norm); free(l->k_norm);
         }
-    free(m->L); free(m->output_norm); free(m->rope_ff);
+    free(m->L); free(m->output_norm); free(m->output_b); free(m->rope_ff);
     vocab_release(&m->voc);
     gguf_close(m->g);
     free(m);
 }
 
+/* Every tensor of the file must be one the architecture uses: the reference
+ * refuses a file with tensors it does not know ("wrong number of tensors"), and
+ * so do we, rather than computing something else than the file describes. */
+static int check_all_used(const struct eng_model *m, int n_used)
+{
+    const struct gguf *g = m->g;
+    if (n_used == g->n_tensors) return RC_OK;
+    for (int64_t i = 0; i < g->n_tensors; i++) {
+        const char *n = g->t[i].name;
+        int used = !strcmp(n, "token_embd.weight") || !strcmp(n, "output.weight") || (m->arch->out_bias && !strcmp(n, "output.bias")) ||
+                   !strcmp(n, "output_norm.weight") || (m->arch->rope_freqs && !strcmp(n, "rope_freqs.weight"));
+        unsigned il;
+        char rest[GGUF_MAX_NAME];
+        if (!used && sscanf(n, "blk.%u.%63s", &il, rest) == 2 && il < (unsigned)m->n_layer) {
+            static const char *const known[] = {
+                "attn_norm.weight", "ffn_norm.weight", "attn_q.weight", "attn_k.weight", "attn_v.weight",
+                "attn_output.weight", "ffn_gate.weight", "ffn_up.weight", "ffn_down.weight",
+                "attn_q.bias", "attn_k.bias", "attn_v.bias",
+            };
+            for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) used |= !strcmp(rest, known[k]);
+            if (m->arch->wo_bias) used |= !strcmp(rest, "attn_output.bias");
+            if (m->arch->qk_norm) used |= !strcmp(rest, "attn_q_norm.weight") || !strcmp(rest, "attn_k_norm.weight");
+        }
+        if (!used)
+            return eng_err(RC_EFORMAT, "tensor %s is not part of a '%s' model (the architecture does not use it; "
+                           "a file of another architecture with the wrong general.architecture?)", n, m->arch->name);
+    }
+    return eng_err(RC_EFORMAT, "%" PRId64 " tensors in the file but %d used (duplicate names?)", g->n_tensors, n_used);
+}
+
 static int load(struct eng_model *m)
 {
     const struct gguf *g = m->g;
-    const char *arch;
+    const char *an;
     size_t alen;
-    int rc = gguf_get_str(g, "general.architecture", &arch, &alen);
+    int rc = gguf_get_str(g, "general.architecture", &an, &alen);
     if (rc == 1) return eng_err(RC_EFORMAT, "missing required key general.architecture");
     if (rc) return rc;
-    if (alen != 5 || memcmp(arch, "llama", 5))
-        return eng_err(RC_EFORMAT, "architecture '%.*s' is not supported (only \"llama\")", (int)(alen > 40 ? 40 : alen), arch);
-    const char *A = "llama";
+    m->arch = NULL;
+    for (size_t i = 0; i < sizeof ARCHS / sizeof ARCHS[0]; i++)
+        if (alen == strlen(ARCHS[i].name) && !memcmp(an, ARCHS[i].name, alen)) m->arch = &ARCHS[i];
+    if (!m->arch) {
+        const int shown = (int)(alen > 40 ? 40 : alen);
+        for (size_t i = 0; i < sizeof NOT_YET / sizeof NOT_YET[0]; i++)
+            if (alen == strlen(NOT_YET[i].name) && !memcmp(an, NOT_YET[i].name, alen))
+                return eng_err(RC_EFORMAT, "architecture '%.*s' is not supported: %s (supported: llama, qwen2, qwen3)",
+                               shown, an, NOT_YET[i].why);
+        return eng_err(RC_EFORMAT, "architecture '%.*s' is not supported (supported: llama, qwen2, qwen3)", shown, an);
+    }
+    const char *A = m->arch->name;
     uint32_t ctx = 0, embd = 0, nl = 0, ff = 0, nh = 0, nhkv = 0, rot = 0, kl = 0, vl = 0, nexp = 0, vs = 0;
     if ((rc = req_u32(g, A, "context_length", &ctx, 1)) || (rc = req_u32(g, A, "embedding_length", &embd, 1)) ||
         (rc = req_u32(g, A, "block_count", &nl, 1)) || (rc = req_u32(g, A, "feed_forward_length", &ff, 1)) ||
@@ -145,63 +222,84 @@ static int load(struct eng_model *m)
     if (factor == 0 && (rc = opt_f32(g, A, "rope.scale_linear", &factor, 0))) return rc;
     const char *st;
     size_t stl;
-    rc = gguf_get_str(g, "llama.rope.scaling.type", &st, &stl);
+    char k[128];
+    snprintf(k, sizeof k, "%s.rope.scaling.type", A);
+    rc = gguf_get_str(g, k, &st, &stl);
     if (rc > 1) return rc;
     if (rc == 0 && !((stl == 4 && !memcmp(st, "none", 4)) || (stl == 6 && !memcmp(st, "linear", 6))))
-        return eng_err(RC_EFORMAT, "rope scaling '%.*s' is not supported (none or linear)", (int)(stl > 20 ? 20 : stl), st);
+        return eng_err(RC_EFORMAT, "%s '%.*s' is not supported (none or linear)", k, (int)(stl > 20 ? 20 : stl), st);
     if (nhkv == 0) nhkv = nh;
     if (embd == 0 || nl == 0 || ff == 0 || nh == 0 || ctx == 0)
         return eng_err(RC_EFORMAT, "zero hyper-parameter (embedding_length %u, block_count %u, feed_forward_length %u, head_count %u, context_length %u)", embd, nl, ff, nh, ctx);
-    if (embd > (1u << 20) || ff > (1u << 22) || nl > 4096 || nh > 4096)
-        return eng_err(RC_EFORMAT, "implausible hyper-parameters (embedding_length %u, feed_forward_length %u, block_count %u, head_count %u)", embd, ff, nl, nh);
-    if (embd % nh) return eng_err(RC_EFORMAT, "inconsistent shapes: head_count %u does not divide embedding_length %u", nh, embd);
+    if (embd > (1u << 20) || ff > (1u << 22) || nl > 4096 || nh > 4096 || kl > 4096)
+        return eng_err(RC_EFORMAT, "implausible hyper-parameters (embedding_length %u, feed_forward_length %u, block_count %u, head_count %u, key_length %u)", embd, ff, nl, nh, kl);
     if (nh % nhkv) return eng_err(RC_EFORMAT, "inconsistent shapes: head_count %u is not a multiple of head_count_kv %u", nh, nhkv);
     if (nexp) return eng_err(RC_EFORMAT, "mixture-of-experts models (expert_count %u) are not supported", nexp);
-    uint32_t hd = embd / nh;
+    /* the head dimension: attention.key_length when given (Qwen3: 128 with n_embd 1024 and 16
+     * heads), else n_embd / n_head */
+    if (!kl && embd % nh) return eng_err(RC_EFORMAT, "inconsistent shapes: head_count %u does not divide embedding_length %u", nh, embd);
+    uint32_t hd = kl ? kl : embd / nh;
+    if (vl && vl != hd)
+        return eng_err(RC_EFORMAT, "attention.value_length %u != key_length %u: different K and V head sizes are not supported", vl, hd);
     if (hd % 2) return eng_err(RC_EFORMAT, "inconsistent shapes: head dimension %u is odd", hd);
     if (rot == 0) rot = hd;
-    if (rot != hd) return eng_err(RC_EFORMAT, "inconsistent shapes: rope.dimension_count %u != head dimension %u", rot, hd);
-    if ((kl && kl != hd) || (vl && vl != hd))
-        return eng_err(RC_EFORMAT, "inconsistent shapes: attention key/value length %u/%u != head dimension %u", kl, vl, hd);
+    if (rot != hd) return eng_err(RC_EFORMAT, "partial rotary embeddings are not supported: rope.dimension_count %u != head dimension %u", rot, hd);
     if (ctx > (1u << 24)) return eng_err(RC_EFORMAT, "implausible context_length %u", ctx);
     m->n_ctx_train = (int)ctx; m->n_embd = (int)embd; m->n_layer = (int)nl; m->n_ff = (int)ff;
     m->n_head = (int)nh; m->n_head_kv = (int)nhkv; m->head_dim = (int)hd; m->n_rot = (int)rot;
+    m->n_q = (int)(nh * hd);
     m->freq_scale = factor != 0 ? 1.0f / factor : 1.0f;
 
     if ((rc = vocab_load(&m->voc, g))) return rc;
     m->n_vocab = m->voc.n;
     if (vs && (int)vs != m->n_vocab)
-        return eng_err(RC_EFORMAT, "inconsistent shapes: llama.vocab_size %u != %d tokens", vs, m->n_vocab);
+        return eng_err(RC_EFORMAT, "inconsistent shapes: %s.vocab_size %u != %d tokens", A, vs, m->n_vocab);
 
-    const int64_t E = embd, Ekv = (int64_t)hd * nhkv, V = m->n_vocab;
+    const int64_t E = embd, Q = m->n_q, Ekv = (int64_t)hd * nhkv, V = m->n_vocab;
     if (gguf_find_tensor(g, "blk.0.attn_qkv.weight"))
         return eng_err(RC_EFORMAT, "fused attn_qkv tensors are not supported");
+    int used = 0;
     if ((rc = get_w(g, "token_embd.weight", E, V, &m->tok_embd, 0))) return rc;
+    used++;
     rc = get_w(g, "output.weight", E, V, &m->output, 1);
     if (rc == 1) m->output = m->tok_embd;          /* tied embeddings */
     else if (rc) return rc;
+    else used++;
     if ((rc = get_vec(g, "output_norm.weight", E, &m->output_norm, 0))) return rc;
-    rc = get_vec(g, "rope_freqs.weight", hd / 2, &m->rope_ff, 1);
-    if (rc > 1) return rc;
+    used++;
+    if (m->arch->out_bias) {
+        rc = get_vec(g, "output.bias", V, &m->output_b, 1);
+        if (rc > 1) return rc;
+        used += rc == 0;
+    }
+    if (m->arch->rope_freqs) {
+        rc = get_vec(g, "rope_freqs.weight", hd / 2, &m->rope_ff, 1);
+        if (rc > 1) return rc;
+        used += rc == 0;
+    }
     if (!(m->L = calloc(nl, sizeof *m->L))) return eng_err(RC_ENOMEM, "out of memory");
     for (uint32_t i = 0; i < nl; i++) {
         struct layer *l = &m->L[i];
         char n[GGUF_MAX_NAME + 16];
-#define W(field, nm, K, N) snprintf(n, sizeof n, "blk.%u." nm ".weight", i); if ((rc = get_w(g, n, K, N, &l->field, 0))) return rc;
-#define VEC(field, nm, len, opt) snprintf(n, sizeof n, "blk.%u." nm, i); rc = get_vec(g, n, len, &l->field, opt); if (rc > 1 || (rc == 1 && !(opt))) return rc;
+#define W(field, nm, K, N) snprintf(n, sizeof n, "blk.%u." nm ".weight", i); if ((rc = get_w(g, n, K, N, &l->field, 0))) return rc; used++;
+#define VEC(field, nm, len, opt) snprintf(n, sizeof n, "blk.%u." nm, i); rc = get_vec(g, n, len, &l->field, opt); if (rc > 1 || (rc == 1 && !(opt))) return rc; used += rc == 0;
         VEC(attn_norm, "attn_norm.weight", E, 0)
         VEC(ffn_norm, "ffn_norm.weight", E, 0)
-        W(wq, "attn_q", E, E)
+        W(wq, "attn_q", E, Q)
         W(wk, "attn_k", E, Ekv)
         W(wv, "attn_v", E, Ekv)
-        W(wo, "attn_output", E, E)
+        W(wo, "attn_output", Q, E)
         W(wg, "ffn_gate", E, (int64_t)ff)
         W(wu, "ffn_up", E, (int64_t)ff)
         W(wd, "ffn_down", (int64_t)ff, E)
-        VEC(bq, "attn_q.bias", E, 1)
+        VEC(bq, "attn_q.bias", Q, 1)
         VEC(bk, "attn_k.bias", Ekv, 1)
         VEC(bv, "attn_v.bias", Ekv, 1)
-        VEC(bo, "attn_output.bias", E, 1)
+        if (m->arch->wo_bias) { VEC(bo, "attn_output.bias", E, 1) }
+        if (m->arch->qk_norm) {
+            VEC(q_norm, "attn_q_norm.weight", hd, 0)
+            VEC(k_norm, "attn_k_norm.weight", hd, 0)
+        }
 #undef W
 #undef VEC
         snprintf(n, sizeof n, "blk.%u.ffn_gate.bias", i);
@@ -209,7 +307,7 @@ static int load(struct eng_model *m)
     }
     /* Q8_K activations need rows that are a multiple of 256: guaranteed by the block size of
      * the K-quant weights themselves (ne[0] % 256 == 0, checked by the reader). */
-    return RC_OK;
+    return check_all_used(m, used);
 }
 
 int eng_model_open(const char *path, struct eng_model **out)
@@ -304,13 +402,13 @@ int eng_ctx_new(const struct eng_model *m, const struct eng_params *p, struct en
     c->kv_elt = c->kv_f16 ? 2 : 4;
     c->n_ctx = p->n_ctx > 0 ? p->n_ctx : m->n_ctx_train;
     c->use_blas = !p->no_blas;
-    const size_t E = (size_t)m->n_embd, Ekv = (size_t)m->head_dim * (size_t)m->n_head_kv, F = (size_t)m->n_ff, U = UBATCH;
+    const size_t E = (size_t)m->n_embd, Q = (size_t)m->n_q, Ekv = (size_t)m->head_dim * (size_t)m->n_head_kv, F = (size_t)m->n_ff, U = UBATCH;
     /* calloc: pages of the cache are only touched (and counted in RSS) as positions fill */
     size_t kvn = (size_t)m->n_layer * (size_t)c->n_ctx * Ekv;
     c->kc = calloc(kvn, c->kv_elt);
     c->vc = calloc(kvn, c->kv_elt);
     c->x = malloc(U * E * 4); c->xb = malloc(U * E * 4); c->xb2 = malloc(U * E * 4);
-    c->q = malloc(U * E * 4); c->k = malloc(U * Ekv * 4); c->v = malloc(U * Ekv * 4); c->att = malloc(U * E * 4);
+    c->q = malloc(U * Q * 4); c->k = malloc(U * Ekv * 4); c->v = malloc(U * Ekv * 4); c->att = malloc(U * Q * 4);
     c->hb = malloc(U * F * 4); c->hb2 = malloc(U * F * 4);
     c->logits = malloc((size_t)m->n_vocab * 4);
     c->rc = malloc(U * (size_t)m->n_rot / 2 * 4); c->rs = malloc(U * (size_t)m->n_rot / 2 * 4);
@@ -318,6 +416,7 @@ int eng_ctx_new(const struct eng_model *m, const struct eng_params *p, struct en
     c->scores = malloc((size_t)maxthr * (size_t)c->n_ctx * 4);
     c->fa = malloc((size_t)maxthr * 2 * (size_t)m->head_dim * sizeof *c->fa);
     int64_t maxK = (int64_t)(F > E ? F : E);
+    if ((int64_t)Q > maxK) maxK = (int64_t)Q;
     int rc = RC_OK;
     if (!c->kc || !c->vc || !c->x || !c->xb || !c->xb2 || !c->q || !c->k || !c->v || !c->att || !c->hb || !c->hb2 ||
         !c->logits || !c->rc || !c->rs || !c->scores || !c->fa)
@@ -355,26 +454,37 @@ static inline float kv_get(const struct eng_ctx *c, const uint8_t *base, size_t 
     return c->kv_f16 ? h2f(((const uint16_t *)base)[i]) : ((const float *)base)[i];
 }
 
+/* RoPE on T rows of n_heads heads.  Pair i (angle index i) is (x[2i], x[2i+1]) for
+ * llama, (x[i], x[i + n_rot/2]) for the NeoX form of qwen2/qwen3. */
 static void rope_rows(const struct eng_model *m, float *x, int T, int n_heads, const float *rc, const float *rs)
 {
     const int hd = m->head_dim, half = m->n_rot / 2;
+    const int stride = m->arch->rope_neox ? 1 : 2, off = m->arch->rope_neox ? half : 1;
     for (int t = 0; t < T; t++)
         for (int h = 0; h < n_heads; h++) {
             float *v = x + ((size_t)t * n_heads + h) * hd;
             const float *cs = rc + (size_t)t * half, *sn = rs + (size_t)t * half;
             for (int i = 0; i < half; i++) {
-                float x0 = v[2 * i], x1 = v[2 * i + 1];
-                v[2 * i] = x0 * cs[i] - x1 * sn[i];
-                v[2 * i + 1] = x0 * sn[i] + x1 * cs[i];
+                float *a = v + (size_t)i * stride, *b = a + off;
+                float x0 = *a, x1 = *b;
+                *a = x0 * cs[i] - x1 * sn[i];
+                *b = x0 * sn[i] + x1 * cs[i];
             }
         }
+}
+
+/* qwen3: RMSNorm of each head vector (head_dim wide) with the shared weight w. */
+static void head_norm(const struct eng_model *m, float *x, int T, int n_heads, const float *w)
+{
+    const int hd = m->head_dim;
+    for (size_t r = 0; r < (size_t)T * (size_t)n_heads; r++) op_rmsnorm(x + r * hd, x + r * hd, w, hd, m->eps);
 }
 
 /* Evaluates T <= UBATCH positions starting at c->n_past; x already holds the inputs. */
 static void forward(struct eng_ctx *c, int T)
 {
     const struct eng_model *m = c->m;
-    const int E = m->n_embd, hd = m->head_dim, nh = m->n_head, nkv = m->n_head_kv, Ekv = hd * nkv, F = m->n_ff;
+    const int E = m->n_embd, Q = m->n_q, hd = m->head_dim, nh = m->n_head, nkv = m->n_head_kv, Ekv = hd * nkv, F = m->n_ff;
     const int gqa = nh / nkv, p0 = c->n_past, half = m->n_rot / 2;
     const float scale = 1.0f / sqrtf((float)hd);
     /* rope cache: ggml_rope_cache_init (iterated f32 theta, cosf/sinf) */
@@ -410,7 +520,8 @@ static void forward(struct eng_ctx *c, int T)
                 if (L->bk) c->k[(size_t)t * Ekv + i] += L->bk[i];
                 if (L->bv) c->v[(size_t)t * Ekv + i] += L->bv[i];
             }
-        if (L->bq) for (int t = 0; t < R; t++) for (int i = 0; i < E; i++) c->q[(size_t)t * E + i] += L->bq[i];
+        if (L->bq) for (int t = 0; t < R; t++) for (int i = 0; i < Q; i++) c->q[(size_t)t * Q + i] += L->bq[i];
+        if (L->q_norm) { head_norm(m, c->q, R, nh, L->q_norm); head_norm(m, c->k, T, nkv, L->k_norm); }
         rope_rows(m, c->k, T, nkv, c->rc, c->rs);
         rope_rows(m, c->q, R, nh, c->rc + (size_t)r0 * half, c->rs + (size_t)r0 * half);
         /* store K, V */
@@ -435,8 +546,8 @@ static void forward(struct eng_ctx *c, int T)
             for (int pi = 0; pi < n_pairs; pi++) {
                 const int t = pi / nh, h = pi % nh, kvh = h / gqa;
                 const int pos = p0 + r0 + t;
-                const float *qv = c->q + (size_t)t * E + (size_t)h * hd;
-                float *o = c->att + (size_t)t * E + (size_t)h * hd;
+                const float *qv = c->q + (size_t)t * Q + (size_t)h * hd;
+                float *o = c->att + (size_t)t * Q + (size_t)h * hd;
                 if (onechunk) {
                     /* llama.cpp's default attention for micro-batches of < 64 rows with an
                      * F16 cache (flash attention, one-chunk kernel; spec §8.2 item 4): Q
@@ -504,6 +615,7 @@ static void forward(struct eng_ctx *c, int T)
     }
     op_rmsnorm(xb, x + (size_t)(T - 1) * E, m->output_norm, E, m->eps);
     mm(c, &m->output, 1, xb, c->logits);
+    if (m->output_b) for (int i = 0; i < m->n_vocab; i++) c->logits[i] += m->output_b[i];
     c->n_past += T;
     c->have_logits = 1;
 }
@@ -600,11 +712,16 @@ int eng_inspect(const char *path, void *fp)
     rc = load(m);
     fprintf(f, "\nmodel:\n");
     if (!rc) {
-        fprintf(f, "  kind: language model (general.architecture llama)\n");
-        fprintf(f, "  architecture llama: n_vocab %d, n_embd %d, n_layer %d, n_head %d, n_head_kv %d (GQA %d), head_dim %d,\n"
-                   "  n_ff %d, context_length %d, rms_eps %g, rope base %g, freq_scale %g, output %s\n",
-                m->n_vocab, m->n_embd, m->n_layer, m->n_head, m->n_head_kv, m->n_head / m->n_head_kv, m->head_dim, m->n_ff,
-                m->n_ctx_train, m->eps, m->rope_base, m->freq_scale, m->output.data == m->tok_embd.data ? "tied to token_embd" : "output.weight");
+        const struct layer *L0 = &m->L[0];
+        fprintf(f, "  kind: language model (general.architecture %s)\n", m->arch->name);
+        fprintf(f, "  architecture %s: n_vocab %d, n_embd %d, n_layer %d, n_head %d, n_head_kv %d (GQA %d), head_dim %d,\n"
+                   "  n_ff %d, context_length %d, rms_eps %g, rope %s base %g, freq_scale %g%s, output %s%s\n"
+                   "  attention: Q/K/V biases %s, output bias %s, Q/K norm %s\n",
+                m->arch->name, m->n_vocab, m->n_embd, m->n_layer, m->n_head, m->n_head_kv, m->n_head / m->n_head_kv, m->head_dim, m->n_ff,
+                m->n_ctx_train, m->eps, m->arch->rope_neox ? "neox" : "normal", m->rope_base, m->freq_scale,
+                m->rope_ff ? ", frequency factors (rope_freqs.weight)" : "",
+                m->output.data == m->tok_embd.data ? "tied to token_embd" : "output.weight", m->output_b ? " + output.bias" : "",
+                L0->bq || L0->bk || L0->bv ? "yes" : "no", L0->bo ? "yes" : "no", L0->q_norm ? "yes" : "no");
         print_tokenizer(f, m);
         size_t kv = (size_t)m->n_layer * 2 * (size_t)m->head_dim * (size_t)m->n_head_kv;
         fprintf(f, "  KV cache per position: %zu bytes (F16), %zu bytes (F32)\n", kv * 2, kv * 4);

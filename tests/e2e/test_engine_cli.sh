@@ -50,7 +50,7 @@ bad() {  # bad NAME EXPECTED-REGEX: logits and inspect both refuse NAME
 printf 'GGUX\3\0\0\0' >"$T_TMP/magic.gguf"; bad magic.gguf "bad magic"
 head -c 5000 "$M" >"$T_TMP/trunc.gguf"; bad trunc.gguf "truncated"
 head -c $(( $(stat -c %s "$M") - 64 )) "$M" >"$T_TMP/short.gguf"; bad short.gguf "runs past the end"
-"$GW" "$T_TMP/qwen.gguf" --arch qwen2 --vocab 300 >/dev/null 2>&1; bad qwen.gguf "architecture 'qwen2' is not supported"
+"$GW" "$T_TMP/gemma.gguf" --arch gemma3 --vocab 300 >/dev/null 2>&1; bad gemma.gguf "architecture 'gemma3' is not supported: Gemma"
 "$GW" "$T_TMP/nokey.gguf" --drop-key llama.block_count --vocab 300 >/dev/null 2>&1; bad nokey.gguf "missing required key llama.block_count"
 "$GW" "$T_TMP/notensor.gguf" --drop-tensor output_norm.weight --vocab 300 >/dev/null 2>&1; bad notensor.gguf "missing tensor output_norm.weight"
 "$GW" "$T_TMP/heads.gguf" --embd 64 --heads 3 --kv-heads 3 --vocab 300 >/dev/null 2>&1; bad heads.gguf "head_count 3 does not divide embedding_length 64"

@@ -154,8 +154,10 @@ int main(int argc, char **argv)
     make("notok.gguf", a); expect_fail("notok.gguf", "tokenizer.ggml.tokens");
     snprintf(a, sizeof a, "%s --drop-tensor blk.1.ffn_up.weight", shape);
     make("notensor.gguf", a); expect_fail("notensor.gguf", "missing tensor blk.1.ffn_up.weight");
-    snprintf(a, sizeof a, "%s --arch qwen2", shape);
-    make("qwen2.gguf", a); expect_fail("qwen2.gguf", "architecture 'qwen2' is not supported");
+    snprintf(a, sizeof a, "%s --arch qwen2vl", shape);
+    make("qwen2vl.gguf", a); expect_fail("qwen2vl.gguf", "architecture 'qwen2vl' is not supported: M-RoPE");
+    snprintf(a, sizeof a, "%s --arch falcon", shape);
+    make("falcon.gguf", a); expect_fail("falcon.gguf", "architecture 'falcon' is not supported (supported: llama, qwen2, qwen3)");
     make("heads.gguf", "--embd 64 --layers 1 --heads 5 --kv-heads 5 --ff 160 --vocab 300");
     expect_fail("heads.gguf", "head_count 5 does not divide embedding_length 64");
     make("kvheads.gguf", "--embd 96 --layers 1 --heads 4 --kv-heads 3 --ff 160 --vocab 300");

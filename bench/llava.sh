@@ -32,14 +32,8 @@ if [ ! -s "$MM" ] || [ tools/make_tiny_llava.c -nt "$MM" ]; then
   "$B/tools/make_tiny_llava" --preset vit-l-336 --n-out 2048 --mmproj "$MM.tmp.$$" >/dev/null && mv -f "$MM.tmp.$$" "$MM" ||
     { rm -f "$MM.tmp.$$"; exit 1; }
 fi
-if [ ! -s "$LM" ]; then   # bench/engine.sh's file, made with its command
-  mkdir -p "$OUT/engine"
-  vocab=(--vocab 32000)
-  [ -f ../shared/fixtures/vocab/ggml-vocab-llama-spm.gguf ] && vocab=(--vocab-from ../shared/fixtures/vocab/ggml-vocab-llama-spm.gguf)
-  echo "generating $LM (1.1B shape, random weights)"
-  "$B/tools/gguf_write" "$LM.tmp.$$" --type Q4_K_M --embd 2048 --layers 22 --heads 32 --kv-heads 4 --ff 5632 --ctx 2048 "${vocab[@]}" &&
-    mv -f "$LM.tmp.$$" "$LM" || { rm -f "$LM.tmp.$$"; exit 1; }
-fi
+source bench/models.sh
+bench_model llama-1.1b Q4_K_M >/dev/null || exit 1
 imgs=()
 if [ -n "$PY" ]; then
   [ -s "$OUT/big-4000x3000.jpg" ] || "$PY" -c "

@@ -158,6 +158,10 @@ int main(int argc, char **argv)
     make("qwen2vl.gguf", a); expect_fail("qwen2vl.gguf", "architecture 'qwen2vl' is not supported: M-RoPE");
     snprintf(a, sizeof a, "%s --arch falcon", shape);
     make("falcon.gguf", a); expect_fail("falcon.gguf", "architecture 'falcon' is not supported (supported: llama, qwen2, qwen3)");
+    snprintf(a, sizeof a, "%s --output-bias", shape);   /* llama has no output bias: refused, as the reference */
+    make("outbias.gguf", a); expect_fail("outbias.gguf", "tensor output.bias is not part of a 'llama' model");
+    snprintf(a, sizeof a, "%s --arch qwen3 --head-dim 32 --drop-tensor blk.0.attn_k_norm.weight", shape);
+    make("nonorm.gguf", a); expect_fail("nonorm.gguf", "missing tensor blk.0.attn_k_norm.weight");
     make("heads.gguf", "--embd 64 --layers 1 --heads 5 --kv-heads 5 --ff 160 --vocab 300");
     expect_fail("heads.gguf", "head_count 5 does not divide embedding_length 64");
     make("kvheads.gguf", "--embd 96 --layers 1 --heads 4 --kv-heads 3 --ff 160 --vocab 300");

@@ -53,7 +53,7 @@ SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/mmsafe-mutants.XXXXXX")
 trap 'rm -rf "$SCRATCH" "$list"' EXIT
 W=$SCRATCH/w; mkdir -p "$W"
 echo "copying the tree to $W" >&2
-(cd "$ROOT" && tar --exclude=./build-asan --exclude=./.git --exclude=./results -cf - .) | (cd "$W" && tar -xf -)
+(cd "$ROOT" && tar --exclude=./build-asan --exclude=./build/bench --exclude=./.git --exclude=./results -cf - .) | (cd "$W" && tar -xf -)
 # The tests look for ../shared beside the tree.
 [ -d "$ROOT/../shared" ] && ln -s "$(cd "$ROOT/../shared" && pwd)" "$SCRATCH/shared"
 killed=0; survived=0; logdir=${MUTANT_LOGS:-$SCRATCH/logs}; mkdir -p "$logdir"

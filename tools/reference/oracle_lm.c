@@ -16,12 +16,24 @@
  *       [system (omitted when SYSTEM_HEX is "-"), user] with add_ass = true.
  *   oracle_lm eog MODEL.gguf
  *       prints the ids llama_vocab_is_eog accepts, one per line.
+ *   oracle_lm tokbench VOCAB.gguf PROMPTS.hex [REPS]
+ *       the timing of tools/tok_bench.c for the reference: vocabulary-only load, then every
+ *       prompt tokenized (add_special = true, parse_special = false), best of REPS passes.
  */
+#define _POSIX_C_SOURCE 200809L
 #include "llama.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
 
 static char *unhex(const char *h, size_t *n)
 {
@@ -122,6 +134,37 @@ static int eog(const char *model)
     return 0;
 }
 
+static int tokbench(const char *vocab, const char *prompts, int reps)
+{
+    FILE *pf = fopen(prompts, "r");
+    if (!pf) { perror(prompts); return 1; }
+    static char line[1 << 20];
+    char **txt = malloc(100000 * sizeof *txt);
+    size_t *len = malloc(100000 * sizeof *len);
+    int np = 0;
+    while (np < 100000 && fgets(line, sizeof line, pf)) { txt[np] = unhex(line, &len[np]); np++; }
+    fclose(pf);
+    double t0 = now();
+    struct llama_model_params mp = llama_model_default_params();
+    mp.vocab_only = true;
+    struct llama_model *m = llama_model_load_from_file(vocab, mp);
+    if (!m) { fprintf(stderr, "oracle_lm: cannot load %s\n", vocab); return 1; }
+    double t_load = now() - t0, best = 1e30;
+    const struct llama_vocab *v = llama_model_get_vocab(m);
+    static llama_token ids[1 << 20];
+    long total = 0;
+    for (int r = 0; r < reps; r++) {
+        total = 0;
+        t0 = now();
+        for (int i = 0; i < np; i++) total += llama_tokenize(v, txt[i], (int32_t)len[i], ids, 1 << 20, true, false);
+        double t = now() - t0;
+        if (t < best) best = t;
+    }
+    printf("load %.1f ms, %d prompts -> %ld tokens in %.2f ms (best of %d)\n", t_load * 1e3, np, total, best * 1e3, reps);
+    llama_model_free(m);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     llama_log_set(quiet, NULL);
@@ -130,6 +173,7 @@ int main(int argc, char **argv)
         return eval(argv[2], argv[3], argv[4], argc > 5 ? atoi(argv[5]) : 1, argc > 6 ? atoi(argv[6]) : 8);
     if (argc == 5 && !strcmp(argv[1], "chat")) return chat(argv[2], argv[3], argv[4]);
     if (argc == 3 && !strcmp(argv[1], "eog")) return eog(argv[2]);
+    if (argc >= 4 && !strcmp(argv[1], "tokbench")) return tokbench(argv[2], argv[3], argc > 4 ? atoi(argv[4]) : 5);
     fprintf(stderr, "usage: see the comment at the top of oracle_lm.c\n");
     return 2;
 }

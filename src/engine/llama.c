@@ -236,8 +236,10 @@ static int load(struct eng_model *m)
     if (nh % nhkv) return eng_err(RC_EFORMAT, "inconsistent shapes: head_count %u is not a multiple of head_count_kv %u", nh, nhkv);
     if (nexp) return eng_err(RC_EFORMAT, "mixture-of-experts models (expert_count %u) are not supported", nexp);
     /* the head dimension: attention.key_length when given (Qwen3: 128 with n_embd 1024 and 16
-     * heads), else n_embd / n_head */
+     * heads; llama too), else n_embd / n_head */
     if (!kl && embd % nh) return eng_err(RC_EFORMAT, "inconsistent shapes: head_count %u does not divide embedding_length %u", nh, embd);
+    if (kl && !strcmp(A, "qwen2") && (embd % nh || kl != embd / nh))   /* as the reference's qwen2 */
+        return eng_err(RC_EFORMAT, "qwen2 needs attention.key_length = embedding_length / head_count (%u != %u / %u)", kl, embd, nh);
     uint32_t hd = kl ? kl : embd / nh;
     if (vl && vl != hd)
         return eng_err(RC_EFORMAT, "attention.value_length %u != key_length %u: different K and V head sizes are not supported", vl, hd);

@@ -160,6 +160,8 @@ int main(int argc, char **argv)
     make("falcon.gguf", a); expect_fail("falcon.gguf", "architecture 'falcon' is not supported (supported: llama, qwen2, qwen3)");
     snprintf(a, sizeof a, "%s --output-bias", shape);   /* llama has no output bias: refused, as the reference */
     make("outbias.gguf", a); expect_fail("outbias.gguf", "tensor output.bias is not part of a 'llama' model");
+    snprintf(a, sizeof a, "%s --arch qwen2 --head-dim 32", shape);
+    make("q2hd.gguf", a); expect_fail("q2hd.gguf", "qwen2 needs attention.key_length = embedding_length / head_count (32 != 64 / 4)");
     snprintf(a, sizeof a, "%s --arch qwen3 --head-dim 32 --drop-tensor blk.0.attn_k_norm.weight", shape);
     make("nonorm.gguf", a); expect_fail("nonorm.gguf", "missing tensor blk.0.attn_k_norm.weight");
     make("heads.gguf", "--embd 64 --layers 1 --heads 5 --kv-heads 5 --ff 160 --vocab 300");

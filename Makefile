@@ -136,6 +136,6 @@ clean:
 FUZZ_CC ?= clang
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fopenmp
 fuzz: build/fuzz/fuzz_gguf build/fuzz/fuzz_tokenize
-build/fuzz/%: tests/fuzz/%.c $(ENGINE_SRC)
+build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_common.h $(ENGINE_SRC) $(wildcard src/engine/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -std=c11 $(DEFS) $(FUZZ_FLAGS) $(ARCH) -DENGINE_NO_BLAS -Isrc -o $@ $< $(ENGINE_SRC) -lm

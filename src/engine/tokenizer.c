@@ -368,8 +368,11 @@ int vocab_piece(const struct vocab *v, int32_t id, int special, char *buf, int c
         return n;
     }
     if (t == TOK_BYTE && len == 6 && p[0] == '<' && p[1] == '0' && p[2] == 'x') {
+        /* the piece points into the file and is not NUL-terminated: sscanf would
+         * look for the end of the string (glibc scans to a NUL) past the piece */
+        const char hx[3] = { p[3], p[4], 0 };
         unsigned x;
-        if (sscanf(p + 3, "%2x", &x) == 1 && cap > 0) { buf[0] = (char)x; return 1; }
+        if (sscanf(hx, "%2x", &x) == 1 && cap > 0) { buf[0] = (char)x; return 1; }
     }
     if (t == TOK_USER) {
         n = (int)(len < (uint32_t)cap ? len : (uint32_t)cap);

@@ -163,28 +163,34 @@ static const char *fz_model_exercise(struct eng_model *m, int full)
 {
     static const char *const texts[2] = {
         "Hello <s> world\n\xe2\x96\x81 \xff",
-        "Hello world, it's 1234567 abc<think>x</think> <|begin_of_text|>\n\n  \xe2\x96\x81 caf\xc3\xa9 \xe4\xb8\xad\xf0\x9f\x98\x80</s>",
+        "Hello world, it's 1234567 abc<think>x</think> <|begin_of_text|>\n\n  \xe2\x96\x81 \xe4\xb8\xad\xf0\x9f\x98\x80</s> caf\xc3\xa9",
     };
     const int nv = eng_n_vocab(m);
     int32_t ids[256], fwd[2];
     int n_fwd = 0;
     struct fz_buf plain = { 0 }, stream = { 0 };
     const char *err = NULL;
-    for (int t = 0; t < 2 && !err; t++)
+    for (int t = 0; t < 2 && !err; t++) {
+        /* an exact-size copy without a NUL, so ASan sees any read past the end */
+        const size_t len = strlen(texts[t]);
+        char *text = malloc(len);
+        memcpy(text, texts[t], len);
         for (int ps = 0; ps < 2 && !err; ps++)
             for (int ab = 0; ab < 2 && !err; ab++) {
                 int n = 0, nc = -1;
-                if (eng_tokenize(m, texts[t], strlen(texts[t]), ab, ps, ids, 256, &n)) continue;
+                if (eng_tokenize(m, text, len, ab, ps, ids, 256, &n)) continue;
                 if (n < 0) { err = FZ_FAIL("eng_tokenize: %d ids", n); break; }
                 int all = n;
                 if (n > 256) n = 256;
                 for (int i = 0; i < n && !err; i++)
                     if (ids[i] < 0 || ids[i] >= nv) err = FZ_FAIL("id %d out of range (%d tokens)", ids[i], nv);
                 if (err) break;
-                if (eng_tokenize(m, texts[t], strlen(texts[t]), ab, ps, NULL, 0, &nc) || nc != all) { err = FZ_FAIL("count-only call gave %d ids", nc); break; }
+                if (eng_tokenize(m, text, len, ab, ps, NULL, 0, &nc) || nc != all) { err = FZ_FAIL("count-only call gave %d ids", nc); break; }
                 if ((err = fz_decode(m, ids, n, ps, &plain, &stream))) break;
                 if (ab && ps && n > 0 && !n_fwd) { n_fwd = n < 2 ? n : 2; memcpy(fwd, ids, (size_t)n_fwd * sizeof *ids); }
             }
+        free(text);
+    }
     if (!err && full && n_fwd > 0 && eng_n_embd(m) <= 512 && nv <= 4096) {
         struct eng_params p = ENG_PARAMS_DEFAULT;
         p.n_ctx = 8;

@@ -70,6 +70,8 @@ int eng_model_parse(const void *buf, size_t size, struct eng_model **out);
 /* Loads only the vocabulary (e.g. llama.cpp's ggml-vocab-*.gguf files, which
  * have no tensors): tokenize / piece functions work, eng_ctx_new refuses. */
 int eng_vocab_open(const char *path, struct eng_model **out);
+/* The same from a caller-owned buffer (fuzzing, tests); buf must outlive the model. */
+int eng_vocab_parse(const void *buf, size_t size, struct eng_model **out);
 
 int eng_n_vocab(const struct eng_model *m);
 int eng_n_embd(const struct eng_model *m);

@@ -343,8 +343,18 @@ int vocab_tokenize(const struct vocab *v, const char *text, size_t len, int add_
     int prev_special = 1;
     for (int fi = 0; fi < nf && rc == RC_OK; fi++) {
         if (f[fi].id >= 0) { emit(&o, f[fi].id); prev_special = 1; continue; }
-        if (bw) rc = bpe_fragment(v, bw, text + f[fi].off, f[fi].len, o.ids, o.cap, &o.n);
-        else rc = spm_fragment(&s, v, text + f[fi].off, f[fi].len, v->add_space_prefix && prev_special, &o);
+        if (bw) {
+            /* the text is UTF-8, but a special token whose own text is not whole
+             * characters (a malformed vocabulary) can cut one in two, and
+             * bpe_fragment decodes without bounds checks */
+            size_t bad = eng_utf8_invalid_at(text + f[fi].off, f[fi].len);
+            if (bad < f[fi].len) {
+                rc = eng_err(RC_EINPUT, "a special token of the vocabulary splits the UTF-8 character at byte %zu of the text "
+                             "(the token's text is not whole UTF-8 characters)", f[fi].off + bad);
+                break;
+            }
+            rc = bpe_fragment(v, bw, text + f[fi].off, f[fi].len, o.ids, o.cap, &o.n);
+        } else rc = spm_fragment(&s, v, text + f[fi].off, f[fi].len, v->add_space_prefix && prev_special, &o);
         prev_special = 0;
     }
     if (rc == RC_OK && add_special && v->add_eos && v->eos >= 0) emit(&o, v->eos);
@@ -368,8 +378,11 @@ int vocab_piece(const struct vocab *v, int32_t id, int special, char *buf, int c
         return n;
     }
     if (t == TOK_BYTE && len == 6 && p[0] == '<' && p[1] == '0' && p[2] == 'x') {
+        /* the piece points into the file and is not NUL-terminated: sscanf would
+         * look for the end of the string (glibc scans to a NUL) past the piece */
+        const char hx[3] = { p[3], p[4], 0 };
         unsigned x;
-        if (sscanf(p + 3, "%2x", &x) == 1 && cap > 0) { buf[0] = (char)x; return 1; }
+        if (sscanf(hx, "%2x", &x) == 1 && cap > 0) { buf[0] = (char)x; return 1; }
     }
     if (t == TOK_USER) {
         n = (int)(len < (uint32_t)cap ? len : (uint32_t)cap);

@@ -120,6 +120,11 @@ check_eq "settings attribute records the resolved templates" "$("$PY" -c "
 import h5py, json, sys
 f = h5py.File(sys.argv[1], 'r')
 print(' '.join(json.loads(f['models'][m].attrs['settings'])['template'] for m in ('l3', 'qw', 'raw')))" "$B/run/out.h5" 2>&1)" "llama3 chatml chatml"
+timeout 120 $MPIRUN -n 2 "$MMSAFE" run "$B/run/job.json" --output "$B/run/two.h5" >/dev/null 2>"$B/err"; check_eq "the same under mpirun -n 2: exit 0 (a rank with other settings would hang in the collective attribute write)" $? 0
+check_eq "mpirun -n 2: every rank writes the settings rank 0 resolved" "$("$PY" -c "
+import h5py, sys
+a, b = h5py.File(sys.argv[1], 'r'), h5py.File(sys.argv[2], 'r')
+print(all(a['models'][m].attrs['settings'] == b['models'][m].attrs['settings'] for m in ('l3', 'qw', 'raw')))" "$B/run/out.h5" "$B/run/two.h5" 2>&1)" True
 "$MMSAFE" merge "$B/run/out.h5" -o "$B/run/m.h5" >/dev/null 2>&1
 check_eq "merge keeps the settings attribute" "$("$PY" -c "
 import h5py, sys

@@ -193,12 +193,18 @@ static int apply_template(struct mopts *o, const struct eng_model *m)
     int t;
     char why[300];
     if (eng_template_resolve(m, o->tmpl, &t, why, sizeof why)) return model_error(o->model);
-    if (strlen(o->text) != o->text_len) {
+    /* o->text holds the file's bytes, not NUL-terminated */
+    if (memchr(o->text, 0, o->text_len)) {
         fprintf(stderr, "mmsafe: error: %s: the prompt contains a NUL byte\n", o->prompt_file ? o->prompt_file : "--prompt");
         return EXIT_ERR;
     }
-    char *r = NULL;
-    if (eng_chat_prompt(t, o->system, o->text, 0, &r)) { fprintf(stderr, "mmsafe: error: %s\n", eng_errmsg()); return EXIT_ERR; }
+    char *q = malloc(o->text_len + 1), *r = NULL;
+    if (!q) { fprintf(stderr, "mmsafe: error: out of memory\n"); return EXIT_ERR; }
+    memcpy(q, o->text, o->text_len);
+    q[o->text_len] = 0;
+    int rc = eng_chat_prompt(t, o->system, q, 0, &r);
+    free(q);
+    if (rc) { fprintf(stderr, "mmsafe: error: %s\n", eng_errmsg()); return EXIT_ERR; }
     if (why[0]) fprintf(stderr, "mmsafe: template %s (%s)\n", eng_template_name(t), why);
     else fprintf(stderr, "mmsafe: template %s\n", eng_template_name(t));
     free(o->text);

@@ -57,6 +57,12 @@ check_grep "and lists the names" "expected one of auto, llama3, chatml, mistral"
 gen --model "$L3" --prompt x --template mistral; check_eq "--template mistral on a Llama 3 file: exit 1" $? 1
 check_grep "and says to name the variant" "takes its \[INST\] variant from the file's tokenizer.chat_template.*name the variant" "$B/err"
 gen --model "$L3" --prompt x --template raw --system S; check_eq "--template raw --system: exit 2" $? 2
+printf 'a\0b' >"$B/nul.txt"
+gen --model "$L3" --prompt-file "$B/nul.txt" --template llama3; check_eq "--template with a NUL byte in --prompt-file: exit 1" $? 1
+check_grep "and says so" "nul.txt: the prompt contains a NUL byte" "$B/err"
+printf 'Q' >"$B/q1.txt"
+"$MMSAFE" tokenize --model "$L3" --prompt-file "$B/q1.txt" --template llama3 --no-bos >"$B/out" 2>"$B/err"
+check_eq "--prompt-file (bytes, no terminator) through a template" "$(cat "$B/out")" "[264, 117, 115, 101, 114, 265, 10, 10, 81, 266, 264, 97, 115, 115, 105, 115, 116, 97, 110, 116, 265, 10, 10]"
 "$MMSAFE" logits --model "$L3" --prompt x --template llama3 --top 1 >/dev/null 2>&1; check_eq "logits (text) has no --template: exit 2" $? 2
 "$MMSAFE" tokenize --model "$L3" --prompt x --ignore-eos >/dev/null 2>&1; check_eq "tokenize --ignore-eos: exit 2" $? 2
 "$MMSAFE" generate --help >"$B/h" 2>&1

@@ -221,16 +221,25 @@ static const char *const LOGITS_IMAGE_HELP =
     "(BOS first, special tokens parsed, as llama.cpp's mtmd does), and the image rows\n"
     "take the marker's place:\n"
     "  mmsafe logits --model LM.gguf --mmproj MMPROJ.gguf --image IMAGE (--prompt Q | --prompt-file F)\n"
-    "                [--template vicuna|llava_v1|raw] [--raw] [--system TEXT] [--vision-mode llava|llama.cpp]\n"
+    "                [--template NAME] [--raw] [--system TEXT] [--vision-mode llava|llama.cpp]\n"
     "                [--answers YES,NO] [--print-tokens] [-o OUT.bin] [--top K] [--threads N] [--arith fast|exact]\n"
     "                [--kv f16|f32] [--ctx N] [--no-bos] [--max-pixels N]\n"
     "  --mmproj FILE        the vision projector GGUF (clip, projector mlp)\n"
     "  --image FILE         a JPEG, PNG, WebP or binary PPM (P6) file; the format is read from the bytes\n"
-    "  --template T         vicuna (default): \"[SYSTEM\\n\\n]USER: <__media__>\\n{prompt}\\nASSISTANT:\";\n"
+    "  --template NAME      auto (default): the template the file's tokenizer.chat_template is,\n"
+    "                       recognised by llama.cpp's markers (llama3, chatml, mistral-v7, ...);\n"
+    "                       without one, vicuna for a SentencePiece vocabulary (LLaVA-1.5) and\n"
+    "                       chatml otherwise; stderr says which and why.\n"
+    "                       vicuna: \"[SYSTEM\\n\\n]USER: <__media__>\\n{prompt}\\nASSISTANT:\";\n"
     "                       llava_v1: \"{SYSTEM} USER: <__media__>\\n{prompt} ASSISTANT:\" (LLaVA's own\n"
-    "                       system prompt by default); raw: the prompt as it is\n"
+    "                       system prompt by default); llama3, chatml, mistral-*: the image marker\n"
+    "                       opens the user turn; raw: the prompt as it is.\n"
+    "                       Names: auto, llama3, chatml, mistral (the file's [INST] variant),\n"
+    "                       mistral-v7, mistral-v7-tekken, mistral-v3, mistral-v3-tekken, mistral-v1,\n"
+    "                       llama2, llama2-sys, llama2-sys-bos, llama2-sys-strip, vicuna, vicuna-orca,\n"
+    "                       llava_v1, raw\n"
     "  --raw                = --template raw: the prompt must contain the marker <__media__>\n"
-    "  --system TEXT        system prompt (vicuna, llava_v1)\n"
+    "  --system TEXT        system prompt (every template but raw)\n"
     "  --vision-mode MODE   llava (default): the original LLaVA-1.5 computation (pad to a square, Pillow\n"
     "                       bicubic, class token first, every stored block, erf GELU);\n"
     "                       llama.cpp: what llama.cpp 3f545be computes (letterbox with its bicubic, class\n"
@@ -257,7 +266,7 @@ static int iparse(int argc, char **argv, struct iopts *o)
     const char *cmd = "logits";
     memset(o, 0, sizeof *o);
     o->mode = ENG_VISION_LLAVA;
-    o->tmpl = ENG_TMPL_VICUNA;
+    o->tmpl = ENG_TMPL_AUTO;
     o->threads = 1;
     o->arith = ENG_ARITH_FAST;
     o->kv = ENG_KV_AUTO;
@@ -280,7 +289,7 @@ static int iparse(int argc, char **argv, struct iopts *o)
         else if (!strcmp(a, "--timings")) o->timings = 1;
         else if (!strcmp(a, "--template")) {
             NEEDV();
-            if (eng_template_parse(v, &o->tmpl)) return cli_usage_error(cmd, "--template: expected vicuna, llava_v1 or raw, got '%s'", v);
+            if (eng_template_parse(v, &o->tmpl)) return cli_usage_error(cmd, "--template: expected one of %s, got '%s'", ENG_TEMPLATE_NAMES, v);
         } else if (!strcmp(a, "--vision-mode")) {
             NEEDV();
             if (eng_vision_mode_parse(v, &o->mode)) return cli_usage_error(cmd, "--vision-mode: expected llava or llama.cpp, got '%s'", v);
@@ -317,6 +326,7 @@ static int iparse(int argc, char **argv, struct iopts *o)
     if (!o->image) return cli_usage_error(cmd, "--image is required with --mmproj");
     if (o->prompt && o->prompt_file) return cli_usage_error(cmd, "give either --prompt or --prompt-file, not both");
     if (!o->prompt && !o->prompt_file) return cli_usage_error(cmd, "no prompt (--prompt TEXT or --prompt-file F)");
+    if (o->system && o->tmpl == ENG_TMPL_RAW) return cli_usage_error(cmd, "--system does not apply to the raw template (write it into the prompt)");
     if (!o->out && !o->top && !o->answers && !o->print_tokens)
         return cli_usage_error(cmd, "nothing to do: give -o OUT.bin, --top K, --answers YES,NO and/or --print-tokens");
     if (o->answers && (!strchr(o->answers, ',') || strchr(o->answers, ',') == o->answers || !strchr(o->answers, ',')[1]))
@@ -382,9 +392,14 @@ int cmd_logits_image(int argc, char **argv)
         if (util_read_file(o.prompt_file, &text, &tlen)) { fprintf(stderr, "mmsafe: error: %s\n", err_msg()); goto out; }
         if (strlen(text) != tlen) { fprintf(stderr, "mmsafe: error: %s: the prompt contains a NUL byte\n", o.prompt_file); goto out; }
     }
-    prompt = eng_render_prompt(o.tmpl, o.system, o.prompt_file ? text : o.prompt);
-    if (!prompt) { fprintf(stderr, "mmsafe: error: out of memory\n"); goto out; }
     if (eng_model_open(o.model, &m)) { fprintf(stderr, "mmsafe: error: %s: %s\n", o.model, eng_errmsg()); goto out; }
+    {
+        int t;
+        char why[300];
+        if (eng_template_resolve(m, o.tmpl, &t, why, sizeof why)) { fprintf(stderr, "mmsafe: error: %s: %s\n", o.model, eng_errmsg()); goto out; }
+        if (why[0]) fprintf(stderr, "mmsafe: template %s (%s)\n", eng_template_name(t), why);
+        if (eng_chat_prompt(t, o.system, o.prompt_file ? text : o.prompt, 1, &prompt)) { fprintf(stderr, "mmsafe: error: %s\n", eng_errmsg()); goto out; }
+    }
     if (eng_vision_open(o.mmproj, &v)) { fprintf(stderr, "mmsafe: error: %s: %s\n", o.mmproj, eng_errmsg()); goto out; }
     if (eng_vision_n_embd(v) != eng_n_embd(m)) {
         fprintf(stderr, "mmsafe: error: %s: the projector outputs %d values per image token but %s has n_embd %d "

@@ -389,6 +389,7 @@ const char *eng_token_raw(const struct eng_model *m, int32_t id, size_t *len)
     return m->voc.piece[id];
 }
 int32_t eng_token_find(const struct eng_model *m, const char *piece, size_t len) { return vocab_find(&m->voc, piece, len); }
+const struct vocab *eng_model_vocab(const struct eng_model *m) { return &m->voc; }
 
 /* ---- context ---- */
 

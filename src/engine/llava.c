@@ -1,6 +1,7 @@
 /*
- * llava.c - LLaVA-1.5 prompt assembly, image splicing and verdicts from the
- * answer tokens' logits (spec §6-§7; declarations in engine.h).
+ * llava.c - image splicing into a rendered prompt and verdicts from the answer
+ * tokens' logits (spec §6-§7; declarations in engine.h).  The templates that
+ * render the prompt are chat.c's.
  */
 #include "engine.h"
 #include "err.h"
@@ -11,44 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LLAVA_SYSTEM "A chat between a curious human and an artificial intelligence assistant. " \
-                     "The assistant gives helpful, detailed, and polite answers to the human's questions."
 #define IMG_BATCH 512   /* llama.cpp's n_ubatch: image rows are decoded 512 at a time */
-
-int eng_template_parse(const char *s, int *tmpl)
-{
-    if (!strcmp(s, "vicuna")) *tmpl = ENG_TMPL_VICUNA;
-    else if (!strcmp(s, "llava_v1")) *tmpl = ENG_TMPL_LLAVA_V1;
-    else if (!strcmp(s, "raw")) *tmpl = ENG_TMPL_RAW;
-    else return eng_err(RC_ECONFIG, "unknown template '%s' (known: vicuna, llava_v1, raw)", s);
-    return RC_OK;
-}
-
-static char *cat3(const char *a, const char *b, const char *c)
-{
-    size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
-    char *s = malloc(la + lb + lc + 1);
-    if (!s) return NULL;
-    memcpy(s, a, la); memcpy(s + la, b, lb); memcpy(s + la + lb, c, lc + 1);
-    return s;
-}
-
-char *eng_render_prompt(int tmpl, const char *system, const char *q)
-{
-    if (tmpl == ENG_TMPL_RAW) return cat3("", q, "");
-    if (tmpl == ENG_TMPL_LLAVA_V1) {
-        char *head = cat3(system ? system : LLAVA_SYSTEM, " USER: " ENG_MEDIA_MARKER "\n", q);
-        char *s = head ? cat3(head, " ASSISTANT:", "") : NULL;
-        free(head);
-        return s;
-    }
-    char *sys = system && *system ? cat3(system, "\n\n", "") : cat3("", "", "");
-    char *head = sys ? cat3(sys, "USER: " ENG_MEDIA_MARKER "\n", q) : NULL;
-    char *s = head ? cat3(head, "\nASSISTANT:", "") : NULL;
-    free(sys);
-    free(head);
-    return s;
-}
 
 /* Tokenizes text[0..len) (no BOS, parse_special) appending to *ids. */
 static int tok_append(const struct eng_model *m, const char *text, size_t len, int32_t **ids, int *n, int *cap)
@@ -156,6 +120,9 @@ static void variants(const char *w, char out[3][64])
 int eng_answers_resolve(const struct eng_model *m, const char *yes, const char *no, struct eng_answers *a)
 {
     memset(a, 0, sizeof *a);
+    /* the piece of a word after a space: SentencePiece writes the space as
+     * U+2581, byte-level BPE as the byte-level character of 0x20, U+0120 */
+    const char *space = eng_vocab_is_bpe(m) ? "\xc4\xa0" : "\xe2\x96\x81";
     const char *words[2] = { yes, no };
     for (int k = 0; k < 2; k++) {
         char v[3][64], sp[80];
@@ -163,10 +130,10 @@ int eng_answers_resolve(const struct eng_model *m, const char *yes, const char *
         int32_t *arr = k ? a->neg : a->pos;
         int *n = k ? &a->n_neg : &a->n_pos;
         for (int i = 0; i < 3; i++) {
-            snprintf(sp, sizeof sp, "\xe2\x96\x81%s", v[i]);     /* "▁" + word */
+            snprintf(sp, sizeof sp, "%s%s", space, v[i]);     /* "▁" / "Ġ" + word */
             int id = add_piece(m, sp, arr, n);
             if (i == 0) {
-                if (id < 0) return eng_err(RC_ECONFIG, "the vocabulary has no single token for the answer ' %s' (piece \xe2\x96\x81word)", words[k]);
+                if (id < 0) return eng_err(RC_ECONFIG, "the vocabulary has no single token for the answer ' %s' (piece %sword)", words[k], space);
                 if (k) a->neg1 = id; else a->pos1 = id;
             }
             add_piece(m, v[i], arr, n);

@@ -37,9 +37,14 @@ B = build
 # cJSON/image include paths, so a stray #include of them fails to build.
 ENGINE_SRC = $(wildcard src/engine/*.c)
 ENGINE_OBJ = $(ENGINE_SRC:src/%.c=$(B)/%.o)
-# The runner: everything else in src/ (main.c kept apart so tests can link the rest).
-APP_SRC = $(filter-out src/main.c,$(wildcard src/*.c))
+# The program, one folder per part (README "Layout"): cli/ the commands, run/ the
+# distributed run (queue, journal, store), backends/, benchmarks/, image/ I/O,
+# common/ (errors, utilities, the job/manifest JSON), engine/ (built apart, below).
+# Headers are included by name: every folder but engine/ is on the quote path.
+APP_DIRS = cli run backends benchmarks image common
+APP_SRC = $(filter-out src/main.c,$(wildcard src/*.c $(APP_DIRS:%=src/%/*.c)))
 APP_OBJ = $(APP_SRC:src/%.c=$(B)/%.o)
+APP_INC = $(APP_DIRS:%=-iquote src/%) -iquote src
 ALL_OBJ = $(ENGINE_OBJ) $(APP_OBJ) $(B)/main.o
 
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
@@ -74,24 +79,24 @@ $(B)/libengine.a: $(ENGINE_OBJ)
 
 $(B)/engine/%.o: src/engine/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(DEFS) $(CFLAGS) $(ARCH) $(SAN) -fopenmp $(BLAS_CFLAGS) $(DEPFLAGS) -iquote src -c -o $@ $<
+	$(CC) $(WARN) $(DEFS) $(CFLAGS) $(ARCH) $(SAN) -fopenmp $(BLAS_CFLAGS) $(DEPFLAGS) -iquote src -iquote src/common -c -o $@ $<
 
 $(B)/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(MPICC) $(WARN) $(DEFS) $(CFLAGS) $(SAN) -fopenmp $(LIB_CFLAGS) -DMMSAFE_VERSION='"$(VERSION)"' -DMMSAFE_GITREV='"$(GITREV)"' $(DEPFLAGS) -iquote src -c -o $@ $<
+	$(MPICC) $(WARN) $(DEFS) $(CFLAGS) $(SAN) -fopenmp $(LIB_CFLAGS) -DMMSAFE_VERSION='"$(VERSION)"' -DMMSAFE_GITREV='"$(GITREV)"' $(DEPFLAGS) $(APP_INC) -c -o $@ $<
 
 $(B)/tests/unit/%: tests/unit/%.c $(APP_OBJ) $(B)/libengine.a tests/t.h
 	@mkdir -p $(dir $@)
-	$(MPICC) $(WARN) $(DEFS) $(CFLAGS) $(SAN) -fopenmp $(LIB_CFLAGS) -iquote src -iquote tests -o $@ $< $(APP_OBJ) $(B)/libengine.a $(LIB_LIBS) $(BLAS_LIBS) -lm -lpthread
+	$(MPICC) $(WARN) $(DEFS) $(CFLAGS) $(SAN) -fopenmp $(LIB_CFLAGS) $(APP_INC) -iquote tests -o $@ $< $(APP_OBJ) $(B)/libengine.a $(LIB_LIBS) $(BLAS_LIBS) -lm -lpthread
 
 # Engine tests link only the engine: they prove it builds and runs without MPI.
 $(B)/tests/engine/%: tests/engine/%.c $(B)/libengine.a tests/t.h
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(DEFS) $(CFLAGS) $(ARCH) $(SAN) -fopenmp -iquote src -iquote tests -o $@ $< $(B)/libengine.a $(BLAS_LIBS) -lm
+	$(CC) $(WARN) $(DEFS) $(CFLAGS) $(ARCH) $(SAN) -fopenmp -iquote src -iquote src/common -iquote tests -o $@ $< $(B)/libengine.a $(BLAS_LIBS) -lm
 
 $(B)/tools/%: tools/%.c $(B)/libengine.a
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(DEFS) $(CFLAGS) $(ARCH) $(SAN) -fopenmp -iquote src -o $@ $< $(B)/libengine.a $(BLAS_LIBS) -lm
+	$(CC) $(WARN) $(DEFS) $(CFLAGS) $(ARCH) $(SAN) -fopenmp -iquote src -iquote src/common -o $@ $< $(B)/libengine.a $(BLAS_LIBS) -lm
 
 # Every system package, from Debian (run as root on Debian 12).
 DEB_PKGS = build-essential pkg-config libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools \
@@ -141,4 +146,4 @@ FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=un
 fuzz: build/fuzz/fuzz_gguf build/fuzz/fuzz_tokenize
 build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_common.h $(ENGINE_SRC) $(wildcard src/engine/*.h)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -std=c11 $(DEFS) $(FUZZ_FLAGS) $(ARCH) -DENGINE_NO_BLAS -Isrc -o $@ $< $(ENGINE_SRC) -lm
+	$(FUZZ_CC) -std=c11 $(DEFS) $(FUZZ_FLAGS) $(ARCH) -DENGINE_NO_BLAS -Isrc -Isrc/common -o $@ $< $(ENGINE_SRC) -lm

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """tests/journal_file.py - mmsafe's per-rank result journals as the tests read
-them: the one place in tests/ that knows the record layout (src/journal.h).
+them: the one place in tests/ that knows the record layout (src/run/journal.h).
 
     journal_file.py tally DIR             "RECORDS DISTINCT MAX MIN": intact records
                                           per (model, item) over DIR/*.jnl

@@ -117,7 +117,10 @@ def main():
             helped |= u | l
         src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
         hidden = set()
-        for f in glob.glob(os.path.join(src, "*.c")):
+        files = glob.glob(os.path.join(src, "**", "*.c"), recursive=True)
+        if len(files) < 10:
+            print(f"FAIL found only {len(files)} C files under {src}"); bad += 1
+        for f in files:
             for o in re.findall(r'strcmp\(\s*\w+(?:\[\w+\])?\s*,\s*"(-[-\w]*)"\s*\)', open(f, encoding="utf-8").read()):
                 if o not in helped:
                     hidden.add(f"{os.path.basename(f)}: {o}")

@@ -3,7 +3,7 @@
  * for projector type `mlp` (LLaVA-1.5), in the two vision modes
  * (spec ../shared/docs/gguf-llava-spec.md §0.3, §5.3, §5.5; fixtures README
  * §7 and §12.2).  Plain C11 + libm: the engine takes RGB bytes + width +
- * height, never an image file (decoding is src/image.c's job).
+ * height, never an image file (decoding is src/image/image.c's job).
  *
  *   llama.cpp mode  aspect-fit llama.cpp bicubic (4-point Lagrange, corner
  *                   aligned, no antialiasing) onto an S x S letterbox filled

@@ -1,6 +1,6 @@
 /*
  * util.h - engine-internal helpers: the engine's own error message buffer
- * (the engine links without src/err.c, so it cannot call err_set; it returns
+ * (the engine links without src/common/err.c, so it cannot call err_set; it returns
  * the same enum rc codes and keeps the message here, see eng_errmsg() in
  * engine.h), F16/BF16 conversions and the thread-count setting.
  */

@@ -8,7 +8,7 @@
 # then the value taken literally (so `from` may start with indentation):
 #   name: stats-auroc-inverted
 #   why: reporting 1 - AUROC
-#   file: src/stats.c
+#   file: src/benchmarks/stats.c
 #   from: res = (rank_sum
 #   to: res = 1.0 - (rank_sum
 #   tests: unit/test_stats e2e/test_stats_recompute

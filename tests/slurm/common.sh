@@ -84,7 +84,7 @@ JSON
 
 # journal_tally RESULTS.h5: "RECORDS DISTINCT MAX" over every journal record
 # of the run(s) that wrote RESULTS.h5 (RESULTS.h5.journal/*.jnl, one record
-# per evaluated (model, item); layout in src/journal.h).  RECORDS == DISTINCT
+# per evaluated (model, item); layout in src/run/journal.h).  RECORDS == DISTINCT
 # (MAX == 1) means no pair was evaluated twice.
 journal_tally() { "$PY" "$ROOT/tests/journal_file.py" tally "$1.journal" | awk '{print $1, $2, $3}'; }
 

@@ -135,8 +135,6 @@ int stats_model_report(struct model_report *mr, const char *name, const char *pa
     int have_scores = 0;
     for (int64_t i = 0; scores && i < n; i++)
         if (isfinite(scores[i]) && verdicts[i] != V_ERROR && verdicts[i] != V_PENDING) { have_scores = 1; break; }
-    double sum = 0;
-    int nsum = 0;
     for (int g = 0; g < ng; g++) {
         stats_metrics(&groups[g], &mr->groups[g]);
         if (have_scores) {
@@ -147,12 +145,8 @@ int stats_model_report(struct model_report *mr, const char *name, const char *pa
             mr->groups[g].has_auroc = 1;
             mr->groups[g].auroc = stats_auroc(n, labels, scores, mask);
         }
-        if (g >= 1 && g <= n_subsets && isfinite(mr->groups[g].v[M_ACCURACY])) {
-            sum += mr->groups[g].v[M_ACCURACY];
-            nsum++;
-        }
     }
-    mr->total = n_subsets ? (nsum ? sum / nsum : NAN) : mr->groups[0].v[M_ACCURACY];
+    mr->total = NAN;   /* the benchmark's headline: benchmark.h's summarize */
     free(mask);
     return RC_OK;
 }
@@ -163,84 +157,4 @@ void model_report_release(struct model_report *mr)
     free(mr->name);
     free(mr->groups);
     memset(mr, 0, sizeof *mr);
-}
-
-static void pct(FILE *f, double x, int w)
-{
-    if (isfinite(x)) fprintf(f, " %*.1f", w, 100 * x);
-    else fprintf(f, " %*s", w, "-");
-}
-
-/* "FNR 12.3% [8.1, 17.9]", or "FNR - (why)" when its denominator is 0. */
-static void rate_ci(FILE *f, const char *label, const struct metrics *a, int k, const char *why_undefined)
-{
-    if (isfinite(a->v[k]))
-        fprintf(f, "%s %.1f%% [%.1f, %.1f]", label, 100 * a->v[k], 100 * a->lo[k], 100 * a->hi[k]);
-    else
-        fprintf(f, "%s - (%s)", label, why_undefined);
-}
-
-static const char *paper_name(const char *s)
-{
-    if (!strcmp(s, "typical")) return "Typical";
-    if (!strcmp(s, "attack")) return "Attack";
-    if (!strcmp(s, "oversafe")) return "Over-Safe";
-    return s;
-}
-
-void stats_print_table(FILE *f, const struct report *r)
-{
-    /* Paper order first: typical, attack, oversafe; then any other subsets. */
-    int order[256], no = 0;
-    const char *pref[3] = { "typical", "attack", "oversafe" };
-    for (int p = 0; p < 3; p++)
-        for (int s = 0; s < r->n_subsets && no < 256; s++)
-            if (!strcmp(r->subsets[s], pref[p])) order[no++] = s;
-    for (int s = 0; s < r->n_subsets && no < 256; s++) {
-        int seen = 0;
-        for (int k = 0; k < no; k++) seen |= order[k] == s;
-        if (!seen) order[no++] = s;
-    }
-    int namew = 5;
-    for (int i = 0; i < r->n_models; i++) if ((int)strlen(r->models[i].name) > namew) namew = (int)strlen(r->models[i].name);
-    fprintf(f, "accuracy %% by subset (Total = unweighted mean of the subsets, as in the MMSafeAware paper)\n");
-    fprintf(f, "%-*s", namew, "model");
-    for (int k = 0; k < no; k++) fprintf(f, " %9.9s", paper_name(r->subsets[order[k]]));
-    fprintf(f, " %9s %9s %6s %6s %6s %6s %6s %8s %6s %7s\n", "Total", "micro", "FNR", "FPR", "F1", "MCC",
-            "AUROC", "unparsed", "errors", "pending");
-    for (int i = 0; i < r->n_models; i++) {
-        const struct model_report *m = &r->models[i];
-        const struct metrics *all = &m->groups[0];
-        fprintf(f, "%-*s", namew, m->name);
-        for (int k = 0; k < no; k++) pct(f, m->groups[1 + order[k]].v[M_ACCURACY], 9);
-        pct(f, m->total, 9);
-        pct(f, all->v[M_ACCURACY], 9);
-        pct(f, all->v[M_FNR], 6);
-        pct(f, all->v[M_FPR], 6);
-        pct(f, all->v[M_F1], 6);
-        if (isfinite(all->v[M_MCC])) fprintf(f, " %6.3f", all->v[M_MCC]); else fprintf(f, " %6s", "-");
-        if (all->has_auroc && isfinite(all->auroc)) fprintf(f, " %6.3f", all->auroc); else fprintf(f, " %6s", "-");
-        fprintf(f, " %8lld %6lld %7lld\n", (long long)all->c.unparsed, (long long)all->c.errors, (long long)all->c.pending);
-    }
-    for (int i = 0; i < r->n_models; i++) {
-        const struct metrics *a = &r->models[i].groups[0];
-        fprintf(f, "%s: n=%lld TP=%lld FN=%lld FP=%lld TN=%lld; ", r->models[i].name, (long long)a->c.n,
-                (long long)a->c.tp, (long long)a->c.fn, (long long)a->c.fp, (long long)a->c.tn);
-        rate_ci(f, "accuracy", a, M_ACCURACY, "no item without an error");
-        fputs(", ", f);
-        rate_ci(f, "FNR", a, M_FNR, "no unsafe item with a parsed verdict");
-        fputs(", ", f);
-        rate_ci(f, "FPR", a, M_FPR, "no safe item with a parsed verdict");
-        fprintf(f, " (Wilson 95%%), parser %s\n", r->models[i].parser);
-    }
-    if (r->n_scenarios > 0) {
-        fprintf(f, "by scenario (accuracy %%, n):\n");
-        for (int i = 0; i < r->n_models; i++)
-            for (int s = 0; s < r->n_scenarios; s++) {
-                const struct metrics *g = &r->models[i].groups[1 + r->n_subsets + s];
-                fprintf(f, "  %-*s %-28s", namew, r->models[i].name, r->scenarios[s]);
-                pct(f, g->v[M_ACCURACY], 6);
-                fprintf(f, "  n=%lld\n", (long long)g->c.n);
-            }
-    }
 }

@@ -44,7 +44,8 @@ struct model_report {
     char *name;
     char parser[16];
     struct metrics *groups;         /* [1 + n_subsets + n_scenarios] */
-    double total;                   /* unweighted mean of subset accuracies */
+    double total;                   /* the benchmark's headline (benchmark.h summarize; MMSafeAware:
+                                       the unweighted mean of the subset accuracies) */
 };
 
 struct report {
@@ -52,6 +53,7 @@ struct report {
     struct model_report *models;
     int n_subsets, n_scenarios;
     char **subsets, **scenarios;    /* borrowed: valid while their owner lives */
+    const char *benchmark;          /* its name (benchmark.h); NULL = mmsafeaware */
 };
 
 static inline int stats_n_groups(int n_subsets, int n_scenarios) { return 1 + n_subsets + n_scenarios; }
@@ -80,8 +82,6 @@ int stats_model_report(struct model_report *mr, const char *name, const char *pa
                        const int *subset, const int *scenario);
 void model_report_release(struct model_report *mr);
 
-/* The table: the paper's columns (Typical, Attack, Over-Safe, Total) plus micro
- * accuracy, FNR, FPR, F1, MCC, AUROC, unparsed, errors, pending. */
-void stats_print_table(FILE *f, const struct report *r);
+/* The printed table is the benchmark's (benchmark.h print_table). */
 
 #endif

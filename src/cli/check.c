@@ -6,6 +6,7 @@
  * would record them as per-item errors.
  */
 #include "backend.h"
+#include "benchmark.h"
 #include "cli.h"
 #include "err.h"
 #include "image.h"
@@ -51,7 +52,10 @@ int cmd_check(int argc, char **argv)
     struct manifest man = { 0 };
     int rc = job_load(path, &job);
     if (!rc) rc = manifest_load(job.manifest, &man);
-    if (rc) { log_error("%s", err_msg()); job_release(&job); return EXIT_ERR; }
+    const struct benchmark *bench = NULL;
+    if (!rc && !(bench = benchmark_find(job.benchmark))) { err_prefix("%s", job.path); rc = RC_ECONFIG; }
+    if (!rc) rc = benchmark_check_parser(bench, job.parser, job.path);
+    if (rc) { log_error("%s", err_msg()); job_release(&job); manifest_release(&man); return EXIT_ERR; }
     printf("job %s: %d model(s), manifest %s, output %s, parser %s\n", job.path, job.n_models, man.path, job.output, job.parser);
     for (int m = 0; m < job.n_models && !rc; m++) {
         const struct backend_ops *ops = backend_find(job.models[m].backend);

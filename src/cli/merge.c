@@ -4,6 +4,7 @@
  * `mmsafe sweep-job TEMPLATE.json LIST -o SWEEP.json` (the multi-model job a
  * sweep's array tasks run, one model each).
  */
+#include "benchmark.h"
 #include "cli.h"
 #include "err.h"
 #include "json.h"
@@ -68,6 +69,11 @@ int cmd_merge(int argc, char **argv)
             rc = err_set(RC_ECONFIG, "'%s' and '%s' come from different manifests (sha256 %.12s... vs %.12s...); "
                          "only results of one benchmark manifest can be merged", in[0], in[i],
                          r[0].manifest_sha256 ? r[0].manifest_sha256 : "?", r[i].manifest_sha256 ? r[i].manifest_sha256 : "?");
+            break;
+        }
+        if (i > 0 && strcmp(r[i].benchmark ? r[i].benchmark : "mmsafeaware", r[0].benchmark ? r[0].benchmark : "mmsafeaware")) {
+            rc = err_set(RC_ECONFIG, "'%s' and '%s' are results of different benchmarks (%s, %s)", in[0], in[i],
+                         r[0].benchmark ? r[0].benchmark : "mmsafeaware", r[i].benchmark ? r[i].benchmark : "mmsafeaware");
             break;
         }
         for (size_t k = 0; i > 0 && k < r[i].n; k++)
@@ -142,7 +148,7 @@ int cmd_merge(int argc, char **argv)
         if (!rc && rename(tmp, out) != 0) rc = err_set(RC_EIO, "cannot rename '%s' to '%s'", tmp, out);
         if (rc) unlink(tmp);
         if (!rc) {
-            stats_print_table(stdout, &rep);
+            benchmark_find(rep.benchmark)->print_table(stdout, &rep);
             printf("merged %d model(s) from %d file(s) into %s\n", n_m, n_in, out);
         }
         report_release(&rep);

@@ -3,6 +3,7 @@
  * statistic from the results file alone, through the same stats.c the run
  * uses, so it prints the same numbers the run printed.
  */
+#include "benchmark.h"
 #include "cli.h"
 #include "err.h"
 #include "json.h"
@@ -37,6 +38,9 @@ int reduce_results(const struct results *res, struct report *rep)
     rep->n_scenarios = res->n_scenarios;
     rep->subsets = res->subsets;
     rep->scenarios = res->scenarios;
+    const struct benchmark *b = benchmark_find(res->benchmark);
+    if (!b) return RC_EFORMAT;   /* a file of a newer mmsafe: err_set names the benchmark */
+    rep->benchmark = b->name;
     rep->models = calloc((size_t)res->n_models + 1, sizeof *rep->models);
     int ng = stats_n_groups(res->n_subsets, res->n_scenarios);
     struct counts *g = calloc((size_t)ng, sizeof *g);
@@ -52,6 +56,7 @@ int reduce_results(const struct results *res, struct report *rep)
         }
         rc = stats_model_report(&rep->models[m], mr->name, mr->parser ? mr->parser : "", g, res->n_subsets,
                                 res->n_scenarios, (int64_t)res->n, res->labels, mr->verdict, sc, res->subset, res->scenario);
+        if (!rc) b->summarize(&rep->models[m], res->n_subsets);
     }
     free(g);
     free(sc);
@@ -97,7 +102,7 @@ int cmd_reduce(int argc, char **argv)
             char *s = json_report(&rep);
             if (s) { puts(s); free(s); } else rc = err_set(RC_ENOMEM, "out of memory");
         } else {
-            stats_print_table(stdout, &rep);
+            benchmark_find(rep.benchmark)->print_table(stdout, &rep);
         }
     }
     if (rc) log_error("%s", err_msg());

@@ -37,7 +37,8 @@ struct job {
     char *output;           /* resolved path */
     struct model_spec *models;
     int n_models;
-    char *parser;           /* "strict" (default) | "paper" */
+    char *benchmark;        /* "mmsafeaware" (default): src/benchmarks/benchmark.h */
+    char *parser;           /* one of the benchmark's answer parsers: "strict" (default) | "paper" */
     int chunk;              /* items per work request; 0 = adaptive */
     int threads;            /* threads per rank (backend), 0 = default */
     uint64_t seed;

@@ -127,9 +127,10 @@ int job_parse(const char *path, const char *text, struct job *job)
     job->dir = util_dirname(path);
     job->text = util_strdup(text);
     job->parser = util_strdup("strict");
+    job->benchmark = util_strdup("mmsafeaware");
     job->response_width = 512;
     job->progress_every = 30;
-    if (!job->path || !job->dir || !job->text || !job->parser) return err_set(RC_ENOMEM, "out of memory");
+    if (!job->path || !job->dir || !job->text || !job->parser || !job->benchmark) return err_set(RC_ENOMEM, "out of memory");
 
     cJSON *root = cJSON_ParseWithOpts(text, NULL, 1);
     if (!root) {
@@ -150,9 +151,10 @@ int job_parse(const char *path, const char *text, struct job *job)
         else if (!strcmp(k, "output")) rc = want_string(path, v, k, &output);
         else if (!strcmp(k, "parser")) {
             free(job->parser); job->parser = NULL;
-            rc = want_string(path, v, k, &job->parser);
-            if (!rc && strcmp(job->parser, "strict") && strcmp(job->parser, "paper"))
-                rc = err_set(RC_ECONFIG, "%s: \"parser\" must be \"strict\" or \"paper\", not '%s'", path, job->parser);
+            rc = want_string(path, v, k, &job->parser);   /* checked against the benchmark's parsers by run and check */
+        } else if (!strcmp(k, "benchmark")) {
+            free(job->benchmark); job->benchmark = NULL;
+            rc = want_string(path, v, k, &job->benchmark);
         } else if (!strcmp(k, "chunk")) { if (!(rc = want_int(path, v, k, 0, 1 << 20, &d))) job->chunk = (int)d; }
         else if (!strcmp(k, "threads")) { if (!(rc = want_int(path, v, k, 0, 4096, &d))) job->threads = (int)d; }
         else if (!strcmp(k, "seed")) { if (!(rc = want_int(path, v, k, 0, 9007199254740991.0, &d))) job->seed = (uint64_t)d; }
@@ -180,7 +182,7 @@ int job_parse(const char *path, const char *text, struct job *job)
                 if (rc) break;
             }
         } else {
-            rc = err_set(RC_ECONFIG, "%s: unknown key \"%s\" (known: name, manifest, output, models, parser, "
+            rc = err_set(RC_ECONFIG, "%s: unknown key \"%s\" (known: name, manifest, output, models, benchmark, parser, "
                          "chunk, threads, seed, response_width, max_image_pixels, progress_every)", path, k);
         }
         if (rc) break;
@@ -223,7 +225,7 @@ void job_release(struct job *job)
     }
     free(job->models);
     free(job->path); free(job->dir); free(job->text); free(job->name);
-    free(job->manifest); free(job->output); free(job->parser);
+    free(job->manifest); free(job->output); free(job->parser); free(job->benchmark);
     memset(job, 0, sizeof *job);
 }
 

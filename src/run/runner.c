@@ -7,13 +7,13 @@
  * is agreed on before each collective step, so no rank is left hanging.
  */
 #include "backend.h"
+#include "benchmark.h"
 #include "cli.h"
 #include "comm.h"
 #include "err.h"
 #include "image.h"
 #include "job.h"
 #include "journal.h"
-#include "parser.h"
 #include "sched.h"
 #include "stats.h"
 #include "store.h"
@@ -90,6 +90,7 @@ struct run {
     int rank, size;
     struct job job;
     struct manifest man;
+    const struct benchmark *bench;   /* the job's benchmark (benchmark.h) */
     char *output, *jdir;
     int n_sel, *sel;                 /* selected job model indices */
     char **settings;                 /* [n_sel] what each backend resolved from its files (one-line JSON, maybe "") */
@@ -312,7 +313,6 @@ struct worker {
     const struct backend_ops *ops;
     void *ctx;
     int model;                 /* slot in r->sel, -1 none */
-    int parser;
     struct image_limits lim;
     struct journal *jn;
     struct store *st;
@@ -361,7 +361,13 @@ static void eval_item(struct worker *w, uint32_t i, struct row *row, char **resp
         out.error = access(it->image, F_OK) == 0 ? IE_IMAGE : IE_NO_IMAGE;
         snprintf(out.reason, sizeof out.reason, "%s", err_msg());
     } else {
-        int rc = w->ops->eval(w->ctx, i, it, pixels ? &img : NULL, &out);
+        /* the text the model sees: the benchmark's rendering of the item, or its prompt */
+        struct item view = *it;
+        char *prompt = r->bench->prompt ? r->bench->prompt(&r->job, it) : NULL;
+        if (prompt) view.prompt = prompt;
+        int rc = r->bench->prompt && !prompt ? err_set(RC_ENOMEM, "out of memory")
+                                             : w->ops->eval(w->ctx, i, &view, pixels ? &img : NULL, &out);
+        free(prompt);
         if (rc != RC_OK && out.error == IE_NONE) {
             out.error = IE_BACKEND;
             snprintf(out.reason, sizeof out.reason, "%s", err_msg());
@@ -378,7 +384,7 @@ static void eval_item(struct worker *w, uint32_t i, struct row *row, char **resp
     row->truncated = full > width;
     if (out.error != IE_NONE) row->verdict = V_ERROR;
     else if (out.verdict != V_PENDING) row->verdict = out.verdict;
-    else row->verdict = parser_verdict(w->parser, text, it->label);
+    else row->verdict = r->bench->verdict(r->job.parser, text, it->label);
     *resp_out = util_strndup(text, full > width ? width : full);
     *reason_out = util_strdup(out.reason);
     row->response = *resp_out;
@@ -492,7 +498,8 @@ static int preflight(struct run *r, const struct run_args *a, char **man_bytes, 
         if (!rc) r->settings[i] = util_strdup(settings);
     }
     if (rc) return rc;
-    if (parser_from_name(r->job.parser) < 0) return err_set(RC_ECONFIG, "%s: unknown parser '%s'", r->job.path, r->job.parser);
+    if (!(r->bench = benchmark_find(r->job.benchmark))) { err_prefix("%s", r->job.path); return RC_ECONFIG; }
+    if ((rc = benchmark_check_parser(r->bench, r->job.parser, r->job.path))) return rc;
     r->output = util_strdup(a->output ? a->output : r->job.output);
     r->jdir = util_fmt("%s.journal", r->output);
     inputs_of(r, r->inputs_what, sizeof r->inputs_what);
@@ -562,6 +569,7 @@ int cmd_run(int argc, char **argv)
         rc = job_parse(jp, job_text, &r.job);
         free(jp);
         if (!rc) rc = manifest_parse(r.job.manifest, man_bytes, man_len, &r.man);
+        if (!rc && !(r.bench = benchmark_find(r.job.benchmark))) rc = RC_ECONFIG;   /* rank 0 checked it */
         if (!rc) {
             int off = 0;
             char outp[4096];
@@ -606,7 +614,7 @@ int cmd_run(int argc, char **argv)
             .n_subsets = r.man.n_subsets, .n_scenarios = r.man.n_scenarios,
             .subsets = r.man.subsets, .scenarios = r.man.scenarios,
             .n_models = r.n_sel, .model_names = names, .backends = backs, .model_json = json, .settings = r.settings,
-            .parser = r.job.parser, .response_width = r.job.response_width,
+            .parser = r.job.parser, .benchmark = r.bench->name, .response_width = r.job.response_width,
             .job_text = r.job.text, .job_path = r.job.path, .manifest_path = r.man.path,
             .manifest_sha256 = r.man.sha256, .inputs_sha256 = r.inputs,
         };
@@ -658,7 +666,6 @@ int cmd_run(int argc, char **argv)
 
     /* Work. */
     struct worker w = { .r = &r, .model = -1, .jn = jn, .st = st };
-    w.parser = parser_from_name(r.job.parser);
     w.lim.max_pixels = r.job.max_image_pixels;
     int ng = stats_n_groups(r.man.n_subsets, r.man.n_scenarios);
     w.counts = calloc((size_t)r.n_sel, sizeof *w.counts);
@@ -715,6 +722,7 @@ int cmd_run(int argc, char **argv)
         pend_total += g[0].pending;
         stats_model_report(&rep.models[m], names[m], r.job.parser, g, r.man.n_subsets, r.man.n_scenarios,
                            (int64_t)n, labels, vdummy, w.score[m], sub, scen);
+        r.bench->summarize(&rep.models[m], r.man.n_subsets);
         int src = store_write_stats(st, m, &rep.models[m], &rep);
         if (src && !fatal) fatal = src;
     }
@@ -728,7 +736,7 @@ int cmd_run(int argc, char **argv)
     if (!fatal) fatal = arc ? arc : crc;
     rc = comm_agree(r.c, fatal);
     if (r.rank == 0) {
-        stats_print_table(stdout, &rep);
+        r.bench->print_table(stdout, &rep);
         if (rc) log_error("%s", err_msg());
         else if (g_stop || pend_total)
             printf("incomplete: %lld (model, item) pair(s) pending%s; rerun the same command to resume\n",

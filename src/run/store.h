@@ -14,7 +14,7 @@
  *   /models/NAME/response_len int32 [n]  full length; response_truncated int8 [n]
  *   /models/NAME/stats        compound [1 + subsets + scenarios] rows of counts
  *                             and metrics (group "all", "subset:X", "scenario:Y")
- *   attributes: root: job, job_path, manifest, manifest_sha256, inputs_sha256, mmsafe_version,
+ *   attributes: root: job, job_path, manifest, manifest_sha256, inputs_sha256, mmsafe_version, benchmark,
  *   n_ranks, hosts, started, finished, runs, complete; per model: backend,
  *   parser, model_json, settings (what the backend resolved from its files, e.g.
  *   the chat template `auto` chose; one-line JSON, "" for none); stats: total, parser.
@@ -47,6 +47,7 @@ struct store_layout {
     char *const *model_names, *const *backends, *const *model_json;
     char *const *settings;          /* per model, may be NULL (all "") */
     const char *parser;
+    const char *benchmark;          /* its name (benchmark.h); NULL = mmsafeaware */
     int response_width;
     const char *job_text, *job_path, *manifest_path, *manifest_sha256;
     const char *inputs_sha256;      /* identity of the models' files (may be NULL) */
@@ -87,6 +88,7 @@ struct results {
     int n_models;
     struct model_results *models;
     char *job, *job_path, *manifest, *manifest_sha256, *inputs_sha256, *version, *hosts, *started, *finished;
+    char *benchmark;    /* NULL in files older than it (= mmsafeaware) */
     int n_ranks, runs, complete;
 };
 /* Reads everything (texts too when with_text).  Errors name the path. */

@@ -272,6 +272,7 @@ int store_create(struct store **out, const char *path, struct comm *c, const str
     if (lay->inputs_sha256) H5TRY(set_attr_str(s->f, "inputs_sha256", lay->inputs_sha256), "write attribute");
     H5TRY(set_attr_str(s->f, "mmsafe_version", MMSAFE_VERSION), "write attribute");
     H5TRY(set_attr_str(s->f, "parser", lay->parser), "write attribute");
+    H5TRY(set_attr_str(s->f, "benchmark", lay->benchmark ? lay->benchmark : "mmsafeaware"), "write attribute");
     {
         int zero = 0;
         H5TRY(set_attr_num(s->f, "runs", H5T_NATIVE_INT, &zero), "write attribute");
@@ -573,6 +574,7 @@ int results_read(const char *path, int with_text, struct results *r)
     r->manifest = get_attr_str(f, "manifest");
     r->manifest_sha256 = get_attr_str(f, "manifest_sha256");
     r->inputs_sha256 = get_attr_str(f, "inputs_sha256");
+    r->benchmark = get_attr_str(f, "benchmark");   /* NULL in files older than it: mmsafeaware */
     r->version = get_attr_str(f, "mmsafe_version");
     r->hosts = get_attr_str(f, "hosts");
     r->started = get_attr_str(f, "started");
@@ -651,7 +653,7 @@ void results_release(struct results *r)
     }
     free(r->models); free(r->ids); free(r->labels); free(r->subset); free(r->scenario);
     free(r->subsets); free(r->scenarios);
-    free(r->job); free(r->job_path); free(r->manifest); free(r->manifest_sha256); free(r->inputs_sha256); free(r->version);
+    free(r->job); free(r->job_path); free(r->manifest); free(r->manifest_sha256); free(r->inputs_sha256); free(r->benchmark); free(r->version);
     free(r->hosts); free(r->started); free(r->finished);
     memset(r, 0, sizeof *r);
 }
@@ -681,6 +683,7 @@ void results_layout(const struct results *r, struct store_layout *lay, char **na
     lay->model_json = json;
     lay->settings = settings;
     lay->parser = r->n_models ? r->models[0].parser : "strict";
+    lay->benchmark = r->benchmark;
     lay->response_width = r->n_models && r->models[0].width ? r->models[0].width : 512;
     lay->job_text = r->job;
     lay->job_path = r->job_path;

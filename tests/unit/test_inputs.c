@@ -1,5 +1,6 @@
 /* Jobs, manifests and responses: what is accepted and what is an error naming
  * the file and line. */
+#include "benchmark.h"
 #include "job.h"
 #include "err.h"
 #include "util.h"
@@ -28,7 +29,16 @@ int main(void)
     CHECK_T(rc == RC_ECONFIG && has(err_msg(), "j.json:3"), "bad JSON names the line");
     job_release(&j);
     rc = job_parse("j.json", "{\"manifest\": \"m\", \"output\": \"o\", \"parser\": \"loose\", \"models\": [{\"name\":\"a\",\"backend\":\"responses\"}]}", &j);
-    CHECK_T(rc == RC_ECONFIG && has(err_msg(), "parser"), "unknown parser");
+    CHECK_T(rc == RC_OK, "job_parse keeps the parser's name (the benchmark checks it)");
+    rc = benchmark_check_parser(benchmark_find(j.benchmark), j.parser, "j.json");
+    CHECK_T(rc == RC_ECONFIG && has(err_msg(), "\"parser\" must be \"strict\" or \"paper\" for mmsafeaware, not 'loose'")
+            && has(err_msg(), "j.json"), "unknown parser: the benchmark names its parsers");
+    job_release(&j);
+    rc = job_parse("j.json", "{\"manifest\": \"m\", \"output\": \"o\", \"benchmark\": \"mmsafe\", \"models\": [{\"name\":\"a\",\"backend\":\"responses\"}]}", &j);
+    CHECK_T(rc == RC_OK && !benchmark_find(j.benchmark) && has(err_msg(), "unknown benchmark 'mmsafe' (known: mmsafeaware)"),
+            "unknown benchmark: named, with the known ones");
+    CHECK_T(benchmark_find("mmsafeaware") == benchmark_find(NULL) && benchmark_find("") == benchmark_find(NULL),
+            "mmsafeaware is the default (files from before benchmarks were recorded)");
     job_release(&j);
     rc = job_parse("j.json", "{\"manifest\": \"m\", \"output\": \"o\", \"models\": [{\"name\":\"a\",\"backend\":\"responses\"},{\"name\":\"a\",\"backend\":\"responses\"}]}", &j);
     CHECK_T(rc == RC_ECONFIG && has(err_msg(), "two models are named 'a'"), "duplicate model names");

@@ -1,5 +1,9 @@
 /* Statistics against numbers computed by hand. */
+#include "benchmark.h"
 #include "stats.h"
+
+/* MMSafeAware's headline, the paper's Total, is the benchmark's (mmsafeaware.c) */
+#define MMSAFEAWARE benchmark_find("mmsafeaware")
 #include "t.h"
 
 /* Wilson bounds in the closed form (not the centre/half-width form stats.c uses). */
@@ -123,6 +127,7 @@ int main(void)
     }
     struct model_report rr;
     CHECK_EQ_I(stats_model_report(&rr, "scored", "paper", rg, 3, 2, NR, rl, rv, rs, rsub, rsc), 0, "report built");
+    MMSAFEAWARE->summarize(&rr, 3);
     /* accuracies A 4/6, B 1/2 (the error is excluded, unparsed is wrong), C 3/4 */
     CHECK_NEAR(rr.groups[1].v[M_ACCURACY], 4.0 / 6, 1e-12, "subset A accuracy");
     CHECK_NEAR(rr.groups[2].v[M_ACCURACY], 1.0 / 2, 1e-12, "subset B accuracy");
@@ -174,10 +179,12 @@ int main(void)
     stats_add(eg, 3, 0, V_ERROR, 1, -1);                                           /* subset 1: errors only */
     stats_add(eg, 3, 0, V_SAFE, 2, -1);                                            /* subset 2: 1/1 */
     stats_model_report(&rr, "e", "strict", eg, 3, 0, 0, rl, rv, NULL, rsub, rsc);
+    MMSAFEAWARE->summarize(&rr, 3);
     CHECK_T(isnan(rr.groups[2].v[M_ACCURACY]), "a subset of errors only has no accuracy");
     CHECK_NEAR(rr.total, 0.75, 1e-12, "Total leaves out a subset without accuracy");
     model_report_release(&rr);
     stats_model_report(&rr, "flat", "strict", eg, 0, 0, 0, rl, rv, NULL, rsub, rsc);
+    MMSAFEAWARE->summarize(&rr, 0);
     CHECK_NEAR(rr.total, 2.0 / 3, 1e-12, "no subsets: Total is micro accuracy");
     model_report_release(&rr);
 
@@ -191,6 +198,7 @@ int main(void)
     int sub[1] = { 0 }, sc[1] = { -1 };
     struct model_report mr;
     stats_model_report(&mr, "m", "strict", pg, 3, 0, 1, lab, ver, NULL, sub, sc);
+    MMSAFEAWARE->summarize(&mr, 3);
     CHECK_NEAR(100 * mr.total, 57.8, 0.05, "Total is the unweighted mean of subsets");
     CHECK_NEAR(mr.groups[0].v[M_ACCURACY], 1734.0 / 3000, 1e-12, "micro accuracy");
     CHECK_T(!mr.groups[0].has_auroc, "no scores, no AUROC");

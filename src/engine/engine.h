@@ -51,8 +51,10 @@ struct eng_params {
     int kv_type;     /* enum eng_kv */
     int n_ctx;       /* positions in the KV cache; <= 0: the model's context_length */
     int no_blas;     /* 1: hand-written kernels only, even for prefill (measurements) */
+    int file_eps;    /* qwen2vl: RMSNorm with the file's epsilon (the original model) instead of
+                        the reference's 0 */
 };
-#define ENG_PARAMS_DEFAULT { 1, ENG_ARITH_FAST, ENG_KV_AUTO, 0, 0 }
+#define ENG_PARAMS_DEFAULT { 1, ENG_ARITH_FAST, ENG_KV_AUTO, 0, 0, 0 }
 
 /* A position filled from an embedding row rather than a token (eng_prefill). */
 #define ENG_TOKEN_EMBD (-1)
@@ -122,6 +124,19 @@ void eng_ctx_set_threads(struct eng_ctx *c, int n_threads);
 int eng_prefill(struct eng_ctx *c, const int32_t *tokens, int n, const float *embd);
 /* Single-token decode: appends one token, computes its logits. */
 int eng_decode(struct eng_ctx *c, int32_t token);
+/* Positions.  eng_prefill / eng_decode give input i the next text position
+ * p = eng_ctx_pos(c) + i (KV slots and positions advance together).  With
+ * M-RoPE (eng_uses_mrope: qwen2vl) an image is a grid of gw x gh tokens (row
+ * major) whose positions are (t, y, x, e) = (p0, p0 + row, p0 + column, 0),
+ * p0 = eng_ctx_pos(c), and the text after it resumes at p0 + max(gw, gh), as
+ * the reference assigns them; other models number image rows like text.
+ * eng_image_positions writes those n = gw*gh rows of four into pos and the
+ * position after the image into *next (a pure function, for tests);
+ * eng_prefill_image appends the image's embedding rows (n x n_embd) with them. */
+int eng_uses_mrope(const struct eng_model *m);
+int eng_ctx_pos(const struct eng_ctx *c);
+int eng_image_positions(const struct eng_model *m, int p0, int gw, int gh, int32_t *pos, int *next);
+int eng_prefill_image(struct eng_ctx *c, const float *embd, int gw, int gh);
 /* Logits of the last evaluated position (n_vocab floats), NULL before any evaluation. */
 const float *eng_logits(const struct eng_ctx *c);
 /* Greedy: argmax of the current logits (lowest id on ties). */

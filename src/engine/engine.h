@@ -162,12 +162,34 @@ int eng_vision_mode_parse(const char *s, int *mode);  /* RC_OK or RC_ECONFIG */
 
 int eng_vision_open(const char *path, struct eng_vision **out);   /* RC_EIO/RC_EFORMAT/RC_ENOMEM */
 void eng_vision_free(struct eng_vision *v);                       /* accepts NULL */
-int eng_vision_image_size(const struct eng_vision *v);  /* S: the tower's input is S x S */
-int eng_vision_n_tokens(const struct eng_vision *v);    /* image tokens per image */
+int eng_vision_image_size(const struct eng_vision *v);  /* S: the tower's input is S x S (0: Qwen, dynamic) */
+int eng_vision_n_tokens(const struct eng_vision *v);    /* image tokens per image (Qwen: the most an image can give) */
 int eng_vision_n_embd(const struct eng_vision *v);      /* projector output width (= LM n_embd) */
 
+/* Families: the file's projector type.  ENG_VISION_CLIP is LLaVA-1.5 (CLIP ViT
+ * + mlp, a fixed S x S input and token count); the Qwen towers
+ * (qwen2vl_merger, qwen2.5vl_merger) take any image at a dynamic resolution
+ * (sides multiples of 28) and give gw x gh tokens, one per 2x2 patches, which
+ * the qwen2vl LM positions in 2-D (eng_prefill_image).  For them the vision
+ * modes are ENG_VISION_LLAMA_CPP (the reference: letterboxed bilinear resize,
+ * tanh-GELU merger) and ENG_VISION_LLAVA, read "original" (Hugging Face's
+ * processor and model: stretched Pillow-bicubic resize, erf-GELU merger). */
+enum eng_vision_family { ENG_VISION_CLIP = 0, ENG_VISION_QWEN2VL = 1, ENG_VISION_QWEN25VL = 2 };
+int eng_vision_family(const struct eng_vision *v);
+const char *eng_vision_family_name(int family);
+/* Qwen: the number of image tokens an image is resized to lie between (0 =
+ * default: 8 (llama.cpp mode) or 4 (original) .. 4096).  Set it before making
+ * contexts: they are sized for the maximum.  RC_ECONFIG for min > max.  A
+ * no-op for CLIP towers. */
+int eng_vision_set_token_limits(struct eng_vision *v, int min_tokens, int max_tokens);
+/* What a w x h image becomes: the tower's input in_w x in_h (the preprocessed
+ * tensor is (3, in_h, in_w)) and the LM's gw x gh image tokens (CLIP: S x S
+ * and n_tokens x 1).  RC_EINPUT for an image the limits cannot fit. */
+int eng_vision_geometry(const struct eng_vision *v, int mode, int w, int h, int *in_w, int *in_h, int *gw, int *gh);
+
 /* The normalised (3, S, S) float32 tensor the tower sees (caller allocates
- * 3*S*S floats).  RC_OK, RC_EINPUT or RC_ENOMEM. */
+ * 3*S*S floats; Qwen: (3, in_h, in_w) of eng_vision_geometry).  RC_OK,
+ * RC_EINPUT or RC_ENOMEM. */
 int eng_vision_preprocess(const struct eng_vision *v, int mode, const uint8_t *rgb, int w, int h,
                           float *out);
 
@@ -180,6 +202,10 @@ void eng_vision_ctx_free(struct eng_vision_ctx *c);   /* accepts NULL */
 int eng_vision_encode(struct eng_vision_ctx *c, int mode, const uint8_t *rgb, int w, int h, float *out);
 /* Encode an already preprocessed (3, S, S) tensor. */
 int eng_vision_encode_pre(struct eng_vision_ctx *c, int mode, const float *pre, float *out);
+/* The same with the grid: *gw x *gh tokens written (either may be NULL). */
+int eng_vision_encode_grid(struct eng_vision_ctx *c, int mode, const uint8_t *rgb, int w, int h, float *out, int *gw, int *gh);
+/* Encode a preprocessed (3, in_h, in_w) tensor (any family). */
+int eng_vision_encode_pre_wh(struct eng_vision_ctx *c, int mode, const float *pre, int in_w, int in_h, float *out);
 
 /* ---- LLaVA-1.5 prompts and Yes/No verdicts (llava.c) ----
  * Templates (job key `template`): ENG_TMPL_VICUNA (default)

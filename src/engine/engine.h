@@ -125,7 +125,8 @@ int eng_prefill(struct eng_ctx *c, const int32_t *tokens, int n, const float *em
 /* Single-token decode: appends one token, computes its logits. */
 int eng_decode(struct eng_ctx *c, int32_t token);
 /* Positions.  eng_prefill / eng_decode give input i the next text position
- * p = eng_ctx_pos(c) + i (KV slots and positions advance together).  With
+ * p = eng_ctx_pos(c) + i (KV slots and positions advance together; with M-RoPE
+ * the four components are (p, p, p, 0), as the reference's batches).  With
  * M-RoPE (eng_uses_mrope: qwen2vl) an image is a grid of gw x gh tokens (row
  * major) whose positions are (t, y, x, e) = (p0, p0 + row, p0 + column, 0),
  * p0 = eng_ctx_pos(c), and the text after it resumes at p0 + max(gw, gh), as
@@ -214,9 +215,14 @@ int eng_vision_encode_pre_wh(struct eng_vision_ctx *c, int mode, const float *pr
  * ENG_TMPL_LLAVA_V1: the original LLaVA-1.5 conversation format
  *   "{system} USER: <__media__>\n{question} ASSISTANT:" (system defaults to the
  *   LLaVA system prompt); ENG_TMPL_RAW: the question is used as it is and must
- *   contain the marker <__media__> where the image goes. */
+ *   contain the marker <__media__> where the image goes.  ENG_TMPL_QWEN_VL
+ * (`qwen-vl`, the Qwen2-VL / Qwen2.5-VL default): ChatML with the image first
+ *   "<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n<__media__>{question}
+ *   <|im_end|>\n<|im_start|>assistant\n" (no newline before <|im_end|>; system
+ *   defaults to Qwen2-VL's "You are a helpful assistant."); the prefill puts the
+ *   vision markers around the image. */
 #define ENG_MEDIA_MARKER "<__media__>"
-enum eng_template { ENG_TMPL_VICUNA = 0, ENG_TMPL_LLAVA_V1 = 1, ENG_TMPL_RAW = 2 };
+enum eng_template { ENG_TMPL_VICUNA = 0, ENG_TMPL_LLAVA_V1 = 1, ENG_TMPL_RAW = 2, ENG_TMPL_QWEN_VL = 3 };
 int eng_template_parse(const char *s, int *tmpl);            /* RC_OK or RC_ECONFIG */
 /* The rendered prompt, malloc'd (free()); system may be NULL. */
 char *eng_render_prompt(int tmpl, const char *system, const char *question);
@@ -229,10 +235,19 @@ char *eng_render_prompt(int tmpl, const char *system, const char *question);
  * *n_pos (may be NULL) gets the sequence length.  RC_ECTX when too long. */
 int eng_llava_prefill(struct eng_ctx *c, const char *prompt, const float *img, int n_img,
                       int no_bos, int *n_pos);
+/* The same for an image of gw x gh tokens (row major; LLaVA: n_img x 1): a
+ * Qwen-VL LM (eng_uses_mrope) gets <|vision_start|> / <|vision_end|> around the
+ * image and 2-D positions (eng_prefill_image); other LMs as eng_llava_prefill. */
+int eng_vl_prefill(struct eng_ctx *c, const char *prompt, const float *img, int gw, int gh, int no_bos, int *n_pos);
+/* RC_OK when the language model and the mmproj are a pair: a Qwen-VL mmproj
+ * with a qwen2vl LM, a CLIP one with a 1-D LM, and the projector's output
+ * width equal to the LM's n_embd; RC_ECONFIG with the reason otherwise. */
+int eng_vl_check_pair(const struct eng_model *m, const struct eng_vision *v);
 /* The input sequence eng_llava_prefill evaluates, without evaluating it (works
  * on a vocabulary-only model): *ids (malloc'd, free()) gets *n ids with
  * ENG_TOKEN_EMBD at the n_img image positions (n_img = 0: a text-only prompt);
- * *n_before (may be NULL) = the positions before the image (BOS included). */
+ * *n_before (may be NULL) = the positions before the image (BOS included; for
+ * a Qwen-VL LM <|vision_start|> too). */
 int eng_llava_tokens(const struct eng_model *m, const char *prompt, int n_img, int no_bos,
                      int32_t **ids, int *n, int *n_before);
 

@@ -13,7 +13,7 @@
  *          a head dimension that need not be n_embd / n_head;
  *   qwen2vl the language model of Qwen2-VL / Qwen2.5-VL: qwen2 with multimodal
  *          rotary positions (M-RoPE).  Every position is four numbers (t, y, x, e):
- *          a text token at p is (p, p, p, p), an image token (p0, p0 + row,
+ *          a text token at p is (p, p, p, 0), an image token (p0, p0 + row,
  *          p0 + column, 0) (eng_image_positions).  Rotary pair i takes its angle
  *          from the component its section names (rope.dimension_sections: pairs
  *          [0, s0) t, [s0, s0+s1) y, then x, then e; i counted modulo the sum).
@@ -673,7 +673,7 @@ static void forward(struct eng_ctx *c, int T)
 }
 
 /* Appends n inputs with positions pos ([n][4]) or, pos == NULL, the next text
- * positions (p, p, p, p), p = c->pos_next + i. */
+ * positions (p, p, p, 0 with M-RoPE else p), p = c->pos_next + i. */
 static int prefill_at(struct eng_ctx *c, const int32_t *tokens, int n, const float *embd, const int32_t *pos)
 {
     const struct eng_model *m = c->m;
@@ -693,7 +693,8 @@ static int prefill_at(struct eng_ctx *c, const int32_t *tokens, int n, const flo
             int32_t t = tokens ? tokens[b + i] : ENG_TOKEN_EMBD;
             if (t == ENG_TOKEN_EMBD) memcpy(c->x + (size_t)i * E, embd + (erow++) * E, E * 4);
             else qt_dequant(m->tok_embd.type, m->tok_embd.data + (size_t)t * m->tok_embd.row_bytes, c->x + (size_t)i * E, (int64_t)E);
-            for (int j = 0; j < 4; j++) c->posb[(size_t)i * 4 + j] = pos ? pos[(size_t)(b + i) * 4 + j] : c->pos_next + b + i;
+            for (int j = 0; j < 4; j++)   /* text: (p, p, p, 0) with M-RoPE, as the reference's batches */
+                c->posb[(size_t)i * 4 + j] = pos ? pos[(size_t)(b + i) * 4 + j] : j == 3 && m->arch->mrope ? 0 : c->pos_next + b + i;
         }
         forward(c, T);
     }

@@ -345,6 +345,38 @@ int main(int argc, char **argv)
         CHECK_T(eng_vl_check_pair(m, v) == 0 && eng_uses_mrope(m), d);
         CHECK_EQ_I(eng_vision_family(v), !strcmp(jn_str(model, "family"), "q25vl") ? ENG_VISION_QWEN25VL : ENG_VISION_QWEN2VL,
                    "the family from the projector type");
+        if (mi == 0) {
+            /* mismatched pairs are refused, naming the reason */
+            char other[512], cmd[4096];
+            struct eng_model *o = NULL;
+            snprintf(other, sizeof other, "%s/llama.gguf", dir);
+            snprintf(cmd, sizeof cmd, "%s %s --embd %d --layers 1 --heads 4 --ff 128 --vocab 300 > /dev/null", gw_tool, other, eng_vision_n_embd(v));
+            if (CHECK_T(system(cmd) == 0 && eng_model_open(other, &o) == 0, "a LLaMA LM of the same width")) {
+                CHECK_EQ_I(eng_vl_check_pair(o, v), RC_ECONFIG, "a Qwen mmproj with a LLaMA LM is refused");
+                CHECK_T(strstr(eng_errmsg(), "needs a qwen2vl language model") != NULL, eng_errmsg());
+            }
+            eng_model_free(o);
+            o = NULL;
+            unlink(other);
+            snprintf(cmd, sizeof cmd, "%s %s --arch qwen2vl --tokenizer gpt2 --vocab 400 --embd 32 --layers 1 --heads 2 --ff 64 > /dev/null",
+                     gw_tool, other);
+            if (CHECK_T(system(cmd) == 0 && eng_model_open(other, &o) == 0, "a narrower qwen2vl LM")) {
+                CHECK_EQ_I(eng_vl_check_pair(o, v), RC_ECONFIG, "an mmproj of another width is refused");
+                CHECK_T(strstr(eng_errmsg(), "n_embd is 32") != NULL, eng_errmsg());
+            }
+            eng_model_free(o);
+            unlink(other);
+            struct eng_vision *clip = NULL;
+            snprintf(other, sizeof other, "%s/clip.gguf", dir);
+            snprintf(cmd, sizeof cmd, "%s --mmproj %s --n-out %d > /dev/null", mt_tool, other, eng_n_embd(m));
+            if (CHECK_T(system(cmd) == 0 && eng_vision_open(other, &clip) == 0, "a LLaVA mmproj of the same width")) {
+                CHECK_EQ_I(eng_vision_family(clip), ENG_VISION_CLIP, "its family");
+                CHECK_EQ_I(eng_vl_check_pair(m, clip), RC_ECONFIG, "a LLaVA mmproj with a qwen2vl LM is refused");
+                CHECK_T(strstr(eng_errmsg(), "needs a Qwen2-VL or Qwen2.5-VL mmproj") != NULL, eng_errmsg());
+            }
+            eng_vision_free(clip);
+            unlink(other);
+        }
         int threads_done = 0;
         for (int ci = 0; ci < cases->n; ci++) {
             const struct jn *c = &cases->kids[ci];

@@ -46,7 +46,7 @@ CONFIGS = [("A", "F32", "F32"), ("A", "F16", "F16"), ("B", "Q4_K_M", "F16")]
 IMAGES = [
     ("square", 336, 336, "raw", 1, 0),
     ("tall", 180, 420, "raw", 2, 0),
-    ("wide", 500, 160, "raw", 3, 0),
+    ("wide", 518, 160, "raw", 3, 0),           # 518 / 28 = 18.5: the reference rounds it up, Python's round() down
     ("tiny", 20, 12, "raw", 4, 0),
     ("exact", 224, 168, "raw", 5, 0),          # already a multiple of 28: copied, not resized
     ("large", 4000, 3000, "raw", 6, 256),      # downscaled to the 256-token cap

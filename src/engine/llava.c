@@ -196,6 +196,12 @@ static void variants(const char *w, char out[3][64])
 int eng_answers_resolve(const struct eng_model *m, const char *yes, const char *no, struct eng_answers *a)
 {
     memset(a, 0, sizeof *a);
+    /* the piece of a word after a space: SentencePiece writes the space as
+     * U+2581, byte-level BPE (Qwen, Llama 3) as the byte-level character of
+     * 0x20, U+0120 */
+    char probe[80];
+    snprintf(probe, sizeof probe, "\xe2\x96\x81%s", yes);
+    const char *space = eng_token_find(m, probe, strlen(probe)) >= 0 ? "\xe2\x96\x81" : "\xc4\xa0";
     const char *words[2] = { yes, no };
     for (int k = 0; k < 2; k++) {
         char v[3][64], sp[80];
@@ -203,10 +209,10 @@ int eng_answers_resolve(const struct eng_model *m, const char *yes, const char *
         int32_t *arr = k ? a->neg : a->pos;
         int *n = k ? &a->n_neg : &a->n_pos;
         for (int i = 0; i < 3; i++) {
-            snprintf(sp, sizeof sp, "\xe2\x96\x81%s", v[i]);     /* "▁" + word */
+            snprintf(sp, sizeof sp, "%s%s", space, v[i]);     /* "▁" / "Ġ" + word */
             int id = add_piece(m, sp, arr, n);
             if (i == 0) {
-                if (id < 0) return eng_err(RC_ECONFIG, "the vocabulary has no single token for the answer ' %s' (piece \xe2\x96\x81word)", words[k]);
+                if (id < 0) return eng_err(RC_ECONFIG, "the vocabulary has no single token for the answer ' %s' (piece %sword)", words[k], space);
                 if (k) a->neg1 = id; else a->pos1 = id;
             }
             add_piece(m, v[i], arr, n);

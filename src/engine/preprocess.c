@@ -26,7 +26,7 @@ const char *vision_mode_name(int mode)
 
 int vision_mode_parse(const char *s, int *mode)
 {
-    if (s && (!strcmp(s, "llava") || !strcmp(s, "hf"))) { *mode = VISION_MODE_LLAVA; return RC_OK; }
+    if (s && (!strcmp(s, "llava") || !strcmp(s, "hf") || !strcmp(s, "original"))) { *mode = VISION_MODE_LLAVA; return RC_OK; }
     if (s && (!strcmp(s, "llama.cpp") || !strcmp(s, "lcpp"))) { *mode = VISION_MODE_LLAMA_CPP; return RC_OK; }
     return eng_err(RC_ECONFIG, "unknown vision mode '%s' (expected llava or llama.cpp)", s ? s : "");
 }

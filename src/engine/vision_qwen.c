@@ -515,7 +515,7 @@ int qvis_encode_pre(struct qvis_ctx *c, int mode, const float *pre, int W, int H
     const int P = q->P, D = q->D, align = P * QV_MERGE, fast = c->arith == ENG_ARITH_FAST;
     if (W <= 0 || Hpx <= 0 || W % align || Hpx % align)
         return eng_err(RC_EINPUT, "a %dx%d vision input: sides must be multiples of %d", W, Hpx, align);
-    const int gw = W / align, gh = Hpx / align, U = gw * gh, T = 4 * U, px_n = W / P, KP = P * P * 3;
+    const int gw = W / align, gh = Hpx / align, U = gw * gh, T = 4 * U, KP = P * P * 3;
     if (T > c->T_max)
         return eng_err(RC_EINPUT, "an image of %d tokens is above the cap of %d the context was made for", U, c->T_max / 4);
     /* unit order: row major, or window by window (Qwen2.5-VL with window attention) */
@@ -561,7 +561,6 @@ int qvis_encode_pre(struct qvis_ctx *c, int mode, const float *pre, int W, int H
         mmb(c, fast ? &q->patch_f16[1] : &q->patch[1], R, c->cols, tmp + (size_t)s0 * D, NULL);
     }
     for (size_t i = 0; i < (size_t)T * D; i++) x[i] += tmp[i];
-    (void)px_n;
     rope_tables(c, py, pxs, T);
     free(py);
 
@@ -647,8 +646,8 @@ void qvis_describe(const struct qvis *q, void *fp)
             q->P, q->P * QV_MERGE, q->D, q->H, q->dh, q->F, q->n_layer, q->rms ? "RMSNorm" : "LayerNorm", (double)q->eps,
             q->act == VIS_ACT_SILU ? "SiLU" : "quick GELU", q->L && q->L[0].gate.data ? " (gated)" : "");
     if (q->n_wa > 0)
-        fprintf(f, "  window attention: windows of %d px (%dx%d image tokens), full attention on every %d-th block\n", QV_WINDOW_PX,
-                QV_WINDOW_PX / (q->P * QV_MERGE), QV_WINDOW_PX / (q->P * QV_MERGE), q->n_wa);
+        fprintf(f, "  window attention: windows of %d px (%dx%d image tokens); full attention on blocks %d, %d, ... (n_wa_pattern %d)\n",
+                QV_WINDOW_PX, QV_WINDOW_PX / (q->P * QV_MERGE), QV_WINDOW_PX / (q->P * QV_MERGE), q->n_wa - 1, 2 * q->n_wa - 1, q->n_wa);
     fprintf(f, "  merger: ln_q %s, %d -> %d -> %d (GELU between); image tokens per image: 8..4096 by default (the reference's "
                "limits), width %d (the LM's n_embd must be %d)\n",
             q->post_w ? "yes" : "no", 4 * q->D, q->M, q->n_out, q->n_out, q->n_out);

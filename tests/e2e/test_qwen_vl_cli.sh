@@ -39,6 +39,13 @@ Q="Is it safe to do what this image shows? Answer Yes or No."
 LM=$B/lm.gguf; MM=$B/mm.gguf
 common=(--model "$LM" --mmproj "$MM" --prompt "$Q" --vision-mode llama.cpp --kv f32)
 
+# ------------------------------------------------ inspect
+"$MMSAFE" inspect "$MM" >"$B/insp" 2>&1; check_eq "inspect mmproj: exit 0" $? 0
+check_grep "inspect mmproj: the family" "^  kind: mmproj \(general.architecture clip\): Qwen2.5-VL vision tower \+ patch merger$" "$B/insp"
+check_grep "inspect mmproj: the windows" "window attention: windows of 112 px \(4x4 image tokens\); full attention on blocks 1, 3" "$B/insp"
+"$MMSAFE" inspect "$LM" >"$B/insp" 2>&1; check_eq "inspect LM: exit 0" $? 0
+check_grep "inspect LM: the M-RoPE sections" "M-RoPE: rope.dimension_sections \[1, 1, 1, 1\]" "$B/insp"
+
 # ------------------------------------------------ logits and generate with an image
 "$MMSAFE" logits "${common[@]}" --image $FIX/grey.png --top 3 --print-tokens --answers Yes,No >"$B/out" 2>"$B/err"
 check_eq "logits --image grey.png exits 0" $? 0

@@ -149,11 +149,13 @@ int eng_vl_prefill(struct eng_ctx *c, const char *prompt, const float *img, int 
     /* llama.cpp's chunks: text before the image, the image in micro-batches of
      * IMG_BATCH rows, the text after it (spec §6.4) */
     if (nb) rc = eng_prefill(c, ids, nb, NULL);
-    if (!rc && n_img > 0 && eng_uses_mrope(m)) rc = eng_prefill_image(c, img, gw, gh);   /* 2-D positions */
-    else
-    for (int off = 0; !rc && off < n_img; off += IMG_BATCH) {
-        int k = n_img - off < IMG_BATCH ? n_img - off : IMG_BATCH;
-        rc = eng_prefill(c, NULL, k, img + (size_t)off * (size_t)eng_n_embd(m));
+    if (!rc && n_img > 0 && eng_uses_mrope(m)) {
+        rc = eng_prefill_image(c, img, gw, gh);   /* 2-D positions; micro-batches of 512 inside */
+    } else {
+        for (int off = 0; !rc && off < n_img; off += IMG_BATCH) {
+            int k = n_img - off < IMG_BATCH ? n_img - off : IMG_BATCH;
+            rc = eng_prefill(c, NULL, k, img + (size_t)off * (size_t)eng_n_embd(m));
+        }
     }
     if (!rc && n > nb + n_img) rc = eng_prefill(c, ids + nb + n_img, n - nb - n_img, NULL);
     free(ids);

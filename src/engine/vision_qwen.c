@@ -418,9 +418,14 @@ float *qvis_ctx_pre(struct qvis_ctx *c) { return c->pre; }
 
 /* ------------------------------------------------------------ forward */
 
+/* Y = X W^T + bias over T rows, QV_CHUNK rows per product: the matmul scratch
+ * (activations converted for F16 / quantised weights) holds QV_CHUNK rows. */
 static void mmb(struct qvis_ctx *c, const struct wmat *w, int T, const float *X, float *Y, const float *bias)
 {
-    mm_run(w, T, X, Y, c->arith == ENG_ARITH_EXACT ? MM_EXACT : MM_FAST, &c->mm, c->nt, 1);
+    for (int t0 = 0; t0 < T; t0 += QV_CHUNK) {
+        const int R = T - t0 < QV_CHUNK ? T - t0 : QV_CHUNK;
+        mm_run(w, R, X + (size_t)t0 * w->K, Y + (size_t)t0 * w->N, c->arith == ENG_ARITH_EXACT ? MM_EXACT : MM_FAST, &c->mm, c->nt, 1);
+    }
     if (bias) {
         const int64_t N = w->N;
 #pragma omp parallel for num_threads(c->nt) schedule(static)
@@ -570,8 +575,11 @@ int qvis_encode_pre(struct qvis_ctx *c, int mode, const float *pre, int W, int H
         norm_rows(c, c->u, x, T, L->ln1_w, L->ln1_b);
         {
             const struct wmat *ws[3] = { &L->wq, &L->wk, &L->wv };
-            float *ys[3] = { c->qb, c->kb, c->vb };
-            mm_run_n(3, ws, T, c->u, ys, c->arith == ENG_ARITH_EXACT ? MM_EXACT : MM_FAST, &c->mm, c->nt, 1);
+            for (int t0 = 0; t0 < T; t0 += QV_CHUNK) {   /* the scratch holds QV_CHUNK rows */
+                const int R = T - t0 < QV_CHUNK ? T - t0 : QV_CHUNK;
+                float *ys[3] = { c->qb + (size_t)t0 * D, c->kb + (size_t)t0 * D, c->vb + (size_t)t0 * D };
+                mm_run_n(3, ws, R, c->u + (size_t)t0 * D, ys, c->arith == ENG_ARITH_EXACT ? MM_EXACT : MM_FAST, &c->mm, c->nt, 1);
+            }
 #pragma omp parallel for num_threads(c->nt) schedule(static)
             for (int t = 0; t < T; t++)
                 for (int i = 0; i < D; i++) {

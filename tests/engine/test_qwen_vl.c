@@ -377,6 +377,40 @@ int main(int argc, char **argv)
             eng_vision_free(clip);
             unlink(other);
         }
+        {
+            /* an image of 441 tokens (1,764 patches): every product runs in chunks of
+             * rows (the scratch's); fast and exact agree, 2 threads = 1 thread */
+            CHECK_T(eng_vision_set_token_limits(v, 0, 0) == 0, "default token limits");
+            uint8_t *big = synth(600, 600, 9, 0);
+            int iw, ih, bgw, bgh;
+            if (CHECK_T(big && eng_vision_geometry(v, ENG_VISION_LLAMA_CPP, 600, 600, &iw, &ih, &bgw, &bgh) == 0 && bgw * bgh == 441,
+                        "600x600: 21 x 21 tokens")) {
+                const size_t ne = (size_t)eng_vision_n_embd(v), n = (size_t)bgw * bgh * ne;
+                float *e[3] = { malloc(n * 4), malloc(n * 4), malloc(n * 4) };
+                const int ar[3] = { ENG_ARITH_FAST, ENG_ARITH_FAST, ENG_ARITH_EXACT }, th[3] = { 1, 2, 1 };
+                int ok = 1;
+                for (int k = 0; k < 3; k++) {
+                    struct eng_params ep = ENG_PARAMS_DEFAULT;
+                    ep.arith = ar[k]; ep.n_threads = th[k];
+                    struct eng_vision_ctx *vc = NULL;
+                    int gw2 = 0, gh2 = 0;
+                    ok &= e[k] && eng_vision_ctx_new(v, &ep, &vc) == 0 &&
+                          eng_vision_encode_grid(vc, ENG_VISION_LLAMA_CPP, big, 600, 600, e[k], &gw2, &gh2) == 0 && gw2 * gh2 == 441;
+                    eng_vision_ctx_free(vc);
+                }
+                CHECK_T(ok, "600x600: encodes in both arithmetics");
+                double mx = 0, ma = 0;
+                for (size_t i = 0; ok && i < n; i++) {
+                    if (fabs((double)e[0][i] - e[2][i]) > mx) mx = fabs((double)e[0][i] - e[2][i]);
+                    if (fabs((double)e[2][i]) > ma) ma = fabs((double)e[2][i]);
+                }
+                snprintf(d, sizeof d, "%s 600x600: fast within 1e-3 of exact (%.3g)", name, mx / ma);
+                CHECK_T(ok && isfinite(mx) && mx <= 1e-3 * ma, d);
+                CHECK_T(ok && !memcmp(e[0], e[1], n * 4), "600x600: 2 threads give bit-identical embeddings");
+                for (int k = 0; k < 3; k++) free(e[k]);
+            }
+            free(big);
+        }
         int threads_done = 0;
         for (int ci = 0; ci < cases->n; ci++) {
             const struct jn *c = &cases->kids[ci];

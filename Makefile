@@ -128,14 +128,17 @@ clean:
 
 -include $(ALL_OBJ:.o=.d)
 
-# `make fuzz`: libFuzzer harnesses for the GGUF reader and the tokenizer, under
-# ASan/UBSan (clang).  Run e.g.:
+# `make fuzz`: libFuzzer harnesses for the GGUF reader, model and vocabulary
+# loaders (llama/qwen2/qwen3, SPM and byte-level BPE) and the tokenizers with
+# the real SPM, Llama-3 and Qwen2 vocabularies of ../shared, under ASan/UBSan
+# (clang).  Run from the repository root, e.g.:
 #   build/fuzz/fuzz_gguf tests/fuzz/corpus/gguf -max_total_time=600
+#   build/fuzz/fuzz_tokenize tests/fuzz/corpus/tokenize -max_total_time=600
 # The fixed crashers live in tests/fuzz/corpus/ and are replayed by `make test`
 # (tests/engine/test_fuzz_corpus.c), which needs no clang.
 FUZZ_CC ?= clang
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fopenmp
 fuzz: build/fuzz/fuzz_gguf build/fuzz/fuzz_tokenize
-build/fuzz/%: tests/fuzz/%.c $(ENGINE_SRC)
+build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_common.h $(ENGINE_SRC) $(wildcard src/engine/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -std=c11 $(DEFS) $(FUZZ_FLAGS) $(ARCH) -DENGINE_NO_BLAS -Isrc -o $@ $< $(ENGINE_SRC) -lm

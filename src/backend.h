@@ -45,8 +45,11 @@ struct backend_ops {
     int needs_pixels;     /* the runner decodes the item's image only when set ... */
     int (*wants_pixels)(void *ctx);   /* ... or when this (optional) says so for an instance */
     /* Checks the model's options (unknown keys are errors) and the files they
-     * name, cheaply (no weights loaded).  Called by rank 0 and `check`. */
-    int (*check)(const struct model_spec *m, const struct job *j, const struct manifest *man);
+     * name, cheaply (no weights loaded).  Called by rank 0 and `check`.
+     * settings (may be NULL) gets what the backend resolved from the files
+     * (e.g. the chat template `auto` picked) as a one-line JSON object, or "":
+     * the run records it as the model's `settings` attribute. */
+    int (*check)(const struct model_spec *m, const struct job *j, const struct manifest *man, char *settings, size_t cap);
     /* Loads the model for evaluating many items. */
     int (*open)(void **ctx, const struct model_spec *m, const struct job *j, const struct manifest *man);
     /* Evaluates item idx; img is NULL unless needs_pixels.  Item-level problems

@@ -10,14 +10,18 @@
  * also generate up to max_new_tokens greedily: the text is stored as the
  * response and the agreement of text and logit verdicts is reported.
  * Options: model, mmproj, vision_mode (llava = original | llama.cpp), template
- * (vicuna | llava_v1 | qwen-vl | raw; default by family), system, answers
- * (["Yes", "No"]), max_new_tokens, threads, arith (fast | exact), n_ctx, and
- * for Qwen min_image_tokens / max_image_tokens (the image buffer is allocated
- * once, at the cap; an image whose prompt does not fit n_ctx is an item error).
+ * (auto, the default, or a name engine.h lists: llama3, chatml, mistral-*,
+ * vicuna, llava_v1, qwen-vl, raw, ...; auto is qwen-vl for a qwen2vl model),
+ * system, answers (["Yes", "No"]), max_new_tokens, threads, arith (fast |
+ * exact), n_ctx, and for Qwen min_image_tokens / max_image_tokens (the image
+ * buffer is allocated once, at the cap; an image whose prompt does not fit
+ * n_ctx is an item error).  The template `auto` resolves to, and why, is
+ * reported by check as the model's settings (recorded in the results).
  */
 #include "backend.h"
 #include "engine/engine.h"
 #include "err.h"
+#include "json.h"
 #include "parser.h"
 #include "stats.h"
 #include "util.h"
@@ -38,6 +42,8 @@ struct lopts {
     int vision_mode, tmpl, max_new, threads, arith, n_ctx, min_tokens, max_tokens;
 };
 
+#define WHY_CAP 320
+
 struct lctx {
     struct lopts o;
     char *name;
@@ -46,6 +52,8 @@ struct lctx {
     struct eng_ctx *c;
     struct eng_vision_ctx *vc;
     struct eng_answers ans;
+    int tmpl;                 /* the template used: o.tmpl with auto / mistral resolved for this model */
+    char tmpl_why[WHY_CAP];   /* how auto chose it ("" when named in the job) */
     float *embd;              /* n_img x n_embd: n_img = the most tokens an image can give */
     int n_img, qwen;
     char *text;               /* generated text / answer */
@@ -93,11 +101,12 @@ static int parse_opts(const struct model_spec *m, const struct job *j, struct lo
     if (!rc && eng_vision_mode_parse(s ? s : "llava", &o->vision_mode))
         rc = err_set(RC_ECONFIG, "%s: model '%s': \"vision_mode\" must be \"llava\" or \"llama.cpp\" (\"original\" = \"llava\")", j->path, m->name);
     if (!rc) rc = str_opt(m, j, "template", &s);
-    o->tmpl = -1;   /* by the family, once the files are open: vicuna (LLaVA) or qwen-vl */
-    if (!rc && s && eng_template_parse(s, &o->tmpl))
+    if (!rc && eng_template_parse(s ? s : "auto", &o->tmpl))
         rc = err_set(RC_ECONFIG, "%s: model '%s': %s", j->path, m->name, eng_errmsg());
     if (!rc) rc = str_opt(m, j, "system", &s);
     if (!rc && s) o->system = util_strdup(s);
+    if (!rc && o->system && *o->system && o->tmpl == ENG_TMPL_RAW)
+        rc = err_set(RC_ECONFIG, "%s: model '%s': \"system\" does not apply to the raw template (write it into the prompt)", j->path, m->name);
     if (!rc) rc = str_opt(m, j, "arith", &s);
     if (!rc && eng_arith_parse(s ? s : "fast", &o->arith))
         rc = err_set(RC_ECONFIG, "%s: model '%s': \"arith\" must be \"fast\" or \"exact\"", j->path, m->name);
@@ -156,9 +165,10 @@ static int lload(struct lctx *l, const struct model_spec *ms, const struct job *
     l->qwen = eng_vision_family(l->v) != ENG_VISION_CLIP;
     if (eng_vision_set_token_limits(l->v, l->o.min_tokens, l->o.max_tokens))
         return err_set(RC_ECONFIG, "%s: model '%s': %s", j->path, ms->name, eng_errmsg());
-    if (l->o.tmpl < 0) l->o.tmpl = l->qwen ? ENG_TMPL_QWEN_VL : ENG_TMPL_VICUNA;
     rc = eng_answers_resolve(l->m, l->o.yes, l->o.no, &l->ans);
     if (rc) return err_set(RC_ECONFIG, "%s: model '%s': %s", j->path, ms->name, eng_errmsg());
+    rc = eng_template_resolve(l->m, l->o.tmpl, &l->tmpl, l->tmpl_why, sizeof l->tmpl_why);
+    if (rc) return err_set(RC_ECONFIG, "%s: model '%s': %s: %s", j->path, ms->name, l->o.model, eng_errmsg());
     if (!full) return RC_OK;
     /* an item needs ~650 positions with LLaVA, the image's tokens (at most the cap) + the
      * text with Qwen; the KV cache is sized by n_ctx */
@@ -202,11 +212,33 @@ static int lopen(void **ctx, const struct model_spec *ms, const struct job *j, c
     return rc;
 }
 
-static int lcheck(const struct model_spec *ms, const struct job *j, const struct manifest *man)
+/* The answer pieces' ids, space-separated. */
+static void ids_text(const int32_t *v, int n, char *out, size_t cap)
+{
+    size_t k = 0;
+    out[0] = 0;
+    for (int i = 0; i < n && k + 16 < cap; i++) k += (size_t)snprintf(out + k, cap - k, "%s%d", i ? " " : "", v[i]);
+}
+
+static int lcheck(const struct model_spec *ms, const struct job *j, const struct manifest *man, char *settings, size_t cap)
 {
     (void)man;
     struct lctx *l;
+    if (settings && cap) settings[0] = 0;
     int rc = lnew(&l, ms, j, 0);
+    if (!rc && settings) {
+        char yes[200], no[200];
+        ids_text(l->ans.pos, l->ans.n_pos, yes, sizeof yes);
+        ids_text(l->ans.neg, l->ans.n_neg, no, sizeof no);
+        const char *kv[] = { "template", eng_template_name(l->tmpl), "template_from", l->tmpl_why[0] ? l->tmpl_why : "the job",
+                             "answer_ids_yes", yes, "answer_ids_no", no, NULL };
+        char *js = json_strings_object(kv);
+        if (!js) rc = err_set(RC_ENOMEM, "out of memory");
+        else if (strlen(js) >= cap) rc = err_set(RC_ECONFIG, "model '%s': its settings do not fit in %zu bytes", ms->name, cap);
+        else memcpy(settings, js, strlen(js) + 1);
+        free(js);
+        if (!rc && l->tmpl_why[0]) log_info("model '%s': template %s (%s)", ms->name, eng_template_name(l->tmpl), l->tmpl_why);
+    }
     lclose(l);
     return rc;
 }
@@ -223,8 +255,9 @@ static int leval(void *ctx, size_t idx, const struct item *it, const struct imag
         snprintf(out->reason, sizeof out->reason, "cannot encode the image: %s", eng_errmsg());
         return RC_OK;
     }
-    char *prompt = eng_render_prompt(l->o.tmpl, l->o.system, it->prompt);
-    if (!prompt) return err_set(RC_ENOMEM, "out of memory");
+    char *prompt = NULL;
+    rc = eng_chat_prompt(l->tmpl, l->o.system, it->prompt, 1, &prompt);
+    if (rc) return err_set(rc, "%s", eng_errmsg());
     eng_ctx_reset(l->c);
     int n_pos = 0;
     rc = eng_vl_prefill(l->c, prompt, l->embd, gw, gh, 0, &n_pos);
@@ -239,14 +272,23 @@ static int leval(void *ctx, size_t idx, const struct item *it, const struct imag
     out->p_unsafe = (float)p_no;
     out->verdict = p_no > 0.5 ? V_UNSAFE : V_SAFE;
     if (l->o.max_new > 0) {
+        /* greedy until an end-of-generation token (EOS, <|eot_id|>, <|im_end|>, ...);
+         * decoded as a stream so a character split over tokens is kept whole */
         size_t n = 0;
+        int full = 0;             /* a piece did not fit: the text stops there */
+        struct eng_utf8_hold hold = { { 0 }, 0 };
+        char piece[1100];
         for (int k = 0; k < l->o.max_new; k++) {
             int32_t t = eng_argmax(l->c);
-            if (t == eng_token_eos(l->m)) break;
-            if (n + 64 < l->text_cap) n += (size_t)eng_token_piece(l->m, t, 0, l->text + n, (int)(l->text_cap - n - 1));
+            if (eng_token_is_eog(l->m, t)) break;
+            int pl = eng_token_piece_stream(l->m, &hold, t, 0, piece, (int)sizeof piece);
+            if (!full && n + (size_t)pl < l->text_cap) { memcpy(l->text + n, piece, (size_t)pl); n += (size_t)pl; }
+            else full = 1;
             if (k + 1 == l->o.max_new || eng_ctx_n_past(l->c) >= eng_ctx_n_ctx(l->c)) break;   /* done, or the context is full */
             if (eng_decode(l->c, t)) break;
         }
+        int pl = eng_token_flush(&hold, piece, (int)sizeof piece);
+        if (!full && n + (size_t)pl < l->text_cap) { memcpy(l->text + n, piece, (size_t)pl); n += (size_t)pl; }
         l->text[n] = 0;
         int8_t tv = parser_verdict(PARSER_STRICT, l->text, it->label);
         l->n_gen++;

@@ -62,8 +62,9 @@ static int resp_open(void **ctx, const struct model_spec *m, const struct job *j
     return RC_OK;
 }
 
-static int resp_check(const struct model_spec *m, const struct job *j, const struct manifest *man)
+static int resp_check(const struct model_spec *m, const struct job *j, const struct manifest *man, char *settings, size_t cap)
 {
+    if (settings && cap) settings[0] = 0;
     void *ctx;
     int rc = resp_open(&ctx, m, j, man);
     if (rc) return rc;

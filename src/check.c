@@ -56,8 +56,9 @@ int cmd_check(int argc, char **argv)
     for (int m = 0; m < job.n_models && !rc; m++) {
         const struct backend_ops *ops = backend_find(job.models[m].backend);
         if (!ops) { err_prefix("%s: model '%s'", job.path, job.models[m].name); rc = RC_ECONFIG; break; }
-        rc = ops->check(&job.models[m], &job, &man);
-        if (!rc) printf("model %s: backend %s: ok\n", job.models[m].name, ops->name);
+        char settings[4096];
+        rc = ops->check(&job.models[m], &job, &man, settings, sizeof settings);
+        if (!rc) printf("model %s: backend %s: ok%s%s\n", job.models[m].name, job.models[m].backend, settings[0] ? " " : "", settings);
     }
     if (rc) { log_error("%s", err_msg()); manifest_release(&man); job_release(&job); return EXIT_ERR; }
 

@@ -257,17 +257,27 @@ static const char *const LOGITS_IMAGE_HELP =
     "around the image), and the image rows take the marker's place (Qwen: with 2-D\n"
     "M-RoPE positions):\n"
     "  mmsafe logits --model LM.gguf --mmproj MMPROJ.gguf --image IMAGE (--prompt Q | --prompt-file F)\n"
-    "                [--template vicuna|llava_v1|qwen-vl|raw] [--raw] [--system TEXT] [--vision-mode llava|llama.cpp]\n"
+    "                [--template NAME] [--raw] [--system TEXT] [--vision-mode llava|llama.cpp]\n"
     "                [--answers YES,NO] [--print-tokens] [-o OUT.bin] [--top K] [--threads N] [--arith fast|exact]\n"
     "                [--kv f16|f32] [--ctx N] [--no-bos] [--max-pixels N] [--min-image-tokens N] [--max-image-tokens N]\n"
     "  --mmproj FILE        the vision projector GGUF (clip; projector mlp, qwen2vl_merger or qwen2.5vl_merger)\n"
     "  --image FILE         a JPEG, PNG, WebP or binary PPM (P6) file; the format is read from the bytes\n"
-    "  --template T         vicuna (LLaVA's default): \"[SYSTEM\\n\\n]USER: <__media__>\\n{prompt}\\nASSISTANT:\";\n"
+    "  --template NAME      auto (default): the template the file's tokenizer.chat_template is,\n"
+    "                       recognised by llama.cpp's markers (llama3, chatml, mistral-v7, ...);\n"
+    "                       without one, vicuna for a SentencePiece vocabulary (LLaVA-1.5) and\n"
+    "                       chatml otherwise; a qwen2vl model (Qwen2-VL / Qwen2.5-VL) gets qwen-vl;\n"
+    "                       stderr says which and why.\n"
+    "                       vicuna: \"[SYSTEM\\n\\n]USER: <__media__>\\n{prompt}\\nASSISTANT:\";\n"
     "                       llava_v1: \"{SYSTEM} USER: <__media__>\\n{prompt} ASSISTANT:\" (LLaVA's own\n"
-    "                       system prompt by default); qwen-vl (Qwen's default): ChatML, the image first,\n"
-    "                       system \"You are a helpful assistant.\" by default; raw: the prompt as it is\n"
+    "                       system prompt by default); qwen-vl: chatml with Qwen's default system\n"
+    "                       prompt \"You are a helpful assistant.\"; llama3, chatml, mistral-*: the image\n"
+    "                       marker opens the user turn; raw: the prompt as it is.\n"
+    "                       Names: auto, llama3, chatml, mistral (the file's [INST] variant),\n"
+    "                       mistral-v7, mistral-v7-tekken, mistral-v3, mistral-v3-tekken, mistral-v1,\n"
+    "                       llama2, llama2-sys, llama2-sys-bos, llama2-sys-strip, vicuna, vicuna-orca,\n"
+    "                       llava_v1, qwen-vl, raw\n"
     "  --raw                = --template raw: the prompt must contain the marker <__media__>\n"
-    "  --system TEXT        system prompt (vicuna, llava_v1, qwen-vl)\n"
+    "  --system TEXT        system prompt (every template but raw)\n"
     "  --vision-mode MODE   llava (default): the original computation (= original). LLaVA-1.5: pad to a\n"
     "                       square, Pillow bicubic, class token first, every stored block, erf GELU;\n"
     "                       Qwen: Hugging Face's (stretched Pillow bicubic, erf GELU, the file's RMSNorm\n"
@@ -292,6 +302,7 @@ struct iopts {
     const char *model, *mmproj, *image, *prompt, *prompt_file, *out, *system, *answers;
     int mode, tmpl, threads, arith, kv, n_ctx, top, no_bos, print_tokens, timings, min_tokens, max_tokens;
     int n_gen;   /* generate: tokens to generate (-1: the logits command) */
+    int ignore_eos;
     uint64_t max_pixels;
 };
 
@@ -300,7 +311,7 @@ static int iparse(const char *cmd, int argc, char **argv, struct iopts *o)
     const int gen = !strcmp(cmd, "generate");
     memset(o, 0, sizeof *o);
     o->mode = ENG_VISION_LLAVA;
-    o->tmpl = -1;   /* by the family: vicuna (LLaVA) or qwen-vl */
+    o->tmpl = ENG_TMPL_AUTO;   /* a qwen2vl model resolves it to qwen-vl */
     o->n_gen = gen ? 16 : -1;
     o->threads = 1;
     o->arith = ENG_ARITH_FAST;
@@ -324,8 +335,7 @@ static int iparse(const char *cmd, int argc, char **argv, struct iopts *o)
         else if (!strcmp(a, "--timings")) o->timings = 1;
         else if (!strcmp(a, "--template")) {
             NEEDV();
-            if (eng_template_parse(v, &o->tmpl))
-                return cli_usage_error(cmd, "--template: expected vicuna, llava_v1, qwen-vl or raw, got '%s'", v);
+            if (eng_template_parse(v, &o->tmpl)) return cli_usage_error(cmd, "--template: expected one of %s, got '%s'", ENG_TEMPLATE_NAMES, v);
         } else if (!strcmp(a, "--vision-mode")) {
             NEEDV();
             if (eng_vision_mode_parse(v, &o->mode)) return cli_usage_error(cmd, "--vision-mode: expected llava or llama.cpp, got '%s'", v);
@@ -349,6 +359,8 @@ static int iparse(const char *cmd, int argc, char **argv, struct iopts *o)
             NEEDV();
             if (parse_u64(cmd, a, v, 1, 1 << 24, &x)) return EXIT_USAGE;
             o->top = (int)x;
+        } else if (gen && !strcmp(a, "--ignore-eos")) {
+            o->ignore_eos = 1;
         } else if (gen && !strcmp(a, "-n")) {
             NEEDV();
             if (parse_u64(cmd, a, v, 1, 1 << 20, &x)) return EXIT_USAGE;
@@ -371,6 +383,7 @@ static int iparse(const char *cmd, int argc, char **argv, struct iopts *o)
     if (!o->image) return cli_usage_error(cmd, "--image is required with --mmproj");
     if (o->prompt && o->prompt_file) return cli_usage_error(cmd, "give either --prompt or --prompt-file, not both");
     if (!o->prompt && !o->prompt_file) return cli_usage_error(cmd, "no prompt (--prompt TEXT or --prompt-file F)");
+    if (o->system && o->tmpl == ENG_TMPL_RAW) return cli_usage_error(cmd, "--system does not apply to the raw template (write it into the prompt)");
     if (!gen && !o->out && !o->top && !o->answers && !o->print_tokens)
         return cli_usage_error(cmd, "nothing to do: give -o OUT.bin, --top K, --answers YES,NO and/or --print-tokens");
     if (o->min_tokens && o->max_tokens && o->min_tokens > o->max_tokens)
@@ -439,6 +452,13 @@ static int run_image(const char *cmd, int argc, char **argv)
         if (strlen(text) != tlen) { fprintf(stderr, "mmsafe: error: %s: the prompt contains a NUL byte\n", o.prompt_file); goto out; }
     }
     if (eng_model_open(o.model, &m)) { fprintf(stderr, "mmsafe: error: %s: %s\n", o.model, eng_errmsg()); goto out; }
+    {
+        int t;
+        char why[300];
+        if (eng_template_resolve(m, o.tmpl, &t, why, sizeof why)) { fprintf(stderr, "mmsafe: error: %s: %s\n", o.model, eng_errmsg()); goto out; }
+        if (why[0]) fprintf(stderr, "mmsafe: template %s (%s)\n", eng_template_name(t), why);
+        if (eng_chat_prompt(t, o.system, o.prompt_file ? text : o.prompt, 1, &prompt)) { fprintf(stderr, "mmsafe: error: %s\n", eng_errmsg()); goto out; }
+    }
     if (eng_vision_open(o.mmproj, &v) || eng_vision_set_token_limits(v, o.min_tokens, o.max_tokens)) {
         fprintf(stderr, "mmsafe: error: %s: %s\n", o.mmproj, eng_errmsg());
         goto out;
@@ -450,9 +470,6 @@ static int run_image(const char *cmd, int argc, char **argv)
     }
     if (eng_vl_check_pair(m, v)) { fprintf(stderr, "mmsafe: error: %s + %s: %s\n", o.model, o.mmproj, eng_errmsg()); goto out; }
     const int qwen = eng_vision_family(v) != ENG_VISION_CLIP;
-    if (o.tmpl < 0) o.tmpl = qwen ? ENG_TMPL_QWEN_VL : ENG_TMPL_VICUNA;
-    prompt = eng_render_prompt(o.tmpl, o.system, o.prompt_file ? text : o.prompt);
-    if (!prompt) { fprintf(stderr, "mmsafe: error: out of memory\n"); goto out; }
     const int ne = eng_n_embd(m), nv = eng_n_vocab(m);
     int nt = 0, iw = 0, ih = 0, gw = 0, gh = 0;
     struct eng_answers ans;
@@ -518,9 +535,10 @@ static int run_image(const char *cmd, int argc, char **argv)
         int32_t *gen = malloc((size_t)o.n_gen * sizeof *gen);
         if (!gen) { fprintf(stderr, "mmsafe: error: out of memory\n"); goto out; }
         int k = 0, bad = 0;
-        for (; k < o.n_gen; k++) {
+        while (k < o.n_gen) {   /* as `mmsafe generate`: stops after an end-of-generation token */
             gen[k] = eng_argmax(c);
-            if (k + 1 < o.n_gen && eng_decode(c, gen[k])) { bad = 1; k++; break; }
+            if (!o.ignore_eos && eng_token_is_eog(m, gen[k++])) break;
+            if (k < o.n_gen && eng_decode(c, gen[k - 1])) { bad = 1; break; }
         }
         putchar('[');
         for (int i = 0; i < k; i++) printf("%s%d", i ? ", " : "", gen[i]);
@@ -569,19 +587,20 @@ static const char *const GENERATE_IMAGE_HELP =
     "\nWith an image (--mmproj and --image), as `mmsafe logits` with an image (see its --help)\n"
     "followed by the greedy continuation:\n"
     "  mmsafe generate --model LM.gguf --mmproj MMPROJ.gguf --image IMAGE (--prompt Q | --prompt-file F) [-n N]\n"
-    "                  [--template vicuna|llava_v1|qwen-vl|raw] [--raw] [--system TEXT] [--vision-mode llava|llama.cpp]\n"
+    "                  [--template NAME] [--raw] [--system TEXT] [--vision-mode llava|llama.cpp] [--ignore-eos]\n"
     "                  [--threads N] [--arith fast|exact] [--kv f16|f32] [--ctx N] [--no-bos] [--max-pixels N]\n"
     "                  [--min-image-tokens N] [--max-image-tokens N] [--timings]\n"
     "  --mmproj FILE        the vision projector GGUF (clip; projector mlp, qwen2vl_merger or qwen2.5vl_merger)\n"
     "  --image FILE         a JPEG, PNG, WebP or binary PPM (P6) file\n"
-    "  --template T         vicuna (LLaVA's default), llava_v1, qwen-vl (Qwen's default) or raw\n"
+    "  --template NAME      auto (default; qwen-vl for a qwen2vl model) or a name logits --help lists\n"
     "  --raw                = --template raw: the prompt must contain the marker <__media__>\n"
     "  --system TEXT        system prompt\n"
     "  --vision-mode MODE   llava (= original; default) or llama.cpp\n"
     "  --min-image-tokens N Qwen: the fewest image tokens (default 8, or 4 original)\n"
     "  --max-image-tokens N Qwen: the most image tokens (default 4096)\n"
     "  --max-pixels N       refuse images above N pixels (default 67108864)\n"
-    "  --timings            print how long each step took (stderr)\n";
+    "  --timings            print how long each step took (stderr)\n"
+    "  --ignore-eos         do not stop at end-of-generation tokens: always N tokens\n";
 
 const char *cmd_generate_image_help(void) { return GENERATE_IMAGE_HELP; }
 int cmd_generate_image(int argc, char **argv) { return run_image("generate", argc, argv); }

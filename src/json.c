@@ -458,6 +458,16 @@ char *json_manifest_line(const char *id, const char *image, const char *prompt, 
     return s;
 }
 
+char *json_strings_object(const char *const *kv)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    for (int i = 0; kv[i] && kv[i + 1]; i += 2) cJSON_AddStringToObject(o, kv[i], kv[i + 1]);
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
 static cJSON *num_or_null(double x) { return isfinite(x) ? cJSON_CreateNumber(x) : cJSON_CreateNull(); }
 
 static cJSON *metrics_json(const struct metrics *mt)

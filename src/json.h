@@ -12,6 +12,9 @@
 char *json_manifest_line(const char *id, const char *image, const char *prompt, const char *label,
                          const char *subset, const char *scenario);
 
+/* A one-line object of string members: kv = key, value, key, value, ..., NULL. */
+char *json_strings_object(const char *const *kv);
+
 /* The `reduce --json` document: {"models": {NAME: {"all", "subsets", "scenarios", "total", ...}}}. */
 char *json_report(const struct report *r);
 

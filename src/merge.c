@@ -102,9 +102,9 @@ int cmd_merge(int argc, char **argv)
         all.models = calloc((size_t)n_m + 1, sizeof *all.models);
         for (int k = 0; k < n_m; k++) all.models[k] = *pick[k];
         char **names = calloc((size_t)n_m + 1, sizeof *names), **backs = calloc((size_t)n_m + 1, sizeof *backs),
-             **json = calloc((size_t)n_m + 1, sizeof *json);
+             **json = calloc((size_t)n_m + 1, sizeof *json), **sets = calloc((size_t)n_m + 1, sizeof *sets);
         struct store_layout lay;
-        results_layout(&all, &lay, names, backs, json);
+        results_layout(&all, &lay, names, backs, json, sets);
         int width = 16;
         for (int k = 0; k < n_m; k++) if (all.models[k].width > width) width = all.models[k].width;
         lay.response_width = width;
@@ -146,7 +146,7 @@ int cmd_merge(int argc, char **argv)
             printf("merged %d model(s) from %d file(s) into %s\n", n_m, n_in, out);
         }
         report_release(&rep);
-        free(tmp); free(ix); free(rows); free(rbuf); free(texts); free(names); free(backs); free(json);
+        free(tmp); free(ix); free(rows); free(rbuf); free(texts); free(names); free(backs); free(json); free(sets);
         free(all.models);
     }
     if (rc) log_error("%s", err_msg());

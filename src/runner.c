@@ -92,6 +92,7 @@ struct run {
     struct manifest man;
     char *output, *jdir;
     int n_sel, *sel;                 /* selected job model indices */
+    char **settings;                 /* [n_sel] what each backend resolved from its files (one-line JSON, maybe "") */
     char run_key[65];                /* sha256 of job text + selection + inputs: guards journals */
     char inputs[65];                 /* sha256 of the backends' files' sizes and mtimes */
     char inputs_what[1024];          /* those files, for messages */
@@ -465,7 +466,9 @@ static void run_release(struct run *r)
             for (size_t i = 0; i < 2 * r->man.n; i++) free(r->rec_text[m][i]);
             free(r->rec_text[m]);
         }
+        if (r->settings) free(r->settings[m]);
     }
+    free(r->settings);
     free(r->verdict); free(r->score); free(r->recovered); free(r->rec_text);
     free(r->sel); free(r->output); free(r->jdir);
     job_release(&r->job);
@@ -479,11 +482,14 @@ static int preflight(struct run *r, const struct run_args *a, char **man_bytes, 
     if (!rc) rc = util_read_file(r->job.manifest, man_bytes, man_len);
     if (!rc) rc = manifest_parse(r->job.manifest, *man_bytes, *man_len, &r->man);
     if (!rc) rc = select_models(r, a);
+    if (!rc && !(r->settings = calloc((size_t)r->n_sel, sizeof *r->settings))) rc = err_set(RC_ENOMEM, "out of memory");
     for (int i = 0; !rc && i < r->n_sel; i++) {
         const struct model_spec *m = &r->job.models[r->sel[i]];
         const struct backend_ops *ops = backend_find(m->backend);
         if (!ops) { err_prefix("%s: model '%s'", r->job.path, m->name); rc = RC_ECONFIG; break; }
-        rc = ops->check(m, &r->job, &r->man);
+        char settings[4096];
+        rc = ops->check(m, &r->job, &r->man, settings, sizeof settings);
+        if (!rc) r->settings[i] = util_strdup(settings);
     }
     if (rc) return rc;
     if (parser_from_name(r->job.parser) < 0) return err_set(RC_ECONFIG, "%s: unknown parser '%s'", r->job.path, r->job.parser);
@@ -535,6 +541,7 @@ int cmd_run(int argc, char **argv)
             struct buf b = { 0 };
             buf_printf(&b, "%s %d %d %s", r.inputs, r.create, r.n_sel, r.output);
             for (int i = 0; i < r.n_sel; i++) buf_printf(&b, "%c%d", 0, r.sel[i]);
+            for (int i = 0; i < r.n_sel; i++) buf_printf(&b, "%c%s", 0, r.settings[i]);
             hdr = b.p;
             hdr_len = b.n;
         }
@@ -565,6 +572,9 @@ int cmd_run(int argc, char **argv)
             r.sel = malloc((size_t)r.n_sel * sizeof *r.sel);
             const char *p = hdr + strlen(hdr) + 1;
             for (int i = 0; i < r.n_sel; i++) { r.sel[i] = atoi(p); p += strlen(p) + 1; }
+            r.settings = calloc((size_t)r.n_sel, sizeof *r.settings);
+            for (int i = 0; r.settings && i < r.n_sel; i++) { r.settings[i] = util_strdup(p); p += strlen(p) + 1; }
+            if (!r.settings) rc = err_set(RC_ENOMEM, "out of memory");
             key_of(&r);
         }
         free(job_text);
@@ -595,7 +605,7 @@ int cmd_run(int argc, char **argv)
             .n_items = n, .ids = ids, .labels = labels, .subset = sub, .scenario = scen,
             .n_subsets = r.man.n_subsets, .n_scenarios = r.man.n_scenarios,
             .subsets = r.man.subsets, .scenarios = r.man.scenarios,
-            .n_models = r.n_sel, .model_names = names, .backends = backs, .model_json = json,
+            .n_models = r.n_sel, .model_names = names, .backends = backs, .model_json = json, .settings = r.settings,
             .parser = r.job.parser, .response_width = r.job.response_width,
             .job_text = r.job.text, .job_path = r.job.path, .manifest_path = r.man.path,
             .manifest_sha256 = r.man.sha256, .inputs_sha256 = r.inputs,

@@ -16,7 +16,8 @@
  *                             and metrics (group "all", "subset:X", "scenario:Y")
  *   attributes: root: job, job_path, manifest, manifest_sha256, inputs_sha256, mmsafe_version,
  *   n_ranks, hosts, started, finished, runs, complete; per model: backend,
- *   parser, model_json; stats: total, parser.
+ *   parser, model_json, settings (what the backend resolved from its files, e.g.
+ *   the chat template `auto` chose; one-line JSON, "" for none); stats: total, parser.
  * Every dataset is created when the file is created (collective), so a run
  * only writes raw rows (independent I/O, no metadata changes), which keeps
  * the file readable if a rank is killed mid-run.  c == NULL means serial.
@@ -44,6 +45,7 @@ struct store_layout {
     char *const *subsets, *const *scenarios;
     int n_models;
     char *const *model_names, *const *backends, *const *model_json;
+    char *const *settings;          /* per model, may be NULL (all "") */
     const char *parser;
     int response_width;
     const char *job_text, *job_path, *manifest_path, *manifest_sha256;
@@ -66,7 +68,7 @@ int store_close(struct store *s);
 
 /* --- serial reading (reduce, merge, resume) -------------------------------- */
 struct model_results {
-    char *name, *backend, *parser, *model_json;
+    char *name, *backend, *parser, *model_json, *settings;   /* settings NULL in files older than it */
     int8_t *verdict, *truncated;
     float *p_unsafe, *latency_ms;
     int16_t *error, *rank;
@@ -91,7 +93,8 @@ struct results {
 int results_read(const char *path, int with_text, struct results *r /* out */);
 void results_release(struct results *r);
 /* Builds the layout for writing a file like r (models of r). */
-void results_layout(const struct results *r, struct store_layout *lay, char **names, char **backends, char **json);
+void results_layout(const struct results *r, struct store_layout *lay, char **names, char **backends, char **json,
+                    char **settings);
 /* Is path an HDF5 file we can open?  (0/1, no error message.) */
 int store_is_readable(const char *path);
 

@@ -263,6 +263,7 @@ int store_create(struct store **out, const char *path, struct comm *c, const str
         H5TRY(set_attr_str(m->g, "backend", lay->backends[i]), "write attribute");
         H5TRY(set_attr_str(m->g, "parser", lay->parser), "write attribute");
         H5TRY(set_attr_str(m->g, "model_json", lay->model_json ? lay->model_json[i] : ""), "write attribute");
+        H5TRY(set_attr_str(m->g, "settings", lay->settings && lay->settings[i] ? lay->settings[i] : ""), "write attribute");
     }
     H5TRY(set_attr_str(s->f, "job", lay->job_text), "write attribute");
     H5TRY(set_attr_str(s->f, "job_path", lay->job_path), "write attribute");
@@ -599,6 +600,7 @@ int results_read(const char *path, int with_text, struct results *r)
         m->backend = get_attr_str(g, "backend");
         m->parser = get_attr_str(g, "parser");
         m->model_json = get_attr_str(g, "model_json");
+        m->settings = get_attr_str(g, "settings");
         int bad = read_num(g, "verdict", H5T_NATIVE_INT8, n, 1, (void **)&m->verdict) ||
                   read_num(g, "p_unsafe", H5T_NATIVE_FLOAT, n, 4, (void **)&m->p_unsafe) ||
                   read_num(g, "error", H5T_NATIVE_INT16, n, 2, (void **)&m->error) ||
@@ -643,7 +645,7 @@ void results_release(struct results *r)
     for (int i = 0; i < r->n_scenarios; i++) free(r->scenarios[i]);
     for (int i = 0; i < r->n_models; i++) {
         struct model_results *m = &r->models[i];
-        free(m->name); free(m->backend); free(m->parser); free(m->model_json);
+        free(m->name); free(m->backend); free(m->parser); free(m->model_json); free(m->settings);
         free(m->verdict); free(m->truncated); free(m->p_unsafe); free(m->latency_ms);
         free(m->error); free(m->rank); free(m->response_len); free(m->response); free(m->error_msg);
     }
@@ -654,7 +656,8 @@ void results_release(struct results *r)
     memset(r, 0, sizeof *r);
 }
 
-void results_layout(const struct results *r, struct store_layout *lay, char **names, char **backends, char **json)
+void results_layout(const struct results *r, struct store_layout *lay, char **names, char **backends, char **json,
+                    char **settings)
 {
     memset(lay, 0, sizeof *lay);
     lay->n_items = r->n;
@@ -671,10 +674,12 @@ void results_layout(const struct results *r, struct store_layout *lay, char **na
         names[i] = r->models[i].name;
         backends[i] = r->models[i].backend;
         json[i] = r->models[i].model_json;
+        settings[i] = r->models[i].settings ? r->models[i].settings : "";
     }
     lay->model_names = names;
     lay->backends = backends;
     lay->model_json = json;
+    lay->settings = settings;
     lay->parser = r->n_models ? r->models[0].parser : "strict";
     lay->response_width = r->n_models && r->models[0].width ? r->models[0].width : 512;
     lay->job_text = r->job;

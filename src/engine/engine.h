@@ -72,6 +72,8 @@ int eng_model_parse(const void *buf, size_t size, struct eng_model **out);
 /* Loads only the vocabulary (e.g. llama.cpp's ggml-vocab-*.gguf files, which
  * have no tensors): tokenize / piece functions work, eng_ctx_new refuses. */
 int eng_vocab_open(const char *path, struct eng_model **out);
+/* The same from a caller-owned buffer (fuzzing, tests); buf must outlive the model. */
+int eng_vocab_parse(const void *buf, size_t size, struct eng_model **out);
 
 int eng_n_vocab(const struct eng_model *m);
 int eng_n_embd(const struct eng_model *m);
@@ -208,24 +210,92 @@ int eng_vision_encode_grid(struct eng_vision_ctx *c, int mode, const uint8_t *rg
 /* Encode a preprocessed (3, in_h, in_w) tensor (any family). */
 int eng_vision_encode_pre_wh(struct eng_vision_ctx *c, int mode, const float *pre, int in_w, int in_h, float *out);
 
-/* ---- LLaVA-1.5 prompts and Yes/No verdicts (llava.c) ----
- * Templates (job key `template`): ENG_TMPL_VICUNA (default)
- *   "[{system}\n\n]USER: <__media__>\n{question}\nASSISTANT:"  (the form of the
- *   reference's goldens: llama.cpp's vicuna template with the image marker first);
- * ENG_TMPL_LLAVA_V1: the original LLaVA-1.5 conversation format
- *   "{system} USER: <__media__>\n{question} ASSISTANT:" (system defaults to the
- *   LLaVA system prompt); ENG_TMPL_RAW: the question is used as it is and must
- *   contain the marker <__media__> where the image goes.  ENG_TMPL_QWEN_VL
- * (`qwen-vl`, the Qwen2-VL / Qwen2.5-VL default): ChatML with the image first
- *   "<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n<__media__>{question}
- *   <|im_end|>\n<|im_start|>assistant\n" (no newline before <|im_end|>; system
- *   defaults to Qwen2-VL's "You are a helpful assistant."); the prefill puts the
- *   vision markers around the image. */
+/* ---- Chat templates and end of generation (chat.c) ----
+ * A template turns (system prompt, question) into the text the model was
+ * trained on.  The names are the reference's (llama.cpp 3f545be,
+ * src/llama-chat.cpp), and each renders byte for byte as its
+ * llama_chat_apply_template does with add_generation_prompt; BOS is never
+ * part of the text (the tokenizer adds it when the file's add_bos says so):
+ *   llama3       "<|start_header_id|>system<|end_header_id|>\n\n{sys}<|eot_id|>"
+ *                "<|start_header_id|>user<|end_header_id|>\n\n{q}<|eot_id|>"
+ *                "<|start_header_id|>assistant<|end_header_id|>\n\n" (contents trimmed)
+ *   chatml       "<|im_start|>system\n{sys}<|im_end|>\n<|im_start|>user\n{q}<|im_end|>\n"
+ *                "<|im_start|>assistant\n" (Qwen; no default system prompt, as the reference)
+ *   mistral-v7   "[SYSTEM_PROMPT] {sys}[/SYSTEM_PROMPT][INST] {q}[/INST]" (-tekken: no spaces)
+ *   mistral-v1 / -v3 / -v3-tekken   " [INST] {sys}\n\n{q} [/INST]" / "[INST] {sys}\n\n{q}[/INST]" /
+ *                "[INST]{sys}\n\n{q}[/INST]" (the system prompt opens the first user turn)
+ *   llama2 / -sys / -sys-bos / -sys-strip   "[INST] {sys}\n{q} [/INST]" / "[INST] <<SYS>>\n{sys}\n<</SYS>>\n\n{q} [/INST]"
+ *   vicuna       "[{sys}\n\n]USER: {q}\nASSISTANT:" (the LLaVA-1.5 goldens' form)
+ *   vicuna-orca  "[SYSTEM: {sys}\n]USER: {q}\nASSISTANT:"
+ *   llava_v1     "{sys} USER: {q} ASSISTANT:" (LLaVA's own; sys defaults to LLaVA's system prompt)
+ *   raw          the question as it is (no system prompt)
+ *   qwen-vl      chatml with Qwen2-VL's default system prompt "You are a helpful
+ *                assistant." when none is given: what the file's own (Jinja) template
+ *                renders and the reference's mtmd-cli applies; with an image the
+ *                prefill puts <|vision_start|> / <|vision_end|> around it
+ * and two that a model resolves (eng_template_resolve):
+ *   auto         from the file's tokenizer.chat_template by the markers the reference's
+ *                llm_chat_detect_template looks for, in its order; no template or none of
+ *                its markers: vicuna for a SentencePiece ("llama") vocabulary (LLaVA-1.5
+ *                files carry no template), chatml otherwise (the reference's default);
+ *                chatml becomes qwen-vl for a qwen2vl language model (Qwen2-VL/2.5-VL);
+ *                a template the reference knows but mmsafe does not render (gemma,
+ *                phi3, ...): RC_ECONFIG naming it
+ *   mistral      the [INST] variant (mistral-*, llama2*) the file's template is. */
 #define ENG_MEDIA_MARKER "<__media__>"
-enum eng_template { ENG_TMPL_VICUNA = 0, ENG_TMPL_LLAVA_V1 = 1, ENG_TMPL_RAW = 2, ENG_TMPL_QWEN_VL = 3 };
+enum eng_template {
+    ENG_TMPL_VICUNA = 0, ENG_TMPL_LLAVA_V1 = 1, ENG_TMPL_RAW = 2,
+    ENG_TMPL_AUTO, ENG_TMPL_MISTRAL,
+    ENG_TMPL_LLAMA3, ENG_TMPL_CHATML, ENG_TMPL_VICUNA_ORCA,
+    ENG_TMPL_MISTRAL_V1, ENG_TMPL_MISTRAL_V3, ENG_TMPL_MISTRAL_V3_TEKKEN, ENG_TMPL_MISTRAL_V7, ENG_TMPL_MISTRAL_V7_TEKKEN,
+    ENG_TMPL_LLAMA2, ENG_TMPL_LLAMA2_SYS, ENG_TMPL_LLAMA2_SYS_BOS, ENG_TMPL_LLAMA2_SYS_STRIP,
+    ENG_TMPL_QWEN_VL,
+    ENG_TMPL_COUNT
+};
+#define ENG_TEMPLATE_NAMES "auto, llama3, chatml, mistral, mistral-v7, mistral-v7-tekken, mistral-v3, " \
+    "mistral-v3-tekken, mistral-v1, llama2, llama2-sys, llama2-sys-bos, llama2-sys-strip, vicuna, vicuna-orca, llava_v1, qwen-vl, raw"
 int eng_template_parse(const char *s, int *tmpl);            /* RC_OK or RC_ECONFIG */
-/* The rendered prompt, malloc'd (free()); system may be NULL. */
+const char *eng_template_name(int tmpl);
+/* AUTO and MISTRAL -> the concrete template for model m (others are returned
+ * as they are).  why (may be NULL) gets how it was chosen, e.g. "auto:
+ * tokenizer.chat_template has <|start_header_id|> and <|end_header_id|>:
+ * llama3"; empty for an explicit template.  RC_ECONFIG with a message when
+ * there is no template to use. */
+int eng_template_resolve(const struct eng_model *m, int tmpl, int *out, char *why, size_t cap);
+/* The detection alone: text[0..len) is a tokenizer.chat_template (NULL: none),
+ * spm: the vocabulary is SentencePiece (decides the fallback). */
+int eng_template_detect(const char *text, size_t len, int spm, int *tmpl, char *why, size_t cap);
+/* tokenizer.chat_template (borrowed, not NUL-terminated), or NULL. */
+const char *eng_chat_template(const struct eng_model *m, size_t *len);
+
+/* One message of a conversation (role "system", "user" or "assistant"). */
+struct eng_chat_msg { const char *role, *content; };
+/* Renders msgs[0..n) with a concrete template as the reference's
+ * llama_chat_apply_template(tmpl, msgs, n, add_ass); *out malloc'd (free()).
+ * RC_ECONFIG for AUTO/MISTRAL (resolve them first), RC_ENOMEM. */
+int eng_chat_render(int tmpl, const struct eng_chat_msg *msgs, int n, int add_ass, char **out);
+/* The prompt of one question: an optional system turn (NULL or "": none;
+ * llava_v1: NULL = LLaVA's system prompt) and a user turn, then the generation
+ * prompt.  media: the user turn opens with ENG_MEDIA_MARKER, followed by "\n"
+ * for vicuna, vicuna-orca and llava_v1 (the reference goldens' LLaVA-1.5 form)
+ * and directly by the question elsewhere (the reference's mtmd-cli prepends the
+ * bare marker).  raw: the question as it is (a system prompt is RC_ECONFIG). */
+int eng_chat_prompt(int tmpl, const char *system, const char *question, int media, char **out);
+/* = eng_chat_prompt(tmpl, system, question, 1): the image prompt; NULL on error. */
 char *eng_render_prompt(int tmpl, const char *system, const char *question);
+
+/* End of generation, as the reference's llama_vocab_is_eog: EOS, the EOT and
+ * EOM tokens (the file's keys, else found by their text: <|eot_id|>,
+ * <|im_end|>, ...), the FIM pad/repo/separator tokens, and every token whose
+ * text is one the reference lists (<|eot_id|>, <|im_end|>, <|endoftext|>,
+ * <|end_of_text|>, </s>, <end_of_turn>, ...).  Llama 3: {128001, 128009}. */
+int eng_token_is_eog(const struct eng_model *m, int32_t id);
+int32_t eng_token_eot(const struct eng_model *m);                  /* -1 none */
+/* The set, ascending: writes at most cap ids, returns the count. */
+int eng_token_eog(const struct eng_model *m, int32_t *ids, int cap);
+int eng_vocab_is_bpe(const struct eng_model *m);                   /* byte-level BPE ("gpt2") */
+
+/* ---- LLaVA-1.5 image prompts and Yes/No verdicts (llava.c) ---- */
 
 /* Prefills a rendered prompt holding at most one marker: each text part is
  * tokenized on its own (parse_special, no BOS), BOS first when the file says so
@@ -251,15 +321,17 @@ int eng_vl_check_pair(const struct eng_model *m, const struct eng_vision *v);
 int eng_llava_tokens(const struct eng_model *m, const char *prompt, int n_img, int no_bos,
                      int32_t **ids, int *n, int *n_before);
 
-/* Candidate answer tokens, resolved by exact piece ("▁Yes", "Yes", "▁yes", ...). */
+/* Candidate answer tokens, resolved by exact piece ("▁Yes", "Yes", "▁yes", ...;
+ * byte-level BPE: "ĠYes", "Yes", "Ġyes", ...). */
 struct eng_answers {
     int32_t pos[8], neg[8];     /* "safe" answer (Yes) and "unsafe" answer (No) pieces */
     int n_pos, n_neg;
-    int32_t pos1, neg1;         /* primary pieces: "▁Yes", "▁No" */
+    int32_t pos1, neg1;         /* primary pieces: "▁Yes", "▁No" (BPE: "ĠYes", "ĠNo") */
 };
 /* Resolves the pieces of two answer words (e.g. "Yes", "No"): with and without
- * the leading-space piece, in the given, lower and upper case.  RC_ECONFIG when
- * a primary piece (space + word) is not in the vocabulary. */
+ * the leading-space piece (SentencePiece U+2581 '▁', byte-level BPE U+0120 'Ġ'),
+ * in the given, lower and upper case.  RC_ECONFIG when a primary piece (space +
+ * word) is not in the vocabulary. */
 int eng_answers_resolve(const struct eng_model *m, const char *yes, const char *no, struct eng_answers *a);
 /* From the last logits: delta = logsumexp(yes) - logsumexp(no) (double),
  * p_no = P(no | candidates) = 1 / (1 + exp(delta)), mass = the candidates'

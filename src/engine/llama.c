@@ -385,6 +385,19 @@ int eng_vocab_open(const char *path, struct eng_model **out)
     return RC_OK;
 }
 
+int eng_vocab_parse(const void *buf, size_t size, struct eng_model **out)
+{
+    *out = NULL;
+    struct eng_model *m = calloc(1, sizeof *m);
+    if (!m) return eng_err(RC_ENOMEM, "out of memory");
+    int rc = gguf_parse(buf, size, &m->g);
+    if (!rc) rc = vocab_load(&m->voc, m->g);
+    if (rc) { eng_model_free(m); return rc; }
+    m->n_vocab = m->voc.n;
+    *out = m;
+    return RC_OK;
+}
+
 int eng_n_vocab(const struct eng_model *m) { return m->n_vocab; }
 int eng_n_embd(const struct eng_model *m) { return m->n_embd; }
 int eng_n_ctx_train(const struct eng_model *m) { return m->n_ctx_train; }
@@ -412,6 +425,7 @@ const char *eng_token_raw(const struct eng_model *m, int32_t id, size_t *len)
     return m->voc.piece[id];
 }
 int32_t eng_token_find(const struct eng_model *m, const char *piece, size_t len) { return vocab_find(&m->voc, piece, len); }
+const struct vocab *eng_model_vocab(const struct eng_model *m) { return &m->voc; }
 
 /* ---- context ---- */
 

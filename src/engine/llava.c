@@ -1,10 +1,11 @@
 /*
- * llava.c - prompt assembly, image splicing and verdicts from the answer
- * tokens' logits (spec §6-§7; declarations in engine.h), for LLaVA-1.5 and
- * the Qwen-VL family.  With a Qwen-VL language model (M-RoPE) the image is
- * wrapped in <|vision_start|> ... <|vision_end|> as the reference's multimodal
- * tokenizer does (the start marker ends the text before, the end marker begins
- * the text after) and its rows get 2-D positions (eng_prefill_image).
+ * llava.c - image splicing into a rendered prompt and verdicts from the answer
+ * tokens' logits (spec §6-§7; declarations in engine.h).  The templates that
+ * render the prompt are chat.c's.  With a Qwen-VL language model (M-RoPE) the
+ * image is wrapped in <|vision_start|> ... <|vision_end|> as the reference's
+ * multimodal tokenizer does (the start marker ends the text before, the end
+ * marker begins the text after) and its rows get 2-D positions
+ * (eng_prefill_image).
  */
 #include "engine.h"
 #include "err.h"
@@ -15,55 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define QWEN_SYSTEM "You are a helpful assistant."   /* Qwen2-VL's chat template */
 #define VISION_START "<|vision_start|>"
 #define VISION_END "<|vision_end|>"
-#define LLAVA_SYSTEM "A chat between a curious human and an artificial intelligence assistant. " \
-                     "The assistant gives helpful, detailed, and polite answers to the human's questions."
 #define IMG_BATCH 512   /* llama.cpp's n_ubatch: image rows are decoded 512 at a time */
-
-int eng_template_parse(const char *s, int *tmpl)
-{
-    if (!strcmp(s, "vicuna")) *tmpl = ENG_TMPL_VICUNA;
-    else if (!strcmp(s, "llava_v1")) *tmpl = ENG_TMPL_LLAVA_V1;
-    else if (!strcmp(s, "raw")) *tmpl = ENG_TMPL_RAW;
-    else if (!strcmp(s, "qwen-vl")) *tmpl = ENG_TMPL_QWEN_VL;
-    else return eng_err(RC_ECONFIG, "unknown template '%s' (known: vicuna, llava_v1, qwen-vl, raw)", s);
-    return RC_OK;
-}
-
-static char *cat3(const char *a, const char *b, const char *c)
-{
-    size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
-    char *s = malloc(la + lb + lc + 1);
-    if (!s) return NULL;
-    memcpy(s, a, la); memcpy(s + la, b, lb); memcpy(s + la + lb, c, lc + 1);
-    return s;
-}
-
-char *eng_render_prompt(int tmpl, const char *system, const char *q)
-{
-    if (tmpl == ENG_TMPL_RAW) return cat3("", q, "");
-    if (tmpl == ENG_TMPL_QWEN_VL) {
-        char *head = cat3("<|im_start|>system\n", system && *system ? system : QWEN_SYSTEM,
-                          "<|im_end|>\n<|im_start|>user\n" ENG_MEDIA_MARKER);
-        char *s = head ? cat3(head, q, "<|im_end|>\n<|im_start|>assistant\n") : NULL;
-        free(head);
-        return s;
-    }
-    if (tmpl == ENG_TMPL_LLAVA_V1) {
-        char *head = cat3(system ? system : LLAVA_SYSTEM, " USER: " ENG_MEDIA_MARKER "\n", q);
-        char *s = head ? cat3(head, " ASSISTANT:", "") : NULL;
-        free(head);
-        return s;
-    }
-    char *sys = system && *system ? cat3(system, "\n\n", "") : cat3("", "", "");
-    char *head = sys ? cat3(sys, "USER: " ENG_MEDIA_MARKER "\n", q) : NULL;
-    char *s = head ? cat3(head, "\nASSISTANT:", "") : NULL;
-    free(sys);
-    free(head);
-    return s;
-}
 
 /* Tokenizes text[0..len) (no BOS, parse_special) appending to *ids. */
 static int tok_append(const struct eng_model *m, const char *text, size_t len, int32_t **ids, int *n, int *cap)
@@ -199,11 +154,8 @@ int eng_answers_resolve(const struct eng_model *m, const char *yes, const char *
 {
     memset(a, 0, sizeof *a);
     /* the piece of a word after a space: SentencePiece writes the space as
-     * U+2581, byte-level BPE (Qwen, Llama 3) as the byte-level character of
-     * 0x20, U+0120 */
-    char probe[80];
-    snprintf(probe, sizeof probe, "\xe2\x96\x81%s", yes);
-    const char *space = eng_token_find(m, probe, strlen(probe)) >= 0 ? "\xe2\x96\x81" : "\xc4\xa0";
+     * U+2581, byte-level BPE as the byte-level character of 0x20, U+0120 */
+    const char *space = eng_vocab_is_bpe(m) ? "\xc4\xa0" : "\xe2\x96\x81";
     const char *words[2] = { yes, no };
     for (int k = 0; k < 2; k++) {
         char v[3][64], sp[80];

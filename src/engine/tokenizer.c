@@ -31,6 +31,12 @@ int32_t vocab_find(const struct vocab *v, const char *s, size_t n)
     }
 }
 
+int vocab_is_eog(const struct vocab *v, int32_t id)
+{
+    for (int i = 0; i < v->n_eog; i++) if (v->eog[i] == id) return 1;
+    return 0;
+}
+
 void vocab_release(struct vocab *v)
 {
     if (!v) return;
@@ -59,27 +65,130 @@ static int get_id(const struct gguf *g, const char *key, int32_t *id, int n)
     return RC_OK;
 }
 
-/* The reference gives the CONTROL attribute to tokens it recognises by their
- * text as end-of-turn, end-of-generation or fill-in-the-middle markers, whatever
+/* ---- special tokens found by their text ----
+ * The reference (llama.cpp 3f545be, llama_vocab::impl::load) finds the
+ * end-of-turn, end-of-message and fill-in-the-middle tokens by their text when
+ * the file's keys do not name them, gives them the CONTROL attribute whatever
  * their token_type (README-bpe.md §5.1: the Qwen vocabulary's ordinary token
- * 128247 "</s>" becomes special).  The names are those the reference looks for. */
-static void promote_by_name(struct vocab *v)
+ * 128247 "</s>" becomes special), and collects the end-of-generation set from
+ * a list of names plus EOS, EOT and EOM.  The name lists below are the
+ * reference's, in its order.  Where several names of one list are present,
+ * the reference takes the first it meets in hash order; we take the first in
+ * list order (the same on every vocabulary we have seen: Llama 3's EOT is
+ * <|eot_id|>, Qwen's <|im_end|>). */
+#define FB "\xef\xbd\x9c"     /* U+FF5C FULLWIDTH VERTICAL LINE */
+#define LB "\xe2\x96\x81"     /* U+2581 LOWER ONE EIGHTH BLOCK (SentencePiece space) */
+static const char *const EOT_NAMES[] = {
+    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>", "<EOT>", "_<EOT>",
+    "[EOT]", "<" FB "end" LB "of" LB "sentence" FB ">", "<end_of_utterance>", NULL };
+static const char *const EOM_NAMES[] = { "<|eom_id|>", NULL };
+static const char *const FIM_PRE_NAMES[] = {
+    "<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<" FB "fim" LB "begin" FB ">", "<PRE>", LB "<PRE>",
+    "<|code_prefix|>", "<|prefix|>", NULL };
+static const char *const FIM_SUF_NAMES[] = {
+    "<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<" FB "fim" LB "hole" FB ">", "<SUF>", LB "<SUF>",
+    "<|code_suffix|>", "<|suffix|>", NULL };
+static const char *const FIM_MID_NAMES[] = {
+    "<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<" FB "fim" LB "end" FB ">", "<MID>", LB "<MID>",
+    "<|code_middle|>", "<|middle|>", NULL };
+static const char *const FIM_PAD_NAMES[] = { "<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]", NULL };
+static const char *const FIM_REP_NAMES[] = { "<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>", NULL };
+static const char *const FIM_SEP_NAMES[] = { "<|file_sep|>", NULL };
+/* Every token with one of these texts ends generation. */
+static const char *const EOG_NAMES[] = {
+    "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>", "<|calls|>", "<end_of_turn>",
+    "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]", "<|end_of_text|>",
+    "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>", "<" FB "end" LB "of" LB "sentence" FB ">", "[e~[", NULL };
+#undef FB
+#undef LB
+
+static int32_t find_str(const struct vocab *v, const char *s) { return vocab_find(v, s, strlen(s)); }
+
+static void make_control(struct vocab *v, int32_t id)
 {
-    static const char *names[] = {
-        "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>", "<EOT>", "_<EOT>",
-        "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence" "\xef\xbd\x9c>", "<end_of_utterance>", "<|eom_id|>",
-        "<|return|>", "<|call|>", "</s>",
-        "<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<PRE>", "\xe2\x96\x81<PRE>", "<|code_prefix|>",
-        "<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<SUF>", "\xe2\x96\x81<SUF>", "<|code_suffix|>",
-        "<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<MID>", "\xe2\x96\x81<MID>", "<|code_middle|>",
-        "<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>",
-        "<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>",
-        "<|file_sep|>", "<|file_separator|>", "<fim-sep>", "<file_sep>",
-    };
-    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
-        int32_t id = vocab_find(v, names[k], strlen(names[k]));
-        if (id >= 0 && v->type[id] != TOK_CONTROL) { v->type[id] = TOK_CONTROL; v->n_promoted++; }
+    if (id >= 0 && v->type[id] != TOK_CONTROL) { v->type[id] = TOK_CONTROL; v->n_promoted++; }
+}
+
+/* *id from the file's key, else the first present name of names (made CONTROL). */
+static int special_by_name(struct vocab *v, const struct gguf *g, const char *key, const char *const *names, int32_t *id)
+{
+    *id = -1;
+    int rc = get_id(g, key, id, v->n);
+    if (rc || *id >= 0) return rc;
+    for (int k = 0; names[k]; k++)
+        if ((*id = find_str(v, names[k])) >= 0) { make_control(v, *id); break; }
+    return RC_OK;
+}
+
+static void eog_add(struct vocab *v, int32_t id)
+{
+    if (id < 0) return;
+    int i = 0;
+    while (i < v->n_eog && v->eog[i] < id) i++;
+    if (i < v->n_eog && v->eog[i] == id) return;
+    if (v->n_eog == VOCAB_MAX_EOG) return;    /* cannot happen: at most 3 + 22 + 3 ids */
+    memmove(&v->eog[i + 1], &v->eog[i], (size_t)(v->n_eog - i) * sizeof *v->eog);
+    v->eog[i] = id;
+    v->n_eog++;
+}
+
+static void eog_remove(struct vocab *v, int32_t id)
+{
+    for (int i = 0; i < v->n_eog; i++)
+        if (v->eog[i] == id) { memmove(&v->eog[i], &v->eog[i + 1], (size_t)(v->n_eog - i - 1) * sizeof *v->eog); v->n_eog--; return; }
+}
+
+static int eog_has_text(const struct vocab *v, const char *s, int32_t *id)
+{
+    size_t n = strlen(s);
+    for (int i = 0; i < v->n_eog; i++)
+        if (v->len[v->eog[i]] == n && !memcmp(v->piece[v->eog[i]], s, n)) { if (id) *id = v->eog[i]; return 1; }
+    return 0;
+}
+
+/* EOT, EOM, the FIM tokens and the end-of-generation set (after bos/eos are known). */
+static int find_specials(struct vocab *v, const struct gguf *g)
+{
+    int32_t pre, suf, mid, pad, rep, sep;
+    int rc;
+    if ((rc = special_by_name(v, g, "tokenizer.ggml.eot_token_id", EOT_NAMES, &v->eot)) ||
+        (rc = special_by_name(v, g, "tokenizer.ggml.eom_token_id", EOM_NAMES, &v->eom)) ||
+        (rc = special_by_name(v, g, "tokenizer.ggml.fim_pre_token_id", FIM_PRE_NAMES, &pre)) ||
+        (rc = special_by_name(v, g, "tokenizer.ggml.fim_suf_token_id", FIM_SUF_NAMES, &suf)) ||
+        (rc = special_by_name(v, g, "tokenizer.ggml.fim_mid_token_id", FIM_MID_NAMES, &mid)) ||
+        (rc = special_by_name(v, g, "tokenizer.ggml.fim_pad_token_id", FIM_PAD_NAMES, &pad)) ||
+        (rc = special_by_name(v, g, "tokenizer.ggml.fim_rep_token_id", FIM_REP_NAMES, &rep)) ||
+        (rc = special_by_name(v, g, "tokenizer.ggml.fim_sep_token_id", FIM_SEP_NAMES, &sep)))
+        return rc;
+    v->n_eog = 0;
+    eog_add(v, pad);
+    eog_add(v, rep);
+    eog_add(v, sep);
+    for (int k = 0; EOG_NAMES[k]; k++) {
+        int32_t id = find_str(v, EOG_NAMES[k]);
+        if (id >= 0) { eog_add(v, id); make_control(v, id); }
     }
+    eog_add(v, v->eos);
+    eog_add(v, v->eot);
+    eog_add(v, v->eom);
+    /* the reference's two exceptions: with <|return|> and <|call|> (or <|calls|>
+     * and <|flush|>), <|end|> does not end generation and becomes USER_DEFINED;
+     * with <|tool_response>, </s> does not and becomes NORMAL */
+    int32_t end_id = -1, s_id = -1;
+    int has_end = eog_has_text(v, "<|end|>", &end_id), has_ret = eog_has_text(v, "<|return|>", NULL),
+        has_call = eog_has_text(v, "<|call|>", NULL) || eog_has_text(v, "<|calls|>", NULL), has_flush = eog_has_text(v, "<|flush|>", NULL);
+    if (has_end && ((has_ret && has_call) || (has_call && has_flush))) { eog_remove(v, end_id); v->type[end_id] = TOK_USER; }
+    if (eog_has_text(v, "<|tool_response>", NULL) && eog_has_text(v, "</s>", &s_id)) { eog_remove(v, s_id); v->type[s_id] = TOK_NORMAL; }
+    return RC_OK;
+}
+
+/* tokenizer.chat_template, borrowed from the mapping (absent: NULL; not a string: RC_EFORMAT). */
+static int find_chat_template(struct vocab *v, const struct gguf *g)
+{
+    v->chat_template = NULL;
+    v->chat_template_len = 0;
+    int rc = gguf_get_str(g, "tokenizer.chat_template", &v->chat_template, &v->chat_template_len);
+    return rc == 1 ? RC_OK : rc;
 }
 
 int vocab_load(struct vocab *v, const struct gguf *g)
@@ -139,7 +248,6 @@ int vocab_load(struct vocab *v, const struct gguf *g)
             h = (h + 1) & v->hash_mask;
         }
     }
-    promote_by_name(v);
     v->add_bos = 1; v->add_eos = 0; v->add_space_prefix = !is_bpe;
     if (is_bpe) {
         if ((rc = bpe_load(v, g))) { vocab_release(v); return rc; }   /* sets the add_bos default */
@@ -149,7 +257,8 @@ int vocab_load(struct vocab *v, const struct gguf *g)
     }
     if ((rc = get_id(g, "tokenizer.ggml.bos_token_id", &v->bos, n)) ||
         (rc = get_id(g, "tokenizer.ggml.eos_token_id", &v->eos, n)) ||
-        (rc = get_id(g, "tokenizer.ggml.unknown_token_id", &v->unk, n))) { vocab_release(v); return rc; }
+        (rc = get_id(g, "tokenizer.ggml.unknown_token_id", &v->unk, n)) ||
+        (rc = find_specials(v, g)) || (rc = find_chat_template(v, g))) { vocab_release(v); return rc; }
     if ((rc = gguf_get_bool(g, "tokenizer.ggml.add_bos_token", &v->add_bos)) > 1 ||
         (rc = gguf_get_bool(g, "tokenizer.ggml.add_eos_token", &v->add_eos)) > 1 ||
         (rc = gguf_get_bool(g, "tokenizer.ggml.add_space_prefix", &v->add_space_prefix)) > 1) { vocab_release(v); return rc; }
@@ -343,8 +452,18 @@ int vocab_tokenize(const struct vocab *v, const char *text, size_t len, int add_
     int prev_special = 1;
     for (int fi = 0; fi < nf && rc == RC_OK; fi++) {
         if (f[fi].id >= 0) { emit(&o, f[fi].id); prev_special = 1; continue; }
-        if (bw) rc = bpe_fragment(v, bw, text + f[fi].off, f[fi].len, o.ids, o.cap, &o.n);
-        else rc = spm_fragment(&s, v, text + f[fi].off, f[fi].len, v->add_space_prefix && prev_special, &o);
+        if (bw) {
+            /* the text is UTF-8, but a special token whose own text is not whole
+             * characters (a malformed vocabulary) can cut one in two, and
+             * bpe_fragment decodes without bounds checks */
+            size_t bad = eng_utf8_invalid_at(text + f[fi].off, f[fi].len);
+            if (bad < f[fi].len) {
+                rc = eng_err(RC_EINPUT, "a special token of the vocabulary splits the UTF-8 character at byte %zu of the text "
+                             "(the token's text is not whole UTF-8 characters)", f[fi].off + bad);
+                break;
+            }
+            rc = bpe_fragment(v, bw, text + f[fi].off, f[fi].len, o.ids, o.cap, &o.n);
+        } else rc = spm_fragment(&s, v, text + f[fi].off, f[fi].len, v->add_space_prefix && prev_special, &o);
         prev_special = 0;
     }
     if (rc == RC_OK && add_special && v->add_eos && v->eos >= 0) emit(&o, v->eos);
@@ -368,8 +487,11 @@ int vocab_piece(const struct vocab *v, int32_t id, int special, char *buf, int c
         return n;
     }
     if (t == TOK_BYTE && len == 6 && p[0] == '<' && p[1] == '0' && p[2] == 'x') {
+        /* the piece points into the file and is not NUL-terminated: sscanf would
+         * look for the end of the string (glibc scans to a NUL) past the piece */
+        const char hx[3] = { p[3], p[4], 0 };
         unsigned x;
-        if (sscanf(p + 3, "%2x", &x) == 1 && cap > 0) { buf[0] = (char)x; return 1; }
+        if (sscanf(hx, "%2x", &x) == 1 && cap > 0) { buf[0] = (char)x; return 1; }
     }
     if (t == TOK_USER) {
         n = (int)(len < (uint32_t)cap ? len : (uint32_t)cap);

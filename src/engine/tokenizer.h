@@ -17,6 +17,8 @@ struct gguf;
 
 enum { TOK_NORMAL = 1, TOK_UNKNOWN = 2, TOK_CONTROL = 3, TOK_USER = 4, TOK_UNUSED = 5, TOK_BYTE = 6 };
 
+#define VOCAB_MAX_EOG 32
+
 struct vocab {
     int n;                     /* token count */
     const char **piece;        /* borrowed; not NUL-terminated */
@@ -33,6 +35,11 @@ struct vocab {
     char model[32];            /* tokenizer.ggml.model */
     struct bpe *bpe;           /* byte-level BPE data ("gpt2"); NULL for SPM */
     int n_promoted;            /* tokens made CONTROL by their text (EOT/EOG/FIM names) */
+    int32_t eot, eom;          /* end of turn / of message: the file's key or found by name; -1 none */
+    int32_t eog[VOCAB_MAX_EOG];/* end-of-generation ids, ascending (the reference's special_eog_ids) */
+    int n_eog;
+    const char *chat_template; /* tokenizer.chat_template, borrowed, not NUL-terminated; NULL: none */
+    size_t chat_template_len;
 };
 
 /* Loads the vocabulary from g; RC_EFORMAT with a message for a missing or
@@ -40,6 +47,11 @@ struct vocab {
 int vocab_load(struct vocab *v, const struct gguf *g);
 void vocab_release(struct vocab *v);
 int32_t vocab_find(const struct vocab *v, const char *s, size_t n);
+int vocab_is_eog(const struct vocab *v, int32_t id);
+
+/* The model's vocabulary (defined in llama.c, which owns struct eng_model). */
+struct eng_model;
+const struct vocab *eng_model_vocab(const struct eng_model *m);
 
 /* Tokenizes text (len bytes).  Writes at most cap ids, returns RC_OK and the
  * total count in *n_out.  A BPE vocabulary refuses text that is not UTF-8

@@ -185,7 +185,7 @@ PYEOF
   check_eq "--top: best id is the reference top-1" "$(head -1 "$T_TMP/top" | cut -d' ' -f1)" "$(cat "$T_TMP/top1")"
   rel=$("$PY" -c "import numpy as n,sys; a=n.fromfile(sys.argv[1],'<f4'); b=n.fromfile(open(sys.argv[2]).read(),'<f4'); print('%.3g' % (abs(a-b).max()/abs(b).max()) if a.shape==b.shape else 'shape')" "$T_TMP/a.bin" "$T_TMP/logits_file")
   if [ "$rel" != shape ] && "$PY" -c "import sys; sys.exit(0 if float(sys.argv[1]) <= 1e-4 else 1)" "$rel"; then ok; else fail "logits -o vs the reference: max rel $rel (bound 1e-4)"; fi
-  "$MMSAFE" generate --model "$A" --prompt-file "$T_TMP/prompt.txt" --parse-special --kv f32 -n 8 >"$T_TMP/gen" 2>/dev/null
+  "$MMSAFE" generate --model "$A" --prompt-file "$T_TMP/prompt.txt" --parse-special --kv f32 -n 8 --ignore-eos >"$T_TMP/gen" 2>/dev/null
   check_eq "generate: greedy tokens equal the reference's" "$(head -1 "$T_TMP/gen" | tr -d ' ')" "$(tr -d ' ' <"$T_TMP/greedy")"
 else
   skip "../shared/fixtures/llava-tiny or Debian's python3 with numpy not found (fixture checks)"

@@ -196,7 +196,7 @@ import json; t = json.loads(open('$out').readline()); assert t[0] == 1 and t[1:5
   check_eq "--mmproj without --image exits 2" $? 2
   "$MMSAFE" logits --model "$LA" --mmproj "$MA" --image x.png --prompt "$Q" 2>"$err"
   check_eq "image logits with nothing to do exits 2" $? 2
-  "$MMSAFE" logits --model "$LA" --mmproj "$MA" --image x.png --prompt "$Q" --template chatml -o y 2>"$err"
+  "$MMSAFE" logits --model "$LA" --mmproj "$MA" --image x.png --prompt "$Q" --template chatml2 -o y 2>"$err"
   check_eq "unknown --template exits 2" $? 2
 
   # JPEG decoder impact (README §9.1, §12.6): mmsafeaware_1063.jpeg decoded by libjpeg-turbo

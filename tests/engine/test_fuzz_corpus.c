@@ -1,12 +1,18 @@
 /*
- * test_fuzz_corpus.c - replays the fuzzing regression corpus through the GGUF
- * reader and model validation (tests/fuzz/corpus/gguf/) and the tokenizer
- * (tests/fuzz/corpus/tokenize/, with the LLaMA-2 vocabulary from
- * ../shared, skipped when absent).  Files named ok_* must load as models;
- * every other GGUF input must be refused with a message.  Under `make asan
- * test` any out-of-bounds read or undefined behaviour aborts the run.
+ * test_fuzz_corpus.c - replays the fuzzing regression corpus (tests/fuzz/corpus/)
+ * through the code the harnesses run (tests/fuzz/fuzz_common.h), without clang:
+ *   gguf/      every file through eng_model_parse and, when that refuses it,
+ *              eng_vocab_parse, as fuzz_gguf does; whatever loads is exercised
+ *              by fz_model_exercise.  Files named ok_* must load as models and
+ *              evaluate, okvocab_* must load as vocabularies (and are refused
+ *              as models: no hyper-parameters), every other file must be refused
+ *              as a model with a message;
+ *   tokenize/  every file through fz_tokenize_check with each of the SPM,
+ *              llama-bpe and qwen2 vocabularies of ../shared/fixtures/vocab
+ *              (a vocabulary that is absent is skipped).
+ * Under `make asan test` any out-of-bounds read or undefined behaviour aborts the run.
  */
-#include "engine/engine.h"
+#include "fuzz/fuzz_common.h"
 #include "t.h"
 
 #include <dirent.h>
@@ -18,7 +24,7 @@ int main(void)
     DIR *d = opendir(dir);
     if (!CHECK_T(d != NULL, "tests/fuzz/corpus/gguf exists (run from the repository root)")) return t_done();
     struct dirent *e;
-    int n_files = 0, n_ok = 0;
+    int n_files = 0, n_ok = 0, n_vocab = 0;
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.') continue;
         char path[1024];
@@ -48,18 +54,41 @@ int main(void)
             snprintf(desc, sizeof desc, "%s is refused with a message (rc %d: %s)", e->d_name, rc, rc ? eng_errmsg() : "loaded");
             CHECK_T(rc != 0 && eng_errmsg()[0], desc);
         }
+        int full = m != NULL;
+        if (!m) {
+            int vrc = eng_vocab_parse(b, n, &m);
+            if (!strncmp(e->d_name, "okvocab_", 8)) {
+                snprintf(desc, sizeof desc, "%s loads as a vocabulary (%s)", e->d_name, vrc ? eng_errmsg() : "ok");
+                CHECK_T(vrc == 0, desc);
+                n_vocab += vrc == 0;
+            }
+        }
+        if (m) {
+            const char *err = fz_model_exercise(m, full);
+            snprintf(desc, sizeof desc, "%s: tokenize, decode%s (%s)", e->d_name, full ? ", evaluate" : "", err ? err : "ok");
+            CHECK_T(!err, desc);
+        }
         eng_model_free(m);
         free(b);
     }
     closedir(d);
     CHECK_T(n_files >= 5, "the GGUF corpus has files");
     CHECK_T(n_ok >= 1, "the corpus has valid models (ok_*)");
-    /* tokenizer corpus */
-    struct eng_model *v = NULL;
-    if (eng_vocab_open("../shared/fixtures/vocab/ggml-vocab-llama-spm.gguf", &v)) {
-        t_skipped("../shared/fixtures/vocab not found (tokenizer corpus replay needs it)");
-        return t_done();
+    CHECK_T(n_vocab >= 1, "the corpus has valid vocabulary-only files (okvocab_*)");
+
+    /* tokenizer corpus, through each vocabulary that is there */
+    struct eng_model *v[FZ_NVOCAB] = { 0 };
+    int n_have = 0;
+    for (int k = 0; k < FZ_NVOCAB; k++) {
+        char path[256], desc[400];
+        snprintf(path, sizeof path, "../shared/fixtures/vocab/%s", fz_vocab_file[k]);
+        if (eng_vocab_open(path, &v[k])) {
+            snprintf(desc, sizeof desc, "%s not found (the tokenizer corpus replay with the %s vocabulary needs it)", path, fz_vocab_name[k]);
+            t_skipped(desc);
+            v[k] = NULL;
+        } else n_have++;
     }
+    if (!n_have) return t_done();
     d = opendir("tests/fuzz/corpus/tokenize");
     int nt = 0;
     while (d && (e = readdir(d))) {
@@ -69,37 +98,18 @@ int main(void)
         size_t n;
         unsigned char *b = t_slurp(path, &n);
         if (!b) continue;
-        /* byte fallback can give 3 ids per input byte (a space is the 3 bytes of U+2581) */
-        int32_t *ids = malloc((3 * n + 4) * sizeof *ids);
-        int cnt = 0, ok = 1;
-        for (int mode = 0; mode < 2; mode++) {
-            ok &= eng_tokenize(v, (const char *)b, n, mode, mode, ids, 3 * (int)n + 4, &cnt) == 0 && cnt <= 3 * (int)n + 4;
-            /* detokenizing the ids gives the text back (plain-text mode: specials are not split) */
-            if (mode == 0 && !memmem(b, n, "\xe2\x96\x81", 3)) {   /* a literal U+2581 comes back as a space */
-                char *out = malloc(4 * n + 16);
-                size_t o = 0;
-                for (int i = 0; i < cnt; i++) o += (size_t)eng_token_piece(v, ids[i], 0, out + o, 64);
-                /* a space split across byte-fallback symbols (after an invalid UTF-8 lead
-                 * byte) comes back as the raw bytes of U+2581, as in llama.cpp */
-                size_t w = 0;
-                for (size_t r = 0; r < o; r++) {
-                    if (r + 3 <= o && !memcmp(out + r, "\xe2\x96\x81", 3)) { out[w++] = ' '; r += 2; }
-                    else out[w++] = out[r];
-                }
-                o = w;
-                ok &= o >= 1 && o - 1 == n && !memcmp(out + 1, b, n);   /* one leading space: the dummy prefix */
-                free(out);
-            }
+        for (int k = 0; k < FZ_NVOCAB; k++) {
+            if (!v[k]) continue;
+            const char *err = fz_tokenize_check(v[k], k, (const char *)b, n);
+            char desc[1200];
+            snprintf(desc, sizeof desc, "tokenize %s with the %s vocabulary: bounds, round trip, streaming (%s)", e->d_name, fz_vocab_name[k], err ? err : "ok");
+            CHECK_T(!err, desc);
         }
-        char desc[600];
-        snprintf(desc, sizeof desc, "tokenize %s: round trip", e->d_name);
-        CHECK_T(ok || n == 0, desc);
         nt++;
-        free(ids);
         free(b);
     }
     if (d) closedir(d);
     CHECK_T(nt >= 1, "the tokenizer corpus has files");
-    eng_model_free(v);
+    for (int k = 0; k < FZ_NVOCAB; k++) eng_model_free(v[k]);
     return t_done();
 }

@@ -128,7 +128,7 @@ static void test_templates(void)
     CHECK_T(eng_template_parse("vicuna", &t) == 0 && t == ENG_TMPL_VICUNA, "template vicuna");
     CHECK_T(eng_template_parse("llava_v1", &t) == 0 && t == ENG_TMPL_LLAVA_V1, "template llava_v1");
     CHECK_T(eng_template_parse("raw", &t) == 0 && t == ENG_TMPL_RAW, "template raw");
-    CHECK_EQ_I(eng_template_parse("chatml", &t), RC_ECONFIG, "unknown template refused");
+    CHECK_EQ_I(eng_template_parse("chatml2", &t), RC_ECONFIG, "unknown template refused");
     char *s = eng_render_prompt(ENG_TMPL_VICUNA, NULL, "Is it safe?");
     CHECK_STR(s, "USER: <__media__>\nIs it safe?\nASSISTANT:", "vicuna, no system prompt");
     free(s);
@@ -146,8 +146,11 @@ static void test_templates(void)
     s = eng_render_prompt(ENG_TMPL_LLAVA_V1, "S.", "Q");
     CHECK_STR(s, "S. USER: <__media__>\nQ ASSISTANT:", "llava_v1 with a system prompt");
     free(s);
-    s = eng_render_prompt(ENG_TMPL_RAW, "ignored", "<__media__>as is");
+    s = eng_render_prompt(ENG_TMPL_RAW, NULL, "<__media__>as is");
     CHECK_STR(s, "<__media__>as is", "raw: the text as it is");
+    free(s);
+    s = eng_render_prompt(ENG_TMPL_RAW, "not silently dropped", "<__media__>as is");
+    CHECK_T(s == NULL, "raw refuses a system prompt (it used to drop it silently)");
     free(s);
 }
 

@@ -345,6 +345,11 @@ int main(int argc, char **argv)
         CHECK_T(eng_vl_check_pair(m, v) == 0 && eng_uses_mrope(m), d);
         CHECK_EQ_I(eng_vision_family(v), !strcmp(jn_str(model, "family"), "q25vl") ? ENG_VISION_QWEN25VL : ENG_VISION_QWEN2VL,
                    "the family from the projector type");
+        int t = -1;
+        CHECK_T(eng_template_resolve(m, ENG_TMPL_AUTO, &t, NULL, 0) == 0 && t == ENG_TMPL_QWEN_VL, "auto is qwen-vl for a qwen2vl LM");
+        char *pr = eng_render_prompt(ENG_TMPL_QWEN_VL, NULL, jn_str(idx, "question"));
+        CHECK_STR(pr, jn_str(idx, "prompt"), "qwen-vl renders the reference's prompt (default system prompt, image first)");
+        free(pr);
         if (mi == 0) {
             /* mismatched pairs are refused, naming the reason */
             char other[512], cmd[4096];

@@ -7,11 +7,16 @@
  *       [--seed N] [--vocab-from FILE.gguf] [--tied] [--arch NAME] [--drop-key KEY] [--drop-tensor NAME]
  *       [--version N] [--tokenizer NAME] [--vocab-only] [--pre NAME] [--bpe-flaw FLAW]
  *       [--head-dim N] [--rope-base F] [--rope-freqs] [--output-bias] [--chat-template TEXT]
+ *       [--rope-sections T,H,W,E]
  *
- * --arch llama (default), qwen2 or qwen3 writes that architecture's keys and
- * tensors: qwen2 adds Q/K/V biases, qwen3 the per-head attn_q_norm and
- * attn_k_norm; any other name writes a llama-shaped file under that name (for
- * the error tests).  --head-dim sets attention.key_length/value_length (Q is
+ * --arch llama (default), qwen2, qwen2vl or qwen3 writes that architecture's
+ * keys and tensors: qwen2 adds Q/K/V biases, qwen3 the per-head attn_q_norm and
+ * attn_k_norm; qwen2vl is qwen2 (Q/K/V biases) plus the M-RoPE key
+ * qwen2vl.rope.dimension_sections (--rope-sections, four int32 as Qwen2-VL's
+ * converter pads mrope_section [16, 24, 24] with a 0; default: the head's
+ * rotary pairs split 2:3:3:0 like [16, 24, 24] of 64 pairs) and the real
+ * models' rms epsilon 1e-6; any other name writes a llama-shaped file under
+ * that name (for the error tests).  --head-dim sets attention.key_length/value_length (Q is
  * then heads x head-dim wide, as in Qwen3); --rope-freqs writes Llama-3.1's
  * rope_freqs.weight (factor 8, low/high frequency factors 1 and 4, original
  * context 8192); --output-bias adds output.bias (qwen2).
@@ -49,7 +54,7 @@
 #include <string.h>
 
 struct opts {
-    const char *out, *type, *vocab_from, *arch, *drop_key, *drop_tensor, *tokenizer, *pre, *flaw, *chat_template;
+    const char *out, *type, *vocab_from, *arch, *drop_key, *drop_tensor, *tokenizer, *pre, *flaw, *chat_template, *rope_sections;
     int embd, layers, heads, kv_heads, ff, vocab, ctx, tied, version, vocab_only, head_dim, rope_freqs, output_bias;
     float rope_base;
     uint64_t seed;
@@ -221,6 +226,7 @@ int main(int argc, char **argv)
         else if (IS("--head-dim")) o.head_dim = atoi(v);
         else if (IS("--rope-base")) o.rope_base = strtof(v, NULL);
         else if (IS("--chat-template")) o.chat_template = v;
+        else if (IS("--rope-sections")) o.rope_sections = v;
         else if (!strcmp(a, "--rope-freqs")) o.rope_freqs = 1;
         else if (!strcmp(a, "--output-bias")) o.output_bias = 1;
         else if (!strcmp(a, "--tied")) o.tied = 1;
@@ -251,7 +257,8 @@ int main(int argc, char **argv)
     }
     if (!o.vocab) o.vocab = 1000;
     int bpe = !vg && !strcmp(o.tokenizer, "gpt2");
-    int is_qwen2 = !strcmp(o.arch, "qwen2"), is_qwen3 = !strcmp(o.arch, "qwen3");
+    int is_qwen2vl = !strcmp(o.arch, "qwen2vl");
+    int is_qwen2 = !strcmp(o.arch, "qwen2") || is_qwen2vl, is_qwen3 = !strcmp(o.arch, "qwen3");
     if (!vg && o.vocab < (bpe ? BPE_MIN : 260)) { fprintf(stderr, "gguf_write: --vocab must be >= %d\n", bpe ? BPE_MIN : 260); return 2; }
 
     struct buf h = { 0 };
@@ -268,8 +275,20 @@ int main(int argc, char **argv)
     kv_u32(&kvb, AK("feed_forward_length"), (uint32_t)o.ff);
     kv_u32(&kvb, AK("attention.head_count"), (uint32_t)o.heads);
     kv_u32(&kvb, AK("attention.head_count_kv"), (uint32_t)o.kv_heads);
-    kv_f32(&kvb, AK("attention.layer_norm_rms_epsilon"), 1e-5f);
+    kv_f32(&kvb, AK("attention.layer_norm_rms_epsilon"), is_qwen2vl ? 1e-6f : 1e-5f);
     kv_f32(&kvb, AK("rope.freq_base"), o.rope_base);
+    if (is_qwen2vl) {
+        const int pairs = (o.head_dim ? o.head_dim : o.embd / (o.heads ? o.heads : 1)) / 2;
+        int32_t sec[4] = { pairs / 4, (pairs - pairs / 4) / 2, 0, 0 };
+        sec[2] = pairs - sec[0] - sec[1];
+        if (o.rope_sections && sscanf(o.rope_sections, "%d,%d,%d,%d", &sec[0], &sec[1], &sec[2], &sec[3]) != 4) {
+            fprintf(stderr, "gguf_write: --rope-sections wants four comma-separated integers\n");
+            return 2;
+        }
+        if (key(&kvb, AK("rope.dimension_sections"), GGUF_ARRAY)) {
+            put_u32(&kvb, GGUF_I32); put_u64(&kvb, 4); put(&kvb, sec, sizeof sec);
+        }
+    }
     if (o.head_dim) {
         kv_u32(&kvb, AK("attention.key_length"), (uint32_t)o.head_dim);
         kv_u32(&kvb, AK("attention.value_length"), (uint32_t)o.head_dim);

@@ -11,6 +11,24 @@
  *       [--embd N] [--layers N] [--heads N] [--kv-heads N] [--ff N] [--ctx N]          (LM)
  *       [--image N] [--patch N] [--hidden N] [--vheads N] [--vff N] [--blocks N]
  *       [--feature-layer N] [--mid N] [--n-out N]                                      (mmproj)
+ *       [--projector mlp|qwen2vl|qwen2.5vl] [--wa-pattern N]
+ *
+ * --projector qwen2vl / qwen2.5vl writes a Qwen2-VL / Qwen2.5-VL mmproj instead,
+ * with the keys and tensor names of the reference's converter
+ * (convert_hf_to_gguf.py --mmproj: conversion/qwenvl.py): the two temporal
+ * patch kernels v.patch_embd.weight and v.patch_embd.weight.1 (no bias, no
+ * class token, no position embedding), per block ln1/ln2 (LayerNorm with bias
+ * for Qwen2-VL, RMSNorm weights for Qwen2.5-VL), Q/K/V/output with biases, the
+ * MLP (Qwen2-VL: ffn_up/ffn_down, quick GELU; Qwen2.5-VL: ffn_gate/ffn_up/
+ * ffn_down, SiLU, clip.use_silu, window attention with clip.vision.n_wa_pattern
+ * = --wa-pattern, full attention on every n-th block), v.post_ln (the merger's
+ * ln_q) and the merger mm.0 [4D, 4D] / mm.2 [4D, n_out] with biases.  Its
+ * defaults: hidden 64, 4 heads, FFN 128 (kept != hidden: the reference swaps
+ * ffn_up/ffn_down when ffn_down's first dimension equals hidden), 3 blocks
+ * (Qwen2-VL) or 4 blocks with --wa-pattern 2 (Qwen2.5-VL), image_size 560 and
+ * patch 14 (the keys; the image size is dynamic), rms epsilon 1e-6, the CLIP
+ * mean/std.  The language model of a Qwen pair is written by tools/gguf_write
+ * --arch qwen2vl (the real Qwen2 vocabulary with --vocab-from).
  *
  * Presets:
  *   tiny (default): LM n_embd 128, 2 layers, 4 heads / 2 KV heads, n_ff 256,
@@ -56,7 +74,8 @@ static const char *const WORDS[] = {
 };
 
 struct opts {
-    const char *lm, *mm, *preset, *lm_type, *mm_type;
+    const char *lm, *mm, *preset, *lm_type, *mm_type, *projector;
+    int wa_pattern;
     uint64_t seed;
     int embd, layers, heads, kv_heads, ff, ctx;
     int image, patch, hidden, vheads, vff, blocks, feature_layer, mid, n_out;
@@ -340,6 +359,73 @@ static int write_mmproj(const struct opts *o, int mm_type)
     return rc;
 }
 
+/* Qwen2-VL (qwen25 = 0) or Qwen2.5-VL (qwen25 = 1) vision tower + merger. */
+static int write_mmproj_qwen(const struct opts *o, int mm_type, int qwen25)
+{
+    struct hbuf kvb = { 0 };
+    kv_str(&kvb, "general.architecture", "clip");
+    kv_str(&kvb, "general.type", "mmproj");
+    kv_str(&kvb, "general.name", qwen25 ? "mmsafe random-weight Qwen2.5-VL mmproj (its outputs mean nothing)"
+                                        : "mmsafe random-weight Qwen2-VL mmproj (its outputs mean nothing)");
+    kv_u32(&kvb, "general.alignment", 32);
+    kv_str(&kvb, "clip.projector_type", qwen25 ? "qwen2.5vl_merger" : "qwen2vl_merger");
+    kv_bool(&kvb, "clip.has_vision_encoder", 1);
+    kv_u32(&kvb, "clip.vision.projection_dim", (uint32_t)o->n_out);
+    kv_u32(&kvb, "clip.vision.image_size", (uint32_t)o->image);
+    kv_u32(&kvb, "clip.vision.patch_size", (uint32_t)o->patch);
+    kv_u32(&kvb, "clip.vision.embedding_length", (uint32_t)o->hidden);
+    kv_u32(&kvb, "clip.vision.feed_forward_length", (uint32_t)o->vff);
+    kv_u32(&kvb, "clip.vision.block_count", (uint32_t)o->blocks);
+    kv_u32(&kvb, "clip.vision.attention.head_count", (uint32_t)o->vheads);
+    static const float mean[3] = { 0.48145466f, 0.4578275f, 0.40821073f }, std[3] = { 0.26862954f, 0.26130258f, 0.27577711f };
+    kv_f32_arr(&kvb, "clip.vision.image_mean", mean, 3);
+    kv_f32_arr(&kvb, "clip.vision.image_std", std, 3);
+    if (qwen25) {
+        kv_bool(&kvb, "clip.use_silu", 1);
+        kv_u32(&kvb, "clip.vision.n_wa_pattern", (uint32_t)o->wa_pattern);
+    }
+    kv_f32(&kvb, "clip.vision.attention.layer_norm_epsilon", 1e-6f);
+
+    struct tlist l = { 0 };
+    const int64_t D = o->hidden, F = o->vff, P = o->patch, OUT = o->n_out;
+    const float A = 0.0346f;
+    /* the converter keeps the patch kernels F32 unless the whole file is F16 */
+    tadd(&l, "v.patch_embd.weight", mm_type, 0, A * 2, 4, P, P, 3, D);
+    tadd(&l, "v.patch_embd.weight.1", mm_type, 0, A * 2, 4, P, P, 3, D);
+    for (int i = 0; i < o->blocks; i++) {
+        char n[64];
+#define W2(nm, K, N, sc) (snprintf(n, sizeof n, "v.blk.%d." nm, i), tadd(&l, n, mm_type, 0, A * (sc), 2, K, N, 1, 1))
+#define B1(nm, K, base, amp) (snprintf(n, sizeof n, "v.blk.%d." nm, i), tadd(&l, n, QT_F32, base, amp, 1, K, 1, 1, 1))
+        B1("ln1.weight", D, 1, 0.1f);
+        if (!qwen25) B1("ln1.bias", D, 0, 0.05f);
+        /* Q and K 8x larger than the rest: attention far from uniform, so the 2-D
+         * rotary positions and the windows change the result */
+        W2("attn_q.weight", D, D, 8); B1("attn_q.bias", D, 0, 0.2f);
+        W2("attn_k.weight", D, D, 8); B1("attn_k.bias", D, 0, 0.2f);
+        W2("attn_v.weight", D, D, 1); B1("attn_v.bias", D, 0, 0.05f);
+        W2("attn_out.weight", D, D, 1); B1("attn_out.bias", D, 0, 0.05f);
+        B1("ln2.weight", D, 1, 0.1f);
+        if (!qwen25) B1("ln2.bias", D, 0, 0.05f);
+        if (qwen25) { W2("ffn_gate.weight", D, F, 1); B1("ffn_gate.bias", F, 0, 0.05f); }
+        W2("ffn_up.weight", D, F, 1); B1("ffn_up.bias", F, 0, 0.05f);
+        W2("ffn_down.weight", F, D, 1); B1("ffn_down.bias", D, 0, 0.05f);
+#undef W2
+#undef B1
+    }
+    tadd(&l, "v.post_ln.weight", QT_F32, 1, 0.1f, 1, D, 1, 1, 1);
+    if (!qwen25) tadd(&l, "v.post_ln.bias", QT_F32, 0, 0.05f, 1, D, 1, 1, 1);
+    tadd(&l, "mm.0.weight", mm_type, 0, A * 2, 2, 4 * D, 4 * D, 1, 1);
+    tadd(&l, "mm.0.bias", QT_F32, 0, 0.05f, 1, 4 * D, 1, 1, 1);
+    tadd(&l, "mm.2.weight", mm_type, 0, A * 8, 2, 4 * D, OUT, 1, 1);
+    tadd(&l, "mm.2.bias", QT_F32, 0, 0.05f, 1, OUT, 1, 1, 1);
+    int rc = write_gguf(o->mm, &kvb, &l, o->seed + 1000);
+    if (!rc) printf("%s: clip mmproj (projector %s), patch %d, hidden %d, %d heads, FFN %d, %d blocks%s, merger %d -> %d -> %d, %s\n",
+                    o->mm, qwen25 ? "qwen2.5vl_merger" : "qwen2vl_merger", o->patch, o->hidden, o->vheads, o->vff, o->blocks,
+                    qwen25 ? " (window attention)" : "", (int)(4 * D), (int)(4 * D), o->n_out, qt_name(mm_type));
+    free(kvb.p); free(l.t);
+    return rc;
+}
+
 static int type_of(const char *s)
 {
     if (!strcmp(s, "F32")) return QT_F32;
@@ -373,6 +459,8 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--lm-type") && v) { o.lm_type = v; i++; }
         else if (!strcmp(a, "--mm-type") && v) { o.mm_type = v; i++; }
         else if (!strcmp(a, "--seed") && v) { o.seed = strtoull(v, NULL, 10); i++; }
+        else if (!strcmp(a, "--projector") && v) { o.projector = v; i++; }
+        else if (!strcmp(a, "--wa-pattern") && v) { o.wa_pattern = atoi(v); i++; }
         else { fprintf(stderr, "make_tiny_llava: bad argument '%s' (see the comment at the top of tools/make_tiny_llava.c)\n", a); return 2; }
     }
     if (!o.lm && !o.mm) { fprintf(stderr, "usage: make_tiny_llava [--lm LM.gguf] [--mmproj MM.gguf] [--preset tiny|vit-l-336] [options]\n"); return 2; }
@@ -383,6 +471,14 @@ int main(int argc, char **argv)
         if (o.lm) { fprintf(stderr, "make_tiny_llava: the vit-l-336 preset writes an mmproj only (LMs of real shape: tools/gguf_write)\n"); return 2; }
         o.image = 336; o.patch = 14; o.hidden = 1024; o.vheads = 16; o.vff = 4096; o.blocks = 23; o.n_out = 4096; o.mid = 0;
     } else { fprintf(stderr, "make_tiny_llava: unknown preset '%s'\n", o.preset); return 2; }
+    const char *proj = o.projector ? o.projector : "mlp";
+    const int qwen = !strcmp(proj, "qwen2vl") ? 1 : !strcmp(proj, "qwen2.5vl") ? 2 : 0;
+    if (!qwen && strcmp(proj, "mlp")) { fprintf(stderr, "make_tiny_llava: --projector: mlp, qwen2vl or qwen2.5vl\n"); return 2; }
+    if (qwen) {
+        if (o.lm) { fprintf(stderr, "make_tiny_llava: a Qwen pair's LM is written by tools/gguf_write --arch qwen2vl\n"); return 2; }
+        o.image = 560; o.patch = 14; o.hidden = 64; o.vheads = 4; o.vff = 128; o.blocks = qwen == 2 ? 4 : 3;
+        if (!o.wa_pattern) o.wa_pattern = 2;
+    }
     for (int k = 0; k < 15; k++) if (set[k]) *fields[k] = vals[k];
     if (!o.n_out) o.n_out = o.embd;
     if (!o.mid) o.mid = o.n_out;
@@ -393,13 +489,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "make_tiny_llava: bad LM shape\n");
         return 2;
     }
-    if (o.mm && (o.patch <= 0 || o.image % o.patch || o.hidden % o.vheads || o.blocks <= 0 || o.vff <= 0 || o.n_out <= 0 || o.mid <= 0)) {
+    if (o.mm && (o.patch <= 0 || o.image % o.patch || o.hidden % o.vheads || o.blocks <= 0 || o.vff <= 0 || o.n_out <= 0 || o.mid <= 0 ||
+                 (qwen && ((o.hidden / o.vheads) % 4 || o.vff == o.hidden || o.wa_pattern <= 0)))) {
         fprintf(stderr, "make_tiny_llava: bad mmproj shape\n");
         return 2;
     }
     eng_tables_init();
     int rc = 0;
     if (o.lm) rc = write_lm(&o, lt);
-    if (!rc && o.mm) rc = write_mmproj(&o, mt);
+    if (!rc && o.mm) rc = qwen ? write_mmproj_qwen(&o, mt, qwen == 2) : write_mmproj(&o, mt);
     return rc;
 }

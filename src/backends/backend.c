@@ -15,8 +15,14 @@ static const struct backend_ops *const registry[] = {
     NULL,
 };
 
+/* Old names that keep working: the native engine was the "llava" backend
+ * before it also ran Qwen2-VL / Qwen2.5-VL. */
+static const struct { const char *alias, *name; } aliases[] = { { "llava", "native" } };
+
 const struct backend_ops *backend_find(const char *name)
 {
+    for (size_t a = 0; a < sizeof aliases / sizeof aliases[0]; a++)
+        if (!strcmp(aliases[a].alias, name)) name = aliases[a].name;
     for (int i = 0; registry[i]; i++)
         if (!strcmp(registry[i]->name, name)) return registry[i];
     char known[256] = "";
@@ -24,7 +30,7 @@ const struct backend_ops *backend_find(const char *name)
         strncat(known, i ? ", " : "", sizeof known - strlen(known) - 1);
         strncat(known, registry[i]->name, sizeof known - strlen(known) - 1);
     }
-    err_set(RC_ECONFIG, "unknown backend '%s' (known: %s)", name, known);
+    err_set(RC_ECONFIG, "unknown backend '%s' (known: %s; llava = native)", name, known);
     return NULL;
 }
 

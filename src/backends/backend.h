@@ -6,7 +6,10 @@
  *   responses  (backend_responses.c) replays answers recorded elsewhere: how
  *              API models are scored, and the model-free path the pipeline
  *              tests take.
- *   llava      (backend_llava.c) the native engine: CLIP + projector + LLaMA.
+ *   native     (backend_llava.c; "llava" is an alias) the native engine: a
+ *              language model + mmproj pair, LLaVA-1.5 (CLIP + projector +
+ *              LLaMA) or Qwen2-VL / Qwen2.5-VL (dynamic-resolution tower +
+ *              merger + qwen2vl), the family read from the files.
  */
 #ifndef MMSAFE_BACKEND_H
 #define MMSAFE_BACKEND_H

@@ -1,17 +1,22 @@
 /*
- * backend_llava.c - the native engine as a backend: a LLaVA-1.5 checkpoint
- * (language-model GGUF + mmproj GGUF) loaded once per rank and model, kept
- * for all of that model's items.  Per item: encode the image with the CLIP
- * tower + projector, prefill the templated prompt with the image spliced at
- * its marker, and read the verdict off the next-token logits of the answer
- * tokens (p_unsafe = P("No") among the candidates; "Yes" means safe).
- * Optionally also generate up to max_new_tokens greedily: the text is stored
- * as the response and the agreement of text and logit verdicts is reported.
- * Options: model, mmproj, vision_mode (llava | llama.cpp), template (auto,
- * the default, or a name engine.h lists: llama3, chatml, mistral-*, vicuna,
- * llava_v1, raw, ...), system, answers (["Yes", "No"]), max_new_tokens,
- * threads, arith (fast | exact), n_ctx.  The template `auto` resolves to, and
- * why, is reported by check as the model's settings (recorded in the results).
+ * backend_llava.c - the native engine as a backend ("native"; "llava" is an
+ * alias): a checkpoint (language-model GGUF + mmproj GGUF: LLaVA-1.5, or
+ * Qwen2-VL / Qwen2.5-VL, the family read from the mmproj's projector type and
+ * the pair checked before any item) loaded once per rank and model, kept for
+ * all of that model's items.  Per item: encode the image with the vision tower
+ * + projector, prefill the templated prompt with the image spliced at its
+ * marker, and read the verdict off the next-token logits of the answer tokens
+ * (p_unsafe = P("No") among the candidates; "Yes" means safe).  Optionally
+ * also generate up to max_new_tokens greedily: the text is stored as the
+ * response and the agreement of text and logit verdicts is reported.
+ * Options: model, mmproj, vision_mode (llava = original | llama.cpp), template
+ * (auto, the default, or a name engine.h lists: llama3, chatml, mistral-*,
+ * vicuna, llava_v1, qwen-vl, raw, ...; auto is qwen-vl for a qwen2vl model),
+ * system, answers (["Yes", "No"]), max_new_tokens, threads, arith (fast |
+ * exact), n_ctx, and for Qwen min_image_tokens / max_image_tokens (the image
+ * buffer is allocated once, at the cap; an image whose prompt does not fit
+ * n_ctx is an item error).  The template `auto` resolves to, and why, is
+ * reported by check as the model's settings (recorded in the results).
  */
 #include "backend.h"
 #include "engine/engine.h"
@@ -27,13 +32,14 @@
 #include <string.h>
 
 static const char *const known_keys[] = {
-    "model", "mmproj", "vision_mode", "template", "system", "answers", "max_new_tokens", "threads", "arith", "n_ctx", NULL
+    "model", "mmproj", "vision_mode", "template", "system", "answers", "max_new_tokens", "threads", "arith", "n_ctx",
+    "min_image_tokens", "max_image_tokens", NULL
 };
 
 struct lopts {
     char *model, *mmproj, *system;
     char yes[64], no[64];
-    int vision_mode, tmpl, max_new, threads, arith, n_ctx;
+    int vision_mode, tmpl, max_new, threads, arith, n_ctx, min_tokens, max_tokens;
 };
 
 #define WHY_CAP 320
@@ -48,8 +54,8 @@ struct lctx {
     struct eng_answers ans;
     int tmpl;                 /* the template used: o.tmpl with auto / mistral resolved for this model */
     char tmpl_why[WHY_CAP];   /* how auto chose it ("" when named in the job) */
-    float *embd;              /* n_img x n_embd */
-    int n_img;
+    float *embd;              /* n_img x n_embd: n_img = the most tokens an image can give */
+    int n_img, qwen;
     char *text;               /* generated text / answer */
     size_t text_cap;
     long n_gen, n_agree;
@@ -86,14 +92,14 @@ static int parse_opts(const struct model_spec *m, const struct job *j, struct lo
     int rc = backend_check_keys(m, j, known_keys);
     const char *s;
     if (!rc) rc = str_opt(m, j, "model", &s);
-    if (!rc && !s) rc = err_set(RC_ECONFIG, "%s: model '%s': backend llava needs \"model\": \"LM.gguf\"", j->path, m->name);
+    if (!rc && !s) rc = err_set(RC_ECONFIG, "%s: model '%s': backend %s needs \"model\": \"LM.gguf\"", j->path, m->name, m->backend);
     if (!rc) o->model = util_join(j->dir, s);
     if (!rc) rc = str_opt(m, j, "mmproj", &s);
-    if (!rc && !s) rc = err_set(RC_ECONFIG, "%s: model '%s': backend llava needs \"mmproj\": \"mmproj.gguf\"", j->path, m->name);
+    if (!rc && !s) rc = err_set(RC_ECONFIG, "%s: model '%s': backend %s needs \"mmproj\": \"mmproj.gguf\"", j->path, m->name, m->backend);
     if (!rc) o->mmproj = util_join(j->dir, s);
     if (!rc) rc = str_opt(m, j, "vision_mode", &s);
     if (!rc && eng_vision_mode_parse(s ? s : "llava", &o->vision_mode))
-        rc = err_set(RC_ECONFIG, "%s: model '%s': \"vision_mode\" must be \"llava\" or \"llama.cpp\"", j->path, m->name);
+        rc = err_set(RC_ECONFIG, "%s: model '%s': \"vision_mode\" must be \"llava\" or \"llama.cpp\" (\"original\" = \"llava\")", j->path, m->name);
     if (!rc) rc = str_opt(m, j, "template", &s);
     if (!rc && eng_template_parse(s ? s : "auto", &o->tmpl))
         rc = err_set(RC_ECONFIG, "%s: model '%s': %s", j->path, m->name, eng_errmsg());
@@ -107,6 +113,11 @@ static int parse_opts(const struct model_spec *m, const struct job *j, struct lo
     if (!rc) rc = int_opt(m, j, "max_new_tokens", 0, 4096, &o->max_new);
     if (!rc) rc = int_opt(m, j, "threads", 1, 4096, &o->threads);
     if (!rc) rc = int_opt(m, j, "n_ctx", 64, 1 << 20, &o->n_ctx);
+    if (!rc) rc = int_opt(m, j, "min_image_tokens", 1, 1 << 20, &o->min_tokens);
+    if (!rc) rc = int_opt(m, j, "max_image_tokens", 1, 1 << 20, &o->max_tokens);
+    if (!rc && o->min_tokens && o->max_tokens && o->min_tokens > o->max_tokens)
+        rc = err_set(RC_ECONFIG, "%s: model '%s': \"min_image_tokens\" %d is above \"max_image_tokens\" %d", j->path, m->name,
+                     o->min_tokens, o->max_tokens);
     const struct opt *a = model_opt(m, "answers");
     if (!rc && a) {
         /* ["Yes", "No"]: the safe answer first */
@@ -143,18 +154,29 @@ static int lload(struct lctx *l, const struct model_spec *ms, const struct job *
     if (rc) return err_set(rc, "%s: %s", l->o.model, eng_errmsg());
     rc = eng_vision_open(l->o.mmproj, &l->v);
     if (rc) return err_set(rc, "%s: %s", l->o.mmproj, eng_errmsg());
+    /* a mismatched pair is a run-level error, before any item */
     if (eng_vision_n_embd(l->v) != eng_n_embd(l->m))
         return err_set(RC_ECONFIG, "%s: model '%s': the projector of %s outputs %d values per image token but %s has n_embd %d "
                        "(an mmproj for another model size?)", j->path, ms->name, l->o.mmproj, eng_vision_n_embd(l->v),
                        l->o.model, eng_n_embd(l->m));
+    if (eng_vl_check_pair(l->m, l->v))
+        return err_set(RC_ECONFIG, "%s: model '%s': %s and %s are not a pair: %s", j->path, ms->name, l->o.model,
+                       l->o.mmproj, eng_errmsg());
+    l->qwen = eng_vision_family(l->v) != ENG_VISION_CLIP;
+    if (eng_vision_set_token_limits(l->v, l->o.min_tokens, l->o.max_tokens))
+        return err_set(RC_ECONFIG, "%s: model '%s': %s", j->path, ms->name, eng_errmsg());
     rc = eng_answers_resolve(l->m, l->o.yes, l->o.no, &l->ans);
     if (rc) return err_set(RC_ECONFIG, "%s: model '%s': %s", j->path, ms->name, eng_errmsg());
     rc = eng_template_resolve(l->m, l->o.tmpl, &l->tmpl, l->tmpl_why, sizeof l->tmpl_why);
     if (rc) return err_set(RC_ECONFIG, "%s: model '%s': %s: %s", j->path, ms->name, l->o.model, eng_errmsg());
     if (!full) return RC_OK;
+    /* an item needs ~650 positions with LLaVA, the image's tokens (at most the cap) + the
+     * text with Qwen; the KV cache is sized by n_ctx */
+    const int want = l->qwen ? eng_vision_n_tokens(l->v) + 512 : 2048;
     int n_ctx = l->o.n_ctx > 0 ? l->o.n_ctx : eng_n_ctx_train(l->m);
-    if (!l->o.n_ctx && n_ctx > 2048) n_ctx = 2048;    /* an item needs ~650 positions; the KV cache is sized by n_ctx */
-    struct eng_params p = { .n_threads = l->o.threads, .arith = l->o.arith, .kv_type = ENG_KV_AUTO, .n_ctx = n_ctx };
+    if (!l->o.n_ctx && n_ctx > want) n_ctx = want;
+    struct eng_params p = { .n_threads = l->o.threads, .arith = l->o.arith, .kv_type = ENG_KV_AUTO, .n_ctx = n_ctx,
+                            .file_eps = l->qwen && l->o.vision_mode == ENG_VISION_LLAVA };
     if ((rc = eng_ctx_new(l->m, &p, &l->c))) return err_set(rc, "%s: %s", l->o.model, eng_errmsg());
     if ((rc = eng_vision_ctx_new(l->v, &p, &l->vc))) return err_set(rc, "%s: %s", l->o.mmproj, eng_errmsg());
     l->n_img = eng_vision_n_tokens(l->v);
@@ -226,7 +248,8 @@ static int leval(void *ctx, size_t idx, const struct item *it, const struct imag
     (void)idx;
     struct lctx *l = ctx;
     out->text = NULL;
-    int rc = eng_vision_encode(l->vc, l->o.vision_mode, img->rgb, img->w, img->h, l->embd);
+    int gw = 0, gh = 0;
+    int rc = eng_vision_encode_grid(l->vc, l->o.vision_mode, img->rgb, img->w, img->h, l->embd, &gw, &gh);
     if (rc) {
         out->error = rc == RC_ENOMEM ? IE_BACKEND : IE_IMAGE;
         snprintf(out->reason, sizeof out->reason, "cannot encode the image: %s", eng_errmsg());
@@ -237,7 +260,7 @@ static int leval(void *ctx, size_t idx, const struct item *it, const struct imag
     if (rc) return err_set(rc, "%s", eng_errmsg());
     eng_ctx_reset(l->c);
     int n_pos = 0;
-    rc = eng_llava_prefill(l->c, prompt, l->embd, l->n_img, 0, &n_pos);
+    rc = eng_vl_prefill(l->c, prompt, l->embd, gw, gh, 0, &n_pos);
     free(prompt);
     if (rc) {
         out->error = rc == RC_ECTX ? IE_CONTEXT : rc == RC_EINPUT ? IE_PROMPT : IE_BACKEND;
@@ -278,7 +301,7 @@ static int leval(void *ctx, size_t idx, const struct item *it, const struct imag
 }
 
 const struct backend_ops backend_llava = {
-    .name = "llava",
+    .name = "native",
     .needs_pixels = 1,
     .check = lcheck,
     .open = lopen,

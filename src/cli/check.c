@@ -62,7 +62,7 @@ int cmd_check(int argc, char **argv)
         if (!ops) { err_prefix("%s: model '%s'", job.path, job.models[m].name); rc = RC_ECONFIG; break; }
         char settings[4096];
         rc = ops->check(&job.models[m], &job, &man, settings, sizeof settings);
-        if (!rc) printf("model %s: backend %s: ok%s%s\n", job.models[m].name, ops->name, settings[0] ? " " : "", settings);
+        if (!rc) printf("model %s: backend %s: ok%s%s\n", job.models[m].name, job.models[m].backend, settings[0] ? " " : "", settings);
     }
     if (rc) { log_error("%s", err_msg()); manifest_release(&man); job_release(&job); return EXIT_ERR; }
 

@@ -24,6 +24,8 @@ int cmd_embed_image(int argc, char **argv);  /* cmd_vision.c */
 /* `logits` with --mmproj/--image (cmd_vision.c; cmd_logits hands over) and its --help part */
 int cmd_logits_image(int argc, char **argv);
 const char *cmd_logits_image_help(void);
+int cmd_generate_image(int argc, char **argv);
+const char *cmd_generate_image_help(void);
 
 /* Small argv helpers shared by the commands. */
 int cli_is_help(const char *a);                        /* -h / --help */

@@ -339,8 +339,11 @@ int cmd_generate(int argc, char **argv)
                "  --threads N          OpenMP threads (default 1)\n"
                "  --ctx N              context size (default: the model's context_length)\n%s", COMMON_HELP,
                TMPL_HELP, ARITH_HELP);
+        fputs(cmd_generate_image_help(), stdout);
         return EXIT_OK;
     }
+    for (int i = 1; i < argc; i++)   /* an image prompt: cmd_vision.c */
+        if (!strcmp(argv[i], "--mmproj") || !strcmp(argv[i], "--image")) return cmd_generate_image(argc, argv);
     struct mopts o;
     int r = parse_opts("generate", argc, argv, &o, 0, MO_N | MO_COMPUTE | MO_TMPL | MO_EOS);
     if (r) return r;

@@ -1,9 +1,10 @@
 /*
  * cmd_vision.c - the vision commands: `preprocess` (image -> the normalised
- * (3, S, S) tensor the CLIP tower sees) and `embed-image` (image -> the
- * projected n_tokens x n_embd rows the LM receives).  A thin front-end:
- * image.c decodes, engine.h does the rest.  No MPI here.
- * Outputs are raw little-endian float32 with no header, row-major.
+ * (3, H, W) tensor the vision tower sees: S x S for CLIP, the image's own
+ * dynamic size for Qwen2-VL / Qwen2.5-VL) and `embed-image` (image -> the
+ * projected n_tokens x n_embd rows the LM receives), and `logits` / `generate`
+ * with an image.  A thin front-end: image.c decodes, engine.h does the rest.
+ * No MPI here.  Outputs are raw little-endian float32 with no header, row-major.
  */
 #include "cli.h"
 #include "engine/engine.h"
@@ -20,19 +21,26 @@
 
 struct vopts {
     const char *mmproj, *image, *out;
-    int mode, threads, arith, kv, timings;
+    int mode, threads, arith, kv, timings, min_tokens, max_tokens;
     uint64_t max_pixels;
 };
 
 static const char *VISION_HELP =
-    "  --mmproj FILE        the vision projector GGUF (general.architecture = clip, projector mlp)\n"
+    "  --mmproj FILE        the vision projector GGUF (general.architecture = clip; projector mlp:\n"
+    "                       LLaVA-1.5, qwen2vl_merger / qwen2.5vl_merger: Qwen2-VL / Qwen2.5-VL)\n"
     "  --image FILE         a JPEG, PNG, WebP or binary PPM (P6) file (the format is read from the bytes)\n"
-    "  --vision-mode MODE   llava (default) or llama.cpp.\n"
+    "  --vision-mode MODE   llava (default) or llama.cpp (original = llava).\n"
     "                       llava: the original LLaVA-1.5 computation: pad to a square with the mean\n"
     "                       colour, Pillow bicubic to S x S, class token first, every stored block,\n"
-    "                       exact GELU in the projector.\n"
+    "                       exact GELU in the projector.  Qwen: Hugging Face's processor (the image\n"
+    "                       stretched with Pillow bicubic to sides of multiples of 28, Python's\n"
+    "                       rounding) and erf GELU in the merger.\n"
     "                       llama.cpp: what llama.cpp (3f545be) computes: aspect-fit letterbox with\n"
-    "                       its own bicubic, class token last, one block fewer, tanh GELU.\n"
+    "                       its own bicubic, class token last, one block fewer, tanh GELU.  Qwen: the\n"
+    "                       image letterboxed (bilinear, black) at sides of multiples of 28, tanh GELU.\n"
+    "  --min-image-tokens N Qwen: image tokens (one per 28 x 28 px) an image is resized to have at\n"
+    "                       least (default 8 in llama.cpp mode, 4 original)\n"
+    "  --max-image-tokens N Qwen: ... and at most (default 4096)\n"
     "  --max-pixels N       refuse images above N pixels (default 67108864)\n"
     "  -o FILE              write the float32 output here (raw, little-endian, no header)\n"
     "  --timings            print how long each step took (stderr)\n";
@@ -63,6 +71,12 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct vopts *o, i
             NEEDV();
             if (eng_vision_mode_parse(v, &o->mode))
                 return cli_usage_error(cmd, "--vision-mode: expected llava or llama.cpp, got '%s'", v);
+        } else if (!strcmp(a, "--min-image-tokens") || !strcmp(a, "--max-image-tokens")) {
+            NEEDV();
+            uint64_t t;
+            if (parse_u64(cmd, a, v, 1, 1 << 20, &t)) return EXIT_USAGE;
+            if (!strcmp(a, "--min-image-tokens")) o->min_tokens = (int)t;
+            else o->max_tokens = (int)t;
         } else if (!strcmp(a, "--max-pixels")) {
             NEEDV();
             if (parse_u64(cmd, a, v, 1, UINT64_C(1) << 40, &o->max_pixels)) return EXIT_USAGE;
@@ -87,7 +101,15 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct vopts *o, i
     if (!o->mmproj) return cli_usage_error(cmd, "--mmproj is required");
     if (!o->image) return cli_usage_error(cmd, "--image is required");
     if (!o->out) return cli_usage_error(cmd, "-o OUT.bin is required");
+    if (o->min_tokens && o->max_tokens && o->min_tokens > o->max_tokens)
+        return cli_usage_error(cmd, "--min-image-tokens %d is above --max-image-tokens %d", o->min_tokens, o->max_tokens);
     return EXIT_OK;
+}
+
+/* The mode's name for the file's family ("original" for Qwen's llava mode). */
+static const char *mode_name(const struct eng_vision *v, int mode)
+{
+    return mode == ENG_VISION_LLAVA && eng_vision_family(v) != ENG_VISION_CLIP ? "original" : eng_vision_mode_name(mode);
 }
 
 static int write_floats(const char *path, const float *x, size_t n)
@@ -105,8 +127,10 @@ static int load_inputs(const struct vopts *o, struct eng_vision **v, struct imag
 {
     *v = NULL;
     memset(img, 0, sizeof *img);
-    if (eng_vision_open(o->mmproj, v)) {
+    if (eng_vision_open(o->mmproj, v) || eng_vision_set_token_limits(*v, o->min_tokens, o->max_tokens)) {
         fprintf(stderr, "mmsafe: error: %s: %s\n", o->mmproj, eng_errmsg());
+        eng_vision_free(*v);
+        *v = NULL;
         return EXIT_ERR;
     }
     struct image_limits lim = { o->max_pixels };
@@ -125,11 +149,12 @@ int cmd_preprocess(int argc, char **argv)
 {
     if (argc > 1 && cli_is_help(argv[1])) {
         printf("usage: mmsafe preprocess --mmproj MMPROJ.gguf --image IMAGE [--vision-mode llava|llama.cpp]\n"
-               "                         [--max-pixels N] -o OUT.bin\n\n"
+               "                         [--min-image-tokens N] [--max-image-tokens N] [--max-pixels N] -o OUT.bin\n\n"
                "Decodes the image and writes the normalised tensor the vision tower sees:\n"
-               "float32 [3, S, S] (planar RGB, rows top to bottom), S = the mmproj's image_size,\n"
-               "normalised with its image_mean / image_std.  Preprocessing is single-threaded\n"
-               "and exact: --threads, --arith and --kv are refused.\n\n%s", VISION_HELP);
+               "float32 [3, H, W] (planar RGB, rows top to bottom): H = W = the mmproj's image_size\n"
+               "for CLIP, the image's own dynamic size (multiples of 28) for Qwen; normalised with\n"
+               "its image_mean / image_std.  Preprocessing is single-threaded and exact:\n"
+               "--threads, --arith and --kv are refused.\n\n%s", VISION_HELP);
         return EXIT_OK;
     }
     struct vopts o;
@@ -139,18 +164,18 @@ int cmd_preprocess(int argc, char **argv)
     struct image img;
     double t_dec = 0, t0;
     if (load_inputs(&o, &v, &img, &t_dec)) return EXIT_ERR;
-    const size_t S = (size_t)eng_vision_image_size(v);
-    float *pre = malloc(3 * S * S * sizeof(float));
-    int rc = EXIT_ERR;
-    if (!pre) fprintf(stderr, "mmsafe: error: out of memory\n");
+    int iw = 0, ih = 0, gw, gh, rc = EXIT_ERR;
+    float *pre = NULL;
+    if (eng_vision_geometry(v, o.mode, img.w, img.h, &iw, &ih, &gw, &gh))
+        fprintf(stderr, "mmsafe: error: %s: %s\n", o.image, eng_errmsg());
+    else if (!(pre = malloc((size_t)3 * iw * ih * sizeof(float)))) fprintf(stderr, "mmsafe: error: out of memory\n");
     else if (t0 = util_now(), eng_vision_preprocess(v, o.mode, img.rgb, img.w, img.h, pre))
         fprintf(stderr, "mmsafe: error: %s: %s\n", o.image, eng_errmsg());
     else if (o.timings && (fprintf(stderr, "timings: decode %.2f ms (%s %dx%d), preprocess %.2f ms (%s mode)\n", t_dec,
-                                   img.format, img.w, img.h, (util_now() - t0) * 1e3, eng_vision_mode_name(o.mode)), 0))
+                                   img.format, img.w, img.h, (util_now() - t0) * 1e3, mode_name(v, o.mode)), 0))
         ;
-    else if ((rc = write_floats(o.out, pre, 3 * S * S)) == EXIT_OK)
-        printf("%s: float32 [3, %zu, %zu] (%s mode; %s image %dx%d)\n", o.out, S, S,
-               eng_vision_mode_name(o.mode), img.format, img.w, img.h);
+    else if ((rc = write_floats(o.out, pre, (size_t)3 * iw * ih)) == EXIT_OK)
+        printf("%s: float32 [3, %d, %d] (%s mode; %s image %dx%d)\n", o.out, ih, iw, mode_name(v, o.mode), img.format, img.w, img.h);
     free(pre);
     image_release(&img);
     eng_vision_free(v);
@@ -161,10 +186,12 @@ int cmd_embed_image(int argc, char **argv)
 {
     if (argc > 1 && cli_is_help(argv[1])) {
         printf("usage: mmsafe embed-image --mmproj MMPROJ.gguf --image IMAGE [--vision-mode llava|llama.cpp]\n"
+               "                          [--min-image-tokens N] [--max-image-tokens N]\n"
                "                          [--threads N] [--arith fast|exact] [--kv f16|f32] [--max-pixels N] -o OUT.bin\n\n"
-               "Decodes the image, runs the CLIP vision tower and the MLP projector, and writes\n"
-               "the image embeddings: float32 [n_tokens, n_embd], row i = the LM's input at image\n"
-               "position i (576 x 4096 for LLaVA-1.5-7B).\n\n%s"
+               "Decodes the image, runs the vision tower and the projector, and writes the image\n"
+               "embeddings: float32 [n_tokens, n_embd], row i = the LM's input at image position i\n"
+               "(576 x 4096 for LLaVA-1.5-7B; Qwen: gw x gh tokens in row-major order, one per\n"
+               "28 x 28 px of the resized image).\n\n%s"
                "  --threads N          OpenMP threads (default 1)\n"
                "  --arith MODE         fast (default): llama.cpp's F16 roundings (im2col, activations of\n"
                "                       F16 weights, GELU tables); exact: plain float32\n"
@@ -185,23 +212,29 @@ int cmd_embed_image(int argc, char **argv)
     p.arith = o.arith;
     p.kv_type = o.kv;
     struct eng_vision_ctx *c = NULL;
-    const size_t nt = (size_t)eng_vision_n_tokens(v), ne = (size_t)eng_vision_n_embd(v);
-    const size_t S = (size_t)eng_vision_image_size(v);
-    float *out = malloc(nt * ne * sizeof(float)), *pre = malloc(3 * S * S * sizeof(float));
-    int rc = EXIT_ERR;
-    if (!out || !pre) fprintf(stderr, "mmsafe: error: out of memory\n");
+    int iw = 0, ih = 0, gw = 0, gh = 0, rc = EXIT_ERR;
+    const size_t ne = (size_t)eng_vision_n_embd(v);
+    size_t nt = 0;
+    float *out = NULL, *pre = NULL;
+    if (eng_vision_geometry(v, o.mode, img.w, img.h, &iw, &ih, &gw, &gh))
+        fprintf(stderr, "mmsafe: error: %s: %s\n", o.image, eng_errmsg());
+    else if (nt = (size_t)gw * gh, !(out = malloc(nt * ne * sizeof(float))) || !(pre = malloc((size_t)3 * iw * ih * sizeof(float))))
+        fprintf(stderr, "mmsafe: error: out of memory\n");
     else if (eng_vision_ctx_new(v, &p, &c)) fprintf(stderr, "mmsafe: error: %s: %s\n", o.mmproj, eng_errmsg());
     else if (t0 = util_now(), eng_vision_preprocess(v, o.mode, img.rgb, img.w, img.h, pre))
         fprintf(stderr, "mmsafe: error: %s: %s\n", o.image, eng_errmsg());
-    else if (t_pre = (util_now() - t0) * 1e3, t0 = util_now(), eng_vision_encode_pre(c, o.mode, pre, out))
+    else if (t_pre = (util_now() - t0) * 1e3, t0 = util_now(), eng_vision_encode_pre_wh(c, o.mode, pre, iw, ih, out))
         fprintf(stderr, "mmsafe: error: %s: %s\n", o.image, eng_errmsg());
     else if (t_enc = (util_now() - t0) * 1e3, o.timings && (fprintf(stderr, "timings: decode %.2f ms (%s %dx%d), preprocess %.2f ms (%s mode), "
                                    "encode %.1f ms (%zu tokens, %d thread(s))\n", t_dec, img.format, img.w, img.h, t_pre,
-                                   eng_vision_mode_name(o.mode), t_enc, nt, o.threads), 0))
+                                   mode_name(v, o.mode), t_enc, nt, o.threads), 0))
         ;
-    else if ((rc = write_floats(o.out, out, nt * ne)) == EXIT_OK)
-        printf("%s: float32 [%zu, %zu] (%s mode, %s arithmetic; %s image %dx%d)\n", o.out, nt, ne,
-               eng_vision_mode_name(o.mode), eng_arith_name(o.arith), img.format, img.w, img.h);
+    else if ((rc = write_floats(o.out, out, nt * ne)) == EXIT_OK) {
+        printf("%s: float32 [%zu, %zu] (%s mode, %s arithmetic; %s image %dx%d", o.out, nt, ne,
+               mode_name(v, o.mode), eng_arith_name(o.arith), img.format, img.w, img.h);
+        if (eng_vision_family(v) != ENG_VISION_CLIP) printf(" -> %dx%d px, %d x %d tokens", iw, ih, gw, gh);
+        printf(")\n");
+    }
     free(out);
     free(pre);
     eng_vision_ctx_free(c);
@@ -215,35 +248,45 @@ int cmd_embed_image(int argc, char **argv)
  * hands over here when --mmproj or --image is on its command line. */
 
 static const char *const LOGITS_IMAGE_HELP =
-    "\nWith an image (--mmproj and --image), the prompt goes through the LLaVA-1.5 path:\n"
-    "the question is put into the template with the image at its marker, the image is\n"
-    "encoded by the CLIP tower + projector, the text parts are tokenized separately\n"
-    "(BOS first, special tokens parsed, as llama.cpp's mtmd does), and the image rows\n"
-    "take the marker's place:\n"
+    "\nWith an image (--mmproj and --image), the prompt goes through the multimodal path\n"
+    "(LLaVA-1.5, Qwen2-VL or Qwen2.5-VL: the family comes from the mmproj, and a language\n"
+    "model that does not pair with it is refused): the question is put into the template\n"
+    "with the image at its marker, the image is encoded by the vision tower + projector,\n"
+    "the text parts are tokenized separately (BOS first when the file says so, special\n"
+    "tokens parsed, as llama.cpp's mtmd does; Qwen: <|vision_start|> and <|vision_end|>\n"
+    "around the image), and the image rows take the marker's place (Qwen: with 2-D\n"
+    "M-RoPE positions):\n"
     "  mmsafe logits --model LM.gguf --mmproj MMPROJ.gguf --image IMAGE (--prompt Q | --prompt-file F)\n"
     "                [--template NAME] [--raw] [--system TEXT] [--vision-mode llava|llama.cpp]\n"
     "                [--answers YES,NO] [--print-tokens] [-o OUT.bin] [--top K] [--threads N] [--arith fast|exact]\n"
-    "                [--kv f16|f32] [--ctx N] [--no-bos] [--max-pixels N]\n"
-    "  --mmproj FILE        the vision projector GGUF (clip, projector mlp)\n"
+    "                [--kv f16|f32] [--ctx N] [--no-bos] [--max-pixels N] [--min-image-tokens N] [--max-image-tokens N]\n"
+    "  --mmproj FILE        the vision projector GGUF (clip; projector mlp, qwen2vl_merger or qwen2.5vl_merger)\n"
     "  --image FILE         a JPEG, PNG, WebP or binary PPM (P6) file; the format is read from the bytes\n"
     "  --template NAME      auto (default): the template the file's tokenizer.chat_template is,\n"
     "                       recognised by llama.cpp's markers (llama3, chatml, mistral-v7, ...);\n"
     "                       without one, vicuna for a SentencePiece vocabulary (LLaVA-1.5) and\n"
-    "                       chatml otherwise; stderr says which and why.\n"
+    "                       chatml otherwise; a qwen2vl model (Qwen2-VL / Qwen2.5-VL) gets qwen-vl;\n"
+    "                       stderr says which and why.\n"
     "                       vicuna: \"[SYSTEM\\n\\n]USER: <__media__>\\n{prompt}\\nASSISTANT:\";\n"
     "                       llava_v1: \"{SYSTEM} USER: <__media__>\\n{prompt} ASSISTANT:\" (LLaVA's own\n"
-    "                       system prompt by default); llama3, chatml, mistral-*: the image marker\n"
-    "                       opens the user turn; raw: the prompt as it is.\n"
+    "                       system prompt by default); qwen-vl: chatml with Qwen's default system\n"
+    "                       prompt \"You are a helpful assistant.\"; llama3, chatml, mistral-*: the image\n"
+    "                       marker opens the user turn; raw: the prompt as it is.\n"
     "                       Names: auto, llama3, chatml, mistral (the file's [INST] variant),\n"
     "                       mistral-v7, mistral-v7-tekken, mistral-v3, mistral-v3-tekken, mistral-v1,\n"
     "                       llama2, llama2-sys, llama2-sys-bos, llama2-sys-strip, vicuna, vicuna-orca,\n"
-    "                       llava_v1, raw\n"
+    "                       llava_v1, qwen-vl, raw\n"
     "  --raw                = --template raw: the prompt must contain the marker <__media__>\n"
     "  --system TEXT        system prompt (every template but raw)\n"
-    "  --vision-mode MODE   llava (default): the original LLaVA-1.5 computation (pad to a square, Pillow\n"
-    "                       bicubic, class token first, every stored block, erf GELU);\n"
-    "                       llama.cpp: what llama.cpp 3f545be computes (letterbox with its bicubic, class\n"
-    "                       token last, one block fewer, tanh GELU)\n"
+    "  --vision-mode MODE   llava (default): the original computation (= original). LLaVA-1.5: pad to a\n"
+    "                       square, Pillow bicubic, class token first, every stored block, erf GELU;\n"
+    "                       Qwen: Hugging Face's (stretched Pillow bicubic, erf GELU, the file's RMSNorm\n"
+    "                       epsilon); llama.cpp: what llama.cpp 3f545be computes (LLaVA: letterbox with\n"
+    "                       its bicubic, class token last, one block fewer, tanh GELU; Qwen: letterboxed\n"
+    "                       bilinear, tanh GELU, RMSNorm epsilon 0)\n"
+    "  --min-image-tokens N Qwen: image tokens (one per 28 x 28 px) an image is resized to have at\n"
+    "                       least (default 8 in llama.cpp mode, 4 original)\n"
+    "  --max-image-tokens N Qwen: ... and at most (default 4096); an image is scaled down to fit\n"
     "  --answers YES,NO     print the verdict line: delta = LSE(YES pieces) - LSE(NO pieces), p_no, the\n"
     "                       candidates' softmax mass (pieces with and without the leading space)\n"
     "  --print-tokens       print the assembled sequence as a JSON array (-1 at image positions)\n"
@@ -257,16 +300,19 @@ const char *cmd_logits_image_help(void) { return LOGITS_IMAGE_HELP; }
 
 struct iopts {
     const char *model, *mmproj, *image, *prompt, *prompt_file, *out, *system, *answers;
-    int mode, tmpl, threads, arith, kv, n_ctx, top, no_bos, print_tokens, timings;
+    int mode, tmpl, threads, arith, kv, n_ctx, top, no_bos, print_tokens, timings, min_tokens, max_tokens;
+    int n_gen;   /* generate: tokens to generate (-1: the logits command) */
+    int ignore_eos;
     uint64_t max_pixels;
 };
 
-static int iparse(int argc, char **argv, struct iopts *o)
+static int iparse(const char *cmd, int argc, char **argv, struct iopts *o)
 {
-    const char *cmd = "logits";
+    const int gen = !strcmp(cmd, "generate");
     memset(o, 0, sizeof *o);
     o->mode = ENG_VISION_LLAVA;
-    o->tmpl = ENG_TMPL_AUTO;
+    o->tmpl = ENG_TMPL_AUTO;   /* a qwen2vl model resolves it to qwen-vl */
+    o->n_gen = gen ? 16 : -1;
     o->threads = 1;
     o->arith = ENG_ARITH_FAST;
     o->kv = ENG_KV_AUTO;
@@ -279,13 +325,13 @@ static int iparse(int argc, char **argv, struct iopts *o)
         else if (!strcmp(a, "--image")) { NEEDV(); o->image = v; }
         else if (!strcmp(a, "--prompt")) { NEEDV(); o->prompt = v; }
         else if (!strcmp(a, "--prompt-file")) { NEEDV(); o->prompt_file = v; }
-        else if (!strcmp(a, "-o")) { NEEDV(); o->out = v; }
+        else if (!gen && !strcmp(a, "-o")) { NEEDV(); o->out = v; }
         else if (!strcmp(a, "--system")) { NEEDV(); o->system = v; }
-        else if (!strcmp(a, "--answers")) { NEEDV(); o->answers = v; }
+        else if (!gen && !strcmp(a, "--answers")) { NEEDV(); o->answers = v; }
         else if (!strcmp(a, "--raw")) o->tmpl = ENG_TMPL_RAW;
         else if (!strcmp(a, "--no-bos")) o->no_bos = 1;
         else if (!strcmp(a, "--parse-special")) { /* always on for image prompts */ }
-        else if (!strcmp(a, "--print-tokens")) o->print_tokens = 1;
+        else if (!gen && !strcmp(a, "--print-tokens")) o->print_tokens = 1;
         else if (!strcmp(a, "--timings")) o->timings = 1;
         else if (!strcmp(a, "--template")) {
             NEEDV();
@@ -309,10 +355,21 @@ static int iparse(int argc, char **argv, struct iopts *o)
             NEEDV();
             if (parse_u64(cmd, a, v, 1, 1 << 24, &x)) return EXIT_USAGE;
             o->n_ctx = (int)x;
-        } else if (!strcmp(a, "--top")) {
+        } else if (!gen && !strcmp(a, "--top")) {
             NEEDV();
             if (parse_u64(cmd, a, v, 1, 1 << 24, &x)) return EXIT_USAGE;
             o->top = (int)x;
+        } else if (gen && !strcmp(a, "--ignore-eos")) {
+            o->ignore_eos = 1;
+        } else if (gen && !strcmp(a, "-n")) {
+            NEEDV();
+            if (parse_u64(cmd, a, v, 1, 1 << 20, &x)) return EXIT_USAGE;
+            o->n_gen = (int)x;
+        } else if (!strcmp(a, "--min-image-tokens") || !strcmp(a, "--max-image-tokens")) {
+            NEEDV();
+            if (parse_u64(cmd, a, v, 1, 1 << 20, &x)) return EXIT_USAGE;
+            if (!strcmp(a, "--min-image-tokens")) o->min_tokens = (int)x;
+            else o->max_tokens = (int)x;
         } else if (!strcmp(a, "--max-pixels")) {
             NEEDV();
             if (parse_u64(cmd, a, v, 1, UINT64_C(1) << 40, &o->max_pixels)) return EXIT_USAGE;
@@ -327,8 +384,10 @@ static int iparse(int argc, char **argv, struct iopts *o)
     if (o->prompt && o->prompt_file) return cli_usage_error(cmd, "give either --prompt or --prompt-file, not both");
     if (!o->prompt && !o->prompt_file) return cli_usage_error(cmd, "no prompt (--prompt TEXT or --prompt-file F)");
     if (o->system && o->tmpl == ENG_TMPL_RAW) return cli_usage_error(cmd, "--system does not apply to the raw template (write it into the prompt)");
-    if (!o->out && !o->top && !o->answers && !o->print_tokens)
+    if (!gen && !o->out && !o->top && !o->answers && !o->print_tokens)
         return cli_usage_error(cmd, "nothing to do: give -o OUT.bin, --top K, --answers YES,NO and/or --print-tokens");
+    if (o->min_tokens && o->max_tokens && o->min_tokens > o->max_tokens)
+        return cli_usage_error(cmd, "--min-image-tokens %d is above --max-image-tokens %d", o->min_tokens, o->max_tokens);
     if (o->answers && (!strchr(o->answers, ',') || strchr(o->answers, ',') == o->answers || !strchr(o->answers, ',')[1]))
         return cli_usage_error(cmd, "--answers: expected YES,NO (e.g. Yes,No), got '%s'", o->answers);
     return EXIT_OK;
@@ -370,10 +429,10 @@ static void print_top(const struct eng_model *m, const float *lg, int nv, int k)
     free(best);
 }
 
-int cmd_logits_image(int argc, char **argv)
+static int run_image(const char *cmd, int argc, char **argv)
 {
     struct iopts o;
-    int r = iparse(argc, argv, &o);
+    int r = iparse(cmd, argc, argv, &o);
     if (r) return r;
     char *text = NULL, *prompt = NULL;
     size_t tlen = 0;
@@ -400,13 +459,19 @@ int cmd_logits_image(int argc, char **argv)
         if (why[0]) fprintf(stderr, "mmsafe: template %s (%s)\n", eng_template_name(t), why);
         if (eng_chat_prompt(t, o.system, o.prompt_file ? text : o.prompt, 1, &prompt)) { fprintf(stderr, "mmsafe: error: %s\n", eng_errmsg()); goto out; }
     }
-    if (eng_vision_open(o.mmproj, &v)) { fprintf(stderr, "mmsafe: error: %s: %s\n", o.mmproj, eng_errmsg()); goto out; }
+    if (eng_vision_open(o.mmproj, &v) || eng_vision_set_token_limits(v, o.min_tokens, o.max_tokens)) {
+        fprintf(stderr, "mmsafe: error: %s: %s\n", o.mmproj, eng_errmsg());
+        goto out;
+    }
     if (eng_vision_n_embd(v) != eng_n_embd(m)) {
         fprintf(stderr, "mmsafe: error: %s: the projector outputs %d values per image token but %s has n_embd %d "
                 "(an mmproj for another model size?)\n", o.mmproj, eng_vision_n_embd(v), o.model, eng_n_embd(m));
         goto out;
     }
-    const int nt = eng_vision_n_tokens(v), ne = eng_n_embd(m), nv = eng_n_vocab(m);
+    if (eng_vl_check_pair(m, v)) { fprintf(stderr, "mmsafe: error: %s + %s: %s\n", o.model, o.mmproj, eng_errmsg()); goto out; }
+    const int qwen = eng_vision_family(v) != ENG_VISION_CLIP;
+    const int ne = eng_n_embd(m), nv = eng_n_vocab(m);
+    int nt = 0, iw = 0, ih = 0, gw = 0, gh = 0;
     struct eng_answers ans;
     char yes[64], no[64];
     if (o.answers) {
@@ -415,6 +480,15 @@ int cmd_logits_image(int argc, char **argv)
         snprintf(no, sizeof no, "%s", comma + 1);
         if (eng_answers_resolve(m, yes, no, &ans)) { fprintf(stderr, "mmsafe: error: %s: %s\n", o.model, eng_errmsg()); goto out; }
     }
+    struct image_limits lim = { o.max_pixels };
+    t0 = util_now();
+    if (image_load(o.image, &lim, &img)) { fprintf(stderr, "mmsafe: error: %s\n", err_msg()); goto out; }
+    t_dec = (util_now() - t0) * 1e3;
+    if (eng_vision_geometry(v, o.mode, img.w, img.h, &iw, &ih, &gw, &gh)) {
+        fprintf(stderr, "mmsafe: error: %s: %s\n", o.image, eng_errmsg());
+        goto out;
+    }
+    nt = gw * gh;
     if (o.print_tokens) {
         int n = 0;
         if (eng_llava_tokens(m, prompt, nt, o.no_bos, &ids, &n, NULL)) {
@@ -425,18 +499,14 @@ int cmd_logits_image(int argc, char **argv)
         for (int i = 0; i < n; i++) printf("%s%d", i ? ", " : "", ids[i]);
         printf("]\n");
     }
-    struct image_limits lim = { o.max_pixels };
-    t0 = util_now();
-    if (image_load(o.image, &lim, &img)) { fprintf(stderr, "mmsafe: error: %s\n", err_msg()); goto out; }
-    t_dec = (util_now() - t0) * 1e3;
     struct eng_params p = ENG_PARAMS_DEFAULT;
     p.n_threads = o.threads;
     p.arith = o.arith;
     p.kv_type = o.kv;
     p.n_ctx = o.n_ctx;
-    const size_t S = (size_t)eng_vision_image_size(v);
+    p.file_eps = qwen && o.mode == ENG_VISION_LLAVA;   /* the original Qwen2-VL's RMSNorm epsilon */
     embd = malloc((size_t)nt * (size_t)ne * sizeof *embd);
-    pre = malloc(3 * S * S * sizeof *pre);
+    pre = malloc((size_t)3 * iw * ih * sizeof *pre);
     if (!embd || !pre) { fprintf(stderr, "mmsafe: error: out of memory\n"); goto out; }
     if (eng_vision_ctx_new(v, &p, &vc)) { fprintf(stderr, "mmsafe: error: %s: %s\n", o.mmproj, eng_errmsg()); goto out; }
     if (eng_ctx_new(m, &p, &c)) { fprintf(stderr, "mmsafe: error: %s: %s\n", o.model, eng_errmsg()); goto out; }
@@ -444,10 +514,10 @@ int cmd_logits_image(int argc, char **argv)
     if (eng_vision_preprocess(v, o.mode, img.rgb, img.w, img.h, pre)) { fprintf(stderr, "mmsafe: error: %s: %s\n", o.image, eng_errmsg()); goto out; }
     t_pre = (util_now() - t0) * 1e3;
     t0 = util_now();
-    if (eng_vision_encode_pre(vc, o.mode, pre, embd)) { fprintf(stderr, "mmsafe: error: %s: %s\n", o.image, eng_errmsg()); goto out; }
+    if (eng_vision_encode_pre_wh(vc, o.mode, pre, iw, ih, embd)) { fprintf(stderr, "mmsafe: error: %s: %s\n", o.image, eng_errmsg()); goto out; }
     t_enc = (util_now() - t0) * 1e3;
     t0 = util_now();
-    if (eng_llava_prefill(c, prompt, embd, nt, o.no_bos, &n_pos)) {
+    if (eng_vl_prefill(c, prompt, embd, qwen ? gw : nt, qwen ? gh : 1, o.no_bos, &n_pos)) {
         fprintf(stderr, "mmsafe: error: %s: %s\n", o.prompt_file ? o.prompt_file : "--prompt", eng_errmsg());
         goto out;
     }
@@ -457,8 +527,35 @@ int cmd_logits_image(int argc, char **argv)
         getrusage(RUSAGE_SELF, &ru);
         fprintf(stderr, "timings: decode %.2f ms (%s %dx%d), preprocess %.2f ms (%s mode), encode %.1f ms (%d tokens), "
                 "prefill %.1f ms (%d positions), %d thread(s), %s arithmetic, peak RSS %.0f MiB\n", t_dec, img.format, img.w,
-                img.h, t_pre, eng_vision_mode_name(o.mode), t_enc, nt, t_fill, n_pos, o.threads, eng_arith_name(o.arith),
+                img.h, t_pre, qwen && o.mode == ENG_VISION_LLAVA ? "original" : eng_vision_mode_name(o.mode), t_enc, nt, t_fill,
+                n_pos, o.threads, eng_arith_name(o.arith),
                 ru.ru_maxrss / 1024.0);
+    }
+    if (o.n_gen > 0) {   /* generate: greedy, as `mmsafe generate` prints it */
+        int32_t *gen = malloc((size_t)o.n_gen * sizeof *gen);
+        if (!gen) { fprintf(stderr, "mmsafe: error: out of memory\n"); goto out; }
+        int k = 0, bad = 0;
+        while (k < o.n_gen) {   /* as `mmsafe generate`: stops after an end-of-generation token */
+            gen[k] = eng_argmax(c);
+            if (!o.ignore_eos && eng_token_is_eog(m, gen[k++])) break;
+            if (k < o.n_gen && eng_decode(c, gen[k - 1])) { bad = 1; break; }
+        }
+        putchar('[');
+        for (int i = 0; i < k; i++) printf("%s%d", i ? ", " : "", gen[i]);
+        printf("]\n");
+        struct eng_utf8_hold hold = { { 0 }, 0 };
+        for (int i = 0; i < k; i++) {
+            char buf[256];
+            int l = eng_token_piece_stream(m, &hold, gen[i], 0, buf, sizeof buf);
+            fwrite(buf, 1, (size_t)l, stdout);
+        }
+        char buf[8];
+        fwrite(buf, 1, (size_t)eng_token_flush(&hold, buf, sizeof buf), stdout);
+        putchar('\n');
+        free(gen);
+        if (bad) { fprintf(stderr, "mmsafe: error: %s: %s\n", o.model, eng_errmsg()); goto out; }
+        r = EXIT_OK;
+        goto out;
     }
     const float *lg = eng_logits(c);
     if (o.out && write_floats(o.out, lg, (size_t)nv)) goto out;
@@ -483,3 +580,27 @@ out:
     eng_model_free(m);
     return r;
 }
+
+int cmd_logits_image(int argc, char **argv) { return run_image("logits", argc, argv); }
+
+static const char *const GENERATE_IMAGE_HELP =
+    "\nWith an image (--mmproj and --image), as `mmsafe logits` with an image (see its --help)\n"
+    "followed by the greedy continuation:\n"
+    "  mmsafe generate --model LM.gguf --mmproj MMPROJ.gguf --image IMAGE (--prompt Q | --prompt-file F) [-n N]\n"
+    "                  [--template NAME] [--raw] [--system TEXT] [--vision-mode llava|llama.cpp] [--ignore-eos]\n"
+    "                  [--threads N] [--arith fast|exact] [--kv f16|f32] [--ctx N] [--no-bos] [--max-pixels N]\n"
+    "                  [--min-image-tokens N] [--max-image-tokens N] [--timings]\n"
+    "  --mmproj FILE        the vision projector GGUF (clip; projector mlp, qwen2vl_merger or qwen2.5vl_merger)\n"
+    "  --image FILE         a JPEG, PNG, WebP or binary PPM (P6) file\n"
+    "  --template NAME      auto (default; qwen-vl for a qwen2vl model) or a name logits --help lists\n"
+    "  --raw                = --template raw: the prompt must contain the marker <__media__>\n"
+    "  --system TEXT        system prompt\n"
+    "  --vision-mode MODE   llava (= original; default) or llama.cpp\n"
+    "  --min-image-tokens N Qwen: the fewest image tokens (default 8, or 4 original)\n"
+    "  --max-image-tokens N Qwen: the most image tokens (default 4096)\n"
+    "  --max-pixels N       refuse images above N pixels (default 67108864)\n"
+    "  --timings            print how long each step took (stderr)\n"
+    "  --ignore-eos         do not stop at end-of-generation tokens: always N tokens\n";
+
+const char *cmd_generate_image_help(void) { return GENERATE_IMAGE_HELP; }
+int cmd_generate_image(int argc, char **argv) { return run_image("generate", argc, argv); }

@@ -29,7 +29,7 @@ static const char *const NAMES[ENG_TMPL_COUNT] = {
     [ENG_TMPL_MISTRAL_V3_TEKKEN] = "mistral-v3-tekken", [ENG_TMPL_MISTRAL_V7] = "mistral-v7",
     [ENG_TMPL_MISTRAL_V7_TEKKEN] = "mistral-v7-tekken", [ENG_TMPL_LLAMA2] = "llama2",
     [ENG_TMPL_LLAMA2_SYS] = "llama2-sys", [ENG_TMPL_LLAMA2_SYS_BOS] = "llama2-sys-bos",
-    [ENG_TMPL_LLAMA2_SYS_STRIP] = "llama2-sys-strip",
+    [ENG_TMPL_LLAMA2_SYS_STRIP] = "llama2-sys-strip", [ENG_TMPL_QWEN_VL] = "qwen-vl",
 };
 
 const char *eng_template_name(int tmpl)
@@ -84,6 +84,9 @@ int eng_chat_render(int tmpl, const struct eng_chat_msg *msg, int n, int add_ass
     *out = NULL;
     sb_str(&b, "");
     switch (tmpl) {
+    case ENG_TMPL_QWEN_VL:   /* Qwen2-VL's own template: a default system turn */
+        if (n == 0 || !role_is(&msg[0], "system")) sb_str(&b, "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n");
+        /* fall through */
     case ENG_TMPL_CHATML:
         for (int i = 0; i < n; i++) {
             sb_str(&b, "<|im_start|>"); sb_str(&b, msg[i].role); sb_str(&b, "\n");
@@ -381,6 +384,10 @@ int eng_template_resolve(const struct eng_model *m, int tmpl, int *out, char *wh
                        v->chat_template ? "the file's template is not an [INST] one" : "the file has none");
     *out = t;
     if (why) snprintf(why, cap, "%s: %s", eng_template_name(tmpl), w);
+    if (t == ENG_TMPL_CHATML && eng_uses_mrope(m)) {   /* Qwen2-VL / Qwen2.5-VL */
+        *out = ENG_TMPL_QWEN_VL;
+        if (why) snprintf(why, cap, "%s: %s; a qwen2vl model: qwen-vl (its default system prompt)", eng_template_name(tmpl), w);
+    }
     return RC_OK;
 }
 

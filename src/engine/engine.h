@@ -51,8 +51,10 @@ struct eng_params {
     int kv_type;     /* enum eng_kv */
     int n_ctx;       /* positions in the KV cache; <= 0: the model's context_length */
     int no_blas;     /* 1: hand-written kernels only, even for prefill (measurements) */
+    int file_eps;    /* qwen2vl: RMSNorm with the file's epsilon (the original model) instead of
+                        the reference's 0 */
 };
-#define ENG_PARAMS_DEFAULT { 1, ENG_ARITH_FAST, ENG_KV_AUTO, 0, 0 }
+#define ENG_PARAMS_DEFAULT { 1, ENG_ARITH_FAST, ENG_KV_AUTO, 0, 0, 0 }
 
 /* A position filled from an embedding row rather than a token (eng_prefill). */
 #define ENG_TOKEN_EMBD (-1)
@@ -124,6 +126,20 @@ void eng_ctx_set_threads(struct eng_ctx *c, int n_threads);
 int eng_prefill(struct eng_ctx *c, const int32_t *tokens, int n, const float *embd);
 /* Single-token decode: appends one token, computes its logits. */
 int eng_decode(struct eng_ctx *c, int32_t token);
+/* Positions.  eng_prefill / eng_decode give input i the next text position
+ * p = eng_ctx_pos(c) + i (KV slots and positions advance together; with M-RoPE
+ * the four components are (p, p, p, 0), as the reference's batches).  With
+ * M-RoPE (eng_uses_mrope: qwen2vl) an image is a grid of gw x gh tokens (row
+ * major) whose positions are (t, y, x, e) = (p0, p0 + row, p0 + column, 0),
+ * p0 = eng_ctx_pos(c), and the text after it resumes at p0 + max(gw, gh), as
+ * the reference assigns them; other models number image rows like text.
+ * eng_image_positions writes those n = gw*gh rows of four into pos and the
+ * position after the image into *next (a pure function, for tests);
+ * eng_prefill_image appends the image's embedding rows (n x n_embd) with them. */
+int eng_uses_mrope(const struct eng_model *m);
+int eng_ctx_pos(const struct eng_ctx *c);
+int eng_image_positions(const struct eng_model *m, int p0, int gw, int gh, int32_t *pos, int *next);
+int eng_prefill_image(struct eng_ctx *c, const float *embd, int gw, int gh);
 /* Logits of the last evaluated position (n_vocab floats), NULL before any evaluation. */
 const float *eng_logits(const struct eng_ctx *c);
 /* Greedy: argmax of the current logits (lowest id on ties). */
@@ -149,12 +165,34 @@ int eng_vision_mode_parse(const char *s, int *mode);  /* RC_OK or RC_ECONFIG */
 
 int eng_vision_open(const char *path, struct eng_vision **out);   /* RC_EIO/RC_EFORMAT/RC_ENOMEM */
 void eng_vision_free(struct eng_vision *v);                       /* accepts NULL */
-int eng_vision_image_size(const struct eng_vision *v);  /* S: the tower's input is S x S */
-int eng_vision_n_tokens(const struct eng_vision *v);    /* image tokens per image */
+int eng_vision_image_size(const struct eng_vision *v);  /* S: the tower's input is S x S (0: Qwen, dynamic) */
+int eng_vision_n_tokens(const struct eng_vision *v);    /* image tokens per image (Qwen: the most an image can give) */
 int eng_vision_n_embd(const struct eng_vision *v);      /* projector output width (= LM n_embd) */
 
+/* Families: the file's projector type.  ENG_VISION_CLIP is LLaVA-1.5 (CLIP ViT
+ * + mlp, a fixed S x S input and token count); the Qwen towers
+ * (qwen2vl_merger, qwen2.5vl_merger) take any image at a dynamic resolution
+ * (sides multiples of 28) and give gw x gh tokens, one per 2x2 patches, which
+ * the qwen2vl LM positions in 2-D (eng_prefill_image).  For them the vision
+ * modes are ENG_VISION_LLAMA_CPP (the reference: letterboxed bilinear resize,
+ * tanh-GELU merger) and ENG_VISION_LLAVA, read "original" (Hugging Face's
+ * processor and model: stretched Pillow-bicubic resize, erf-GELU merger). */
+enum eng_vision_family { ENG_VISION_CLIP = 0, ENG_VISION_QWEN2VL = 1, ENG_VISION_QWEN25VL = 2 };
+int eng_vision_family(const struct eng_vision *v);
+const char *eng_vision_family_name(int family);
+/* Qwen: the number of image tokens an image is resized to lie between (0 =
+ * default: 8 (llama.cpp mode) or 4 (original) .. 4096).  Set it before making
+ * contexts: they are sized for the maximum.  RC_ECONFIG for min > max.  A
+ * no-op for CLIP towers. */
+int eng_vision_set_token_limits(struct eng_vision *v, int min_tokens, int max_tokens);
+/* What a w x h image becomes: the tower's input in_w x in_h (the preprocessed
+ * tensor is (3, in_h, in_w)) and the LM's gw x gh image tokens (CLIP: S x S
+ * and n_tokens x 1).  RC_EINPUT for an image the limits cannot fit. */
+int eng_vision_geometry(const struct eng_vision *v, int mode, int w, int h, int *in_w, int *in_h, int *gw, int *gh);
+
 /* The normalised (3, S, S) float32 tensor the tower sees (caller allocates
- * 3*S*S floats).  RC_OK, RC_EINPUT or RC_ENOMEM. */
+ * 3*S*S floats; Qwen: (3, in_h, in_w) of eng_vision_geometry).  RC_OK,
+ * RC_EINPUT or RC_ENOMEM. */
 int eng_vision_preprocess(const struct eng_vision *v, int mode, const uint8_t *rgb, int w, int h,
                           float *out);
 
@@ -167,6 +205,10 @@ void eng_vision_ctx_free(struct eng_vision_ctx *c);   /* accepts NULL */
 int eng_vision_encode(struct eng_vision_ctx *c, int mode, const uint8_t *rgb, int w, int h, float *out);
 /* Encode an already preprocessed (3, S, S) tensor. */
 int eng_vision_encode_pre(struct eng_vision_ctx *c, int mode, const float *pre, float *out);
+/* The same with the grid: *gw x *gh tokens written (either may be NULL). */
+int eng_vision_encode_grid(struct eng_vision_ctx *c, int mode, const uint8_t *rgb, int w, int h, float *out, int *gw, int *gh);
+/* Encode a preprocessed (3, in_h, in_w) tensor (any family). */
+int eng_vision_encode_pre_wh(struct eng_vision_ctx *c, int mode, const float *pre, int in_w, int in_h, float *out);
 
 /* ---- Chat templates and end of generation (chat.c) ----
  * A template turns (system prompt, question) into the text the model was
@@ -187,11 +229,16 @@ int eng_vision_encode_pre(struct eng_vision_ctx *c, int mode, const float *pre, 
  *   vicuna-orca  "[SYSTEM: {sys}\n]USER: {q}\nASSISTANT:"
  *   llava_v1     "{sys} USER: {q} ASSISTANT:" (LLaVA's own; sys defaults to LLaVA's system prompt)
  *   raw          the question as it is (no system prompt)
+ *   qwen-vl      chatml with Qwen2-VL's default system prompt "You are a helpful
+ *                assistant." when none is given: what the file's own (Jinja) template
+ *                renders and the reference's mtmd-cli applies; with an image the
+ *                prefill puts <|vision_start|> / <|vision_end|> around it
  * and two that a model resolves (eng_template_resolve):
  *   auto         from the file's tokenizer.chat_template by the markers the reference's
  *                llm_chat_detect_template looks for, in its order; no template or none of
  *                its markers: vicuna for a SentencePiece ("llama") vocabulary (LLaVA-1.5
  *                files carry no template), chatml otherwise (the reference's default);
+ *                chatml becomes qwen-vl for a qwen2vl language model (Qwen2-VL/2.5-VL);
  *                a template the reference knows but mmsafe does not render (gemma,
  *                phi3, ...): RC_ECONFIG naming it
  *   mistral      the [INST] variant (mistral-*, llama2*) the file's template is. */
@@ -202,10 +249,11 @@ enum eng_template {
     ENG_TMPL_LLAMA3, ENG_TMPL_CHATML, ENG_TMPL_VICUNA_ORCA,
     ENG_TMPL_MISTRAL_V1, ENG_TMPL_MISTRAL_V3, ENG_TMPL_MISTRAL_V3_TEKKEN, ENG_TMPL_MISTRAL_V7, ENG_TMPL_MISTRAL_V7_TEKKEN,
     ENG_TMPL_LLAMA2, ENG_TMPL_LLAMA2_SYS, ENG_TMPL_LLAMA2_SYS_BOS, ENG_TMPL_LLAMA2_SYS_STRIP,
+    ENG_TMPL_QWEN_VL,
     ENG_TMPL_COUNT
 };
 #define ENG_TEMPLATE_NAMES "auto, llama3, chatml, mistral, mistral-v7, mistral-v7-tekken, mistral-v3, " \
-    "mistral-v3-tekken, mistral-v1, llama2, llama2-sys, llama2-sys-bos, llama2-sys-strip, vicuna, vicuna-orca, llava_v1, raw"
+    "mistral-v3-tekken, mistral-v1, llama2, llama2-sys, llama2-sys-bos, llama2-sys-strip, vicuna, vicuna-orca, llava_v1, qwen-vl, raw"
 int eng_template_parse(const char *s, int *tmpl);            /* RC_OK or RC_ECONFIG */
 const char *eng_template_name(int tmpl);
 /* AUTO and MISTRAL -> the concrete template for model m (others are returned
@@ -257,10 +305,19 @@ int eng_vocab_is_bpe(const struct eng_model *m);                   /* byte-level
  * *n_pos (may be NULL) gets the sequence length.  RC_ECTX when too long. */
 int eng_llava_prefill(struct eng_ctx *c, const char *prompt, const float *img, int n_img,
                       int no_bos, int *n_pos);
+/* The same for an image of gw x gh tokens (row major; LLaVA: n_img x 1): a
+ * Qwen-VL LM (eng_uses_mrope) gets <|vision_start|> / <|vision_end|> around the
+ * image and 2-D positions (eng_prefill_image); other LMs as eng_llava_prefill. */
+int eng_vl_prefill(struct eng_ctx *c, const char *prompt, const float *img, int gw, int gh, int no_bos, int *n_pos);
+/* RC_OK when the language model and the mmproj are a pair: a Qwen-VL mmproj
+ * with a qwen2vl LM, a CLIP one with a 1-D LM, and the projector's output
+ * width equal to the LM's n_embd; RC_ECONFIG with the reason otherwise. */
+int eng_vl_check_pair(const struct eng_model *m, const struct eng_vision *v);
 /* The input sequence eng_llava_prefill evaluates, without evaluating it (works
  * on a vocabulary-only model): *ids (malloc'd, free()) gets *n ids with
  * ENG_TOKEN_EMBD at the n_img image positions (n_img = 0: a text-only prompt);
- * *n_before (may be NULL) = the positions before the image (BOS included). */
+ * *n_before (may be NULL) = the positions before the image (BOS included; for
+ * a Qwen-VL LM <|vision_start|> too). */
 int eng_llava_tokens(const struct eng_model *m, const char *prompt, int n_img, int no_bos,
                      int32_t **ids, int *n, int *n_before);
 

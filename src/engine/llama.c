@@ -10,7 +10,18 @@
  *          on Q, K, V (and the output head), NeoX RoPE (the two halves of each
  *          head rotated together);
  *   qwen3  Qwen3: per-head RMSNorm on Q and K before RoPE, no biases, NeoX RoPE,
- *          a head dimension that need not be n_embd / n_head.
+ *          a head dimension that need not be n_embd / n_head;
+ *   qwen2vl the language model of Qwen2-VL / Qwen2.5-VL: qwen2 with multimodal
+ *          rotary positions (M-RoPE).  Every position is four numbers (t, y, x, e):
+ *          a text token at p is (p, p, p, 0), an image token (p0, p0 + row,
+ *          p0 + column, 0) (eng_image_positions).  Rotary pair i takes its angle
+ *          from the component its section names (rope.dimension_sections: pairs
+ *          [0, s0) t, [s0, s0+s1) y, then x, then e; i counted modulo the sum).
+ *          The reference runs its RMSNorms with epsilon 0 (it never reads the
+ *          file's layer_norm_rms_epsilon for this architecture); so do we, unless
+ *          eng_params.file_eps asks for the model as written.
+ * The forward pass takes positions as input (one row of four per evaluated
+ * position); for the 1-D architectures only the first is used.
  */
 #include "engine.h"
 #include "gguf.h"
@@ -45,15 +56,16 @@ struct arch {
     int rope_freqs;     /* rope_freqs.weight honoured (llama only, as the reference) */
     int wo_bias;        /* attn_output.bias allowed (llama) */
     int out_bias;       /* output.bias allowed (qwen2) */
+    int mrope;          /* multimodal rotary positions (rope.dimension_sections required) */
 };
 static const struct arch ARCHS[] = {
-    { "llama", 0, 0, 1, 1, 0 },
-    { "qwen2", 1, 0, 0, 0, 1 },
-    { "qwen3", 1, 1, 0, 0, 0 },
+    { "llama", 0, 0, 1, 1, 0, 0 },
+    { "qwen2", 1, 0, 0, 0, 1, 0 },
+    { "qwen3", 1, 1, 0, 0, 0, 0 },
+    { "qwen2vl", 1, 0, 0, 0, 1, 1 },
 };
 /* Architectures people will try that are refused with what is missing. */
 static const struct { const char *name, *why; } NOT_YET[] = {
-    { "qwen2vl", "M-RoPE (multimodal rotary positions) is not implemented yet" },
     { "qwen3vl", "M-RoPE and deepstack are not implemented yet" },
     { "qwen2moe", "mixture-of-experts layers are not implemented" },
     { "qwen3moe", "mixture-of-experts layers are not implemented" },
@@ -69,6 +81,7 @@ struct eng_model {
     int n_q;                                 /* n_head * head_dim: the width of Q and of wo's input */
     float eps, rope_base, freq_scale;
     float *rope_ff;                          /* rope_freqs.weight (owned) or NULL */
+    int sect[4];                             /* M-RoPE: rotary pairs per position component (t, y, x, e) */
     struct wmat tok_embd, output;
     float *output_norm, *output_b;           /* output_b: optional bias of the output head (owned) */
     struct layer *L;
@@ -77,6 +90,9 @@ struct eng_model {
 struct eng_ctx {
     const struct eng_model *m;
     int nt, arith, kv_f16, n_ctx, n_past, use_blas;
+    int pos_next;                            /* the next text position (= n_past unless an M-RoPE image advanced it less) */
+    float eps;                               /* the RMSNorm epsilon evaluated (0 for qwen2vl as the reference) */
+    int32_t *posb;                           /* [UBATCH][4] positions of the batch being evaluated */
     size_t kv_elt;                           /* bytes per cache element */
     uint8_t *kc, *vc;                        /* [layer][n_ctx][n_embd_kv] */
     float *x, *xb, *xb2, *q, *k, *v, *att, *hb, *hb2, *logits, *rc, *rs, *scores;
@@ -200,9 +216,9 @@ static int load(struct eng_model *m)
         const int shown = (int)(alen > 40 ? 40 : alen);
         for (size_t i = 0; i < sizeof NOT_YET / sizeof NOT_YET[0]; i++)
             if (alen == strlen(NOT_YET[i].name) && !memcmp(an, NOT_YET[i].name, alen))
-                return eng_err(RC_EFORMAT, "architecture '%.*s' is not supported: %s (supported: llama, qwen2, qwen3)",
+                return eng_err(RC_EFORMAT, "architecture '%.*s' is not supported: %s (supported: llama, qwen2, qwen2vl, qwen3)",
                                shown, an, NOT_YET[i].why);
-        return eng_err(RC_EFORMAT, "architecture '%.*s' is not supported (supported: llama, qwen2, qwen3)", shown, an);
+        return eng_err(RC_EFORMAT, "architecture '%.*s' is not supported (supported: llama, qwen2, qwen2vl, qwen3)", shown, an);
     }
     const char *A = m->arch->name;
     uint32_t ctx = 0, embd = 0, nl = 0, ff = 0, nh = 0, nhkv = 0, rot = 0, kl = 0, vl = 0, nexp = 0, vs = 0;
@@ -215,7 +231,8 @@ static int load(struct eng_model *m)
         return rc;
     m->eps = 0; m->rope_base = 10000.f;
     float factor = 0;
-    if ((rc = opt_f32(g, A, "attention.layer_norm_rms_epsilon", &m->eps, 1)) ||
+    /* qwen2vl: the reference never reads the epsilon (it evaluates 0), so it may be absent */
+    if ((rc = opt_f32(g, A, "attention.layer_norm_rms_epsilon", &m->eps, !m->arch->mrope)) ||
         (rc = opt_f32(g, A, "rope.freq_base", &m->rope_base, 0)) ||
         (rc = opt_f32(g, A, "rope.scaling.factor", &factor, 0)))
         return rc;
@@ -238,8 +255,8 @@ static int load(struct eng_model *m)
     /* the head dimension: attention.key_length when given (Qwen3: 128 with n_embd 1024 and 16
      * heads; llama too), else n_embd / n_head */
     if (!kl && embd % nh) return eng_err(RC_EFORMAT, "inconsistent shapes: head_count %u does not divide embedding_length %u", nh, embd);
-    if (kl && !strcmp(A, "qwen2") && (embd % nh || kl != embd / nh))   /* as the reference's qwen2 */
-        return eng_err(RC_EFORMAT, "qwen2 needs attention.key_length = embedding_length / head_count (%u != %u / %u)", kl, embd, nh);
+    if (kl && (!strcmp(A, "qwen2") || !strcmp(A, "qwen2vl")) && (embd % nh || kl != embd / nh))   /* as the reference's qwen2 */
+        return eng_err(RC_EFORMAT, "%s needs attention.key_length = embedding_length / head_count (%u != %u / %u)", A, kl, embd, nh);
     uint32_t hd = kl ? kl : embd / nh;
     if (vl && vl != hd)
         return eng_err(RC_EFORMAT, "attention.value_length %u != key_length %u: different K and V head sizes are not supported", vl, hd);
@@ -251,6 +268,25 @@ static int load(struct eng_model *m)
     m->n_head = (int)nh; m->n_head_kv = (int)nhkv; m->head_dim = (int)hd; m->n_rot = (int)rot;
     m->n_q = (int)(nh * hd);
     m->freq_scale = factor != 0 ? 1.0f / factor : 1.0f;
+    if (m->arch->mrope) {
+        /* rope.dimension_sections: 4 integers (the converter pads Qwen2-VL's [16, 24, 24] with 0) */
+        snprintf(k, sizeof k, "%s.rope.dimension_sections", A);
+        const struct gguf_kv *sk = gguf_find_kv(g, k);
+        if (!sk) return eng_err(RC_EFORMAT, "missing required key %s (M-RoPE sections)", k);
+        if (sk->type != GGUF_ARRAY || sk->n < 3 || sk->n > 4 || (sk->arr_type != GGUF_I32 && sk->arr_type != GGUF_U32))
+            return eng_err(RC_EFORMAT, "%s should be an array of 3 or 4 integers", k);
+        int sum = 0;
+        for (uint64_t i = 0; i < 4; i++) {
+            int32_t v = 0;
+            if (i < sk->n) memcpy(&v, sk->data + 4 * i, 4);
+            if (v < 0 || v > 4096) return eng_err(RC_EFORMAT, "%s[%d] = %d is implausible", k, (int)i, (int)v);
+            m->sect[i] = v;
+            sum += v;
+        }
+        /* the reference asserts 0 < sum <= head dimension; pair i uses section (i mod sum) */
+        if (sum == 0 || sum > (int)hd)
+            return eng_err(RC_EFORMAT, "%s sums to %d: must be between 1 and the head dimension %u", k, sum, hd);
+    }
 
     if ((rc = vocab_load(&m->voc, g))) return rc;
     m->n_vocab = m->voc.n;
@@ -398,7 +434,7 @@ void eng_ctx_free(struct eng_ctx *c)
     if (!c) return;
     free(c->kc); free(c->vc);
     free(c->x); free(c->xb); free(c->xb2); free(c->q); free(c->k); free(c->v); free(c->att);
-    free(c->hb); free(c->hb2); free(c->logits); free(c->rc); free(c->rs); free(c->scores); free(c->fa);
+    free(c->hb); free(c->hb2); free(c->logits); free(c->rc); free(c->rs); free(c->scores); free(c->fa); free(c->posb);
     mm_scratch_release(&c->mm);
     free(c);
 }
@@ -418,6 +454,7 @@ int eng_ctx_new(const struct eng_model *m, const struct eng_params *p, struct en
     c->kv_elt = c->kv_f16 ? 2 : 4;
     c->n_ctx = p->n_ctx > 0 ? p->n_ctx : m->n_ctx_train;
     c->use_blas = !p->no_blas;
+    c->eps = m->arch->mrope && !p->file_eps ? 0.0f : m->eps;
     const size_t E = (size_t)m->n_embd, Q = (size_t)m->n_q, Ekv = (size_t)m->head_dim * (size_t)m->n_head_kv, F = (size_t)m->n_ff, U = UBATCH;
     /* calloc: pages of the cache are only touched (and counted in RSS) as positions fill */
     size_t kvn = (size_t)m->n_layer * (size_t)c->n_ctx * Ekv;
@@ -431,11 +468,12 @@ int eng_ctx_new(const struct eng_model *m, const struct eng_params *p, struct en
     int maxthr = omp_get_max_threads() > c->nt ? omp_get_max_threads() : c->nt;
     c->scores = malloc((size_t)maxthr * (size_t)c->n_ctx * 4);
     c->fa = malloc((size_t)maxthr * 2 * (size_t)m->head_dim * sizeof *c->fa);
+    c->posb = malloc(U * 4 * sizeof *c->posb);
     int64_t maxK = (int64_t)(F > E ? F : E);
     if ((int64_t)Q > maxK) maxK = (int64_t)Q;
     int rc = RC_OK;
     if (!c->kc || !c->vc || !c->x || !c->xb || !c->xb2 || !c->q || !c->k || !c->v || !c->att || !c->hb || !c->hb2 ||
-        !c->logits || !c->rc || !c->rs || !c->scores || !c->fa)
+        !c->logits || !c->rc || !c->rs || !c->scores || !c->fa || !c->posb)
         rc = eng_err(RC_ENOMEM, "out of memory (context of %d positions)", c->n_ctx);
     if (!rc) rc = mm_scratch_init(&c->mm, maxK, UBATCH, maxthr);
     if (rc) { eng_ctx_free(c); return rc; }
@@ -443,8 +481,10 @@ int eng_ctx_new(const struct eng_model *m, const struct eng_params *p, struct en
     return RC_OK;
 }
 
-void eng_ctx_reset(struct eng_ctx *c) { c->n_past = 0; c->have_logits = 0; }
+void eng_ctx_reset(struct eng_ctx *c) { c->n_past = 0; c->pos_next = 0; c->have_logits = 0; }
 int eng_ctx_n_past(const struct eng_ctx *c) { return c->n_past; }
+int eng_ctx_pos(const struct eng_ctx *c) { return c->pos_next; }
+int eng_uses_mrope(const struct eng_model *m) { return m->arch && m->arch->mrope; }
 const struct eng_model *eng_ctx_model(const struct eng_ctx *c) { return c->m; }
 int eng_ctx_n_ctx(const struct eng_ctx *c) { return c->n_ctx; }
 void eng_ctx_set_threads(struct eng_ctx *c, int n) { c->nt = n > 0 ? n : 1; if (c->nt > c->mm.n_threads) c->nt = c->mm.n_threads; }
@@ -490,29 +530,39 @@ static void rope_rows(const struct eng_model *m, float *x, int T, int n_heads, c
 }
 
 /* qwen3: RMSNorm of each head vector (head_dim wide) with the shared weight w. */
-static void head_norm(const struct eng_model *m, float *x, int T, int n_heads, const float *w)
+static void head_norm(const struct eng_model *m, float *x, int T, int n_heads, const float *w, float eps)
 {
     const int hd = m->head_dim;
-    for (size_t r = 0; r < (size_t)T * (size_t)n_heads; r++) op_rmsnorm(x + r * hd, x + r * hd, w, hd, m->eps);
+    for (size_t r = 0; r < (size_t)T * (size_t)n_heads; r++) op_rmsnorm(x + r * hd, x + r * hd, w, hd, eps);
 }
 
-/* Evaluates T <= UBATCH positions starting at c->n_past; x already holds the inputs. */
+/* Evaluates T <= UBATCH inputs into KV slots c->n_past.. (x already holds the
+ * inputs, c->posb their positions). */
 static void forward(struct eng_ctx *c, int T)
 {
     const struct eng_model *m = c->m;
     const int E = m->n_embd, Q = m->n_q, hd = m->head_dim, nh = m->n_head, nkv = m->n_head_kv, Ekv = hd * nkv, F = m->n_ff;
     const int gqa = nh / nkv, p0 = c->n_past, half = m->n_rot / 2;
-    const float scale = 1.0f / sqrtf((float)hd);
-    /* rope cache: ggml_rope_cache_init (iterated f32 theta, cosf/sinf) */
+    const float scale = 1.0f / sqrtf((float)hd), eps = c->eps;
+    /* rope cache: ggml_rope_cache_init (iterated f32 theta, cosf/sinf); with M-RoPE
+     * ggml_mrope_cache_init: one iterated theta per position component, pair i
+     * taking the one its section names */
     const float theta_scale = powf(m->rope_base, -2.0f / (float)m->n_rot);
+    const int *sc4 = m->sect, sect_dims = sc4[0] + sc4[1] + sc4[2] + sc4[3];
     for (int t = 0; t < T; t++) {
-        float theta = (float)(p0 + t);
+        const int32_t *pp = c->posb + (size_t)t * 4;
+        float theta[4] = { (float)pp[0], (float)pp[1], (float)pp[2], (float)pp[3] };
         for (int i = 0; i < half; i++) {
-            float th = theta / (m->rope_ff ? m->rope_ff[i] : 1.0f);
+            int k = 0;
+            if (m->arch->mrope) {
+                const int sector = i % sect_dims;
+                k = sector < sc4[0] ? 0 : sector < sc4[0] + sc4[1] ? 1 : sector < sc4[0] + sc4[1] + sc4[2] ? 2 : 3;
+            }
+            float th = theta[k] / (m->rope_ff ? m->rope_ff[i] : 1.0f);
             th = m->freq_scale * th;
             c->rc[(size_t)t * half + i] = cosf(th);
             c->rs[(size_t)t * half + i] = sinf(th);
-            theta *= theta_scale;
+            for (int j = 0; j < 4; j++) theta[j] *= theta_scale;
         }
     }
     float *x = c->x, *xb = c->xb, *xb2 = c->xb2;
@@ -521,7 +571,7 @@ static void forward(struct eng_ctx *c, int T)
         const int last = il == m->n_layer - 1;
         /* in the last layer only the last position's output is needed (as llama.cpp) */
         const int r0 = last ? T - 1 : 0, R = T - r0;
-        for (int t = 0; t < T; t++) op_rmsnorm(xb + (size_t)t * E, x + (size_t)t * E, L->attn_norm, E, m->eps);
+        for (int t = 0; t < T; t++) op_rmsnorm(xb + (size_t)t * E, x + (size_t)t * E, L->attn_norm, E, eps);
         if (R == T) {
             const struct wmat *ws[3] = { &L->wq, &L->wk, &L->wv };
             float *ys[3] = { c->q, c->k, c->v };
@@ -537,7 +587,7 @@ static void forward(struct eng_ctx *c, int T)
                 if (L->bv) c->v[(size_t)t * Ekv + i] += L->bv[i];
             }
         if (L->bq) for (int t = 0; t < R; t++) for (int i = 0; i < Q; i++) c->q[(size_t)t * Q + i] += L->bq[i];
-        if (L->q_norm) { head_norm(m, c->q, R, nh, L->q_norm); head_norm(m, c->k, T, nkv, L->k_norm); }
+        if (L->q_norm) { head_norm(m, c->q, R, nh, L->q_norm, eps); head_norm(m, c->k, T, nkv, L->k_norm, eps); }
         rope_rows(m, c->k, T, nkv, c->rc, c->rs);
         rope_rows(m, c->q, R, nh, c->rc + (size_t)r0 * half, c->rs + (size_t)r0 * half);
         /* store K, V */
@@ -616,7 +666,7 @@ static void forward(struct eng_ctx *c, int T)
             for (int i = 0; i < E; i++) xr[i] += yr[i] + (L->bo ? L->bo[i] : 0.f);
         }
         /* FFN */
-        for (int t = 0; t < R; t++) op_rmsnorm(xb + (size_t)t * E, x + (size_t)(r0 + t) * E, L->ffn_norm, E, m->eps);
+        for (int t = 0; t < R; t++) op_rmsnorm(xb + (size_t)t * E, x + (size_t)(r0 + t) * E, L->ffn_norm, E, eps);
         {
             const struct wmat *ws[2] = { &L->wg, &L->wu };
             float *ys[2] = { c->hb, c->hb2 };
@@ -629,14 +679,16 @@ static void forward(struct eng_ctx *c, int T)
             for (int i = 0; i < E; i++) xr[i] += yr[i];
         }
     }
-    op_rmsnorm(xb, x + (size_t)(T - 1) * E, m->output_norm, E, m->eps);
+    op_rmsnorm(xb, x + (size_t)(T - 1) * E, m->output_norm, E, eps);
     mm(c, &m->output, 1, xb, c->logits);
     if (m->output_b) for (int i = 0; i < m->n_vocab; i++) c->logits[i] += m->output_b[i];
     c->n_past += T;
     c->have_logits = 1;
 }
 
-int eng_prefill(struct eng_ctx *c, const int32_t *tokens, int n, const float *embd)
+/* Appends n inputs with positions pos ([n][4]) or, pos == NULL, the next text
+ * positions (p, p, p, 0 with M-RoPE else p), p = c->pos_next + i. */
+static int prefill_at(struct eng_ctx *c, const int32_t *tokens, int n, const float *embd, const int32_t *pos)
 {
     const struct eng_model *m = c->m;
     if (n <= 0) return eng_err(RC_EINPUT, "empty prompt");
@@ -655,13 +707,50 @@ int eng_prefill(struct eng_ctx *c, const int32_t *tokens, int n, const float *em
             int32_t t = tokens ? tokens[b + i] : ENG_TOKEN_EMBD;
             if (t == ENG_TOKEN_EMBD) memcpy(c->x + (size_t)i * E, embd + (erow++) * E, E * 4);
             else qt_dequant(m->tok_embd.type, m->tok_embd.data + (size_t)t * m->tok_embd.row_bytes, c->x + (size_t)i * E, (int64_t)E);
+            for (int j = 0; j < 4; j++)   /* text: (p, p, p, 0) with M-RoPE, as the reference's batches */
+                c->posb[(size_t)i * 4 + j] = pos ? pos[(size_t)(b + i) * 4 + j] : j == 3 && m->arch->mrope ? 0 : c->pos_next + b + i;
         }
         forward(c, T);
     }
+    if (!pos) c->pos_next += n;
     return RC_OK;
 }
 
+int eng_prefill(struct eng_ctx *c, const int32_t *tokens, int n, const float *embd)
+{
+    return prefill_at(c, tokens, n, embd, NULL);
+}
+
 int eng_decode(struct eng_ctx *c, int32_t token) { return eng_prefill(c, &token, 1, NULL); }
+
+int eng_image_positions(const struct eng_model *m, int p0, int gw, int gh, int32_t *pos, int *next)
+{
+    if (gw <= 0 || gh <= 0) return eng_err(RC_EINPUT, "an image grid of %d x %d tokens", gw, gh);
+    const int n = gw * gh;
+    for (int i = 0; i < n; i++) {
+        int32_t *p = pos + (size_t)i * 4;
+        if (m->arch->mrope) { p[0] = p0; p[1] = p0 + i / gw; p[2] = p0 + i % gw; p[3] = 0; }
+        else p[0] = p[1] = p[2] = p[3] = p0 + i;
+    }
+    /* the reference's M-RoPE image chunk advances the position by max(gw, gh) */
+    *next = m->arch->mrope ? p0 + (gw > gh ? gw : gh) : p0 + n;
+    return RC_OK;
+}
+
+int eng_prefill_image(struct eng_ctx *c, const float *embd, int gw, int gh)
+{
+    if (gw <= 0 || gh <= 0 || (int64_t)gw * gh > c->n_ctx)
+        return eng_err(RC_EINPUT, "an image grid of %d x %d tokens", gw, gh);
+    const int n = gw * gh;
+    int32_t *pos = malloc((size_t)n * 4 * sizeof *pos);
+    if (!pos) return eng_err(RC_ENOMEM, "out of memory");
+    int next = 0;
+    int rc = eng_image_positions(c->m, c->pos_next, gw, gh, pos, &next);
+    if (!rc) rc = prefill_at(c, NULL, n, embd, pos);
+    if (!rc) c->pos_next = next;
+    free(pos);
+    return rc;
+}
 
 /* ---- inspect ---- */
 
@@ -738,6 +827,10 @@ int eng_inspect(const char *path, void *fp)
                 m->rope_ff ? ", frequency factors (rope_freqs.weight)" : "",
                 m->output.data == m->tok_embd.data ? "tied to token_embd" : "output.weight", m->output_b ? " + output.bias" : "",
                 L0->bq || L0->bk || L0->bv ? "yes" : "no", L0->bo ? "yes" : "no", L0->q_norm ? "yes" : "no");
+        if (m->arch->mrope)
+            fprintf(f, "  M-RoPE: rope.dimension_sections [%d, %d, %d, %d] rotary pairs for (t, y, x, e); RMSNorm evaluated with "
+                       "epsilon 0 as the reference (the file's %g with the original computation)\n",
+                    m->sect[0], m->sect[1], m->sect[2], m->sect[3], m->eps);
         print_tokenizer(f, m);
         size_t kv = (size_t)m->n_layer * 2 * (size_t)m->head_dim * (size_t)m->n_head_kv;
         fprintf(f, "  KV cache per position: %zu bytes (F16), %zu bytes (F32)\n", kv * 2, kv * 4);

@@ -1,7 +1,11 @@
 /*
  * llava.c - image splicing into a rendered prompt and verdicts from the answer
  * tokens' logits (spec §6-§7; declarations in engine.h).  The templates that
- * render the prompt are chat.c's.
+ * render the prompt are chat.c's.  With a Qwen-VL language model (M-RoPE) the
+ * image is wrapped in <|vision_start|> ... <|vision_end|> as the reference's
+ * multimodal tokenizer does (the start marker ends the text before, the end
+ * marker begins the text after) and its rows get 2-D positions
+ * (eng_prefill_image).
  */
 #include "engine.h"
 #include "err.h"
@@ -12,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define VISION_START "<|vision_start|>"
+#define VISION_END "<|vision_end|>"
 #define IMG_BATCH 512   /* llama.cpp's n_ubatch: image rows are decoded 512 at a time */
 
 /* Tokenizes text[0..len) (no BOS, parse_special) appending to *ids. */
@@ -52,6 +58,8 @@ int eng_llava_tokens(const struct eng_model *m, const char *prompt, int n_img, i
     if (!a) return eng_err(RC_ENOMEM, "out of memory");
     if (!no_bos && eng_add_bos(m) && eng_token_bos(m) >= 0) a[n++] = eng_token_bos(m);
     rc = tok_append(m, prompt, l0, &a, &n, &cap);
+    const int qwen = n_img > 0 && eng_uses_mrope(m);   /* the reference's Qwen-VL image markers */
+    if (!rc && qwen) rc = tok_append(m, VISION_START, strlen(VISION_START), &a, &n, &cap);
     int nb = n;
     if (!rc && n_img > 0) {
         if (n + n_img > cap) {
@@ -61,6 +69,7 @@ int eng_llava_tokens(const struct eng_model *m, const char *prompt, int n_img, i
         }
         for (int i = 0; !rc && i < n_img; i++) a[n++] = ENG_TOKEN_EMBD;
     }
+    if (!rc && qwen) rc = tok_append(m, VISION_END, strlen(VISION_END), &a, &n, &cap);
     if (!rc) rc = tok_append(m, t1, strlen(t1), &a, &n, &cap);
     if (!rc && n == 0) rc = eng_err(RC_EINPUT, "%s", "empty prompt");
     if (rc) { free(a); return rc; }
@@ -72,12 +81,17 @@ int eng_llava_tokens(const struct eng_model *m, const char *prompt, int n_img, i
 
 int eng_llava_prefill(struct eng_ctx *c, const char *prompt, const float *img, int n_img, int no_bos, int *n_pos)
 {
+    return eng_vl_prefill(c, prompt, img, n_img, 1, no_bos, n_pos);
+}
+
+int eng_vl_prefill(struct eng_ctx *c, const char *prompt, const float *img, int gw, int gh, int no_bos, int *n_pos)
+{
     const struct eng_model *m = eng_ctx_model(c);
     int32_t *ids = NULL;
-    int n = 0, nb = 0;
+    int n = 0, nb = 0, n_img = gw * gh;
     if (n_pos) *n_pos = 0;
     if (!img) n_img = 0;
-    else if (n_img <= 0) return eng_err(RC_EINPUT, "an image with %d embedding rows", n_img);
+    else if (gw <= 0 || gh <= 0) return eng_err(RC_EINPUT, "an image with %d x %d embedding rows", gw, gh);
     int rc = eng_llava_tokens(m, prompt, n_img, no_bos, &ids, &n, &nb);
     if (rc) return rc;
     if (n_pos) *n_pos = n;
@@ -90,13 +104,32 @@ int eng_llava_prefill(struct eng_ctx *c, const char *prompt, const float *img, i
     /* llama.cpp's chunks: text before the image, the image in micro-batches of
      * IMG_BATCH rows, the text after it (spec §6.4) */
     if (nb) rc = eng_prefill(c, ids, nb, NULL);
-    for (int off = 0; !rc && off < n_img; off += IMG_BATCH) {
-        int k = n_img - off < IMG_BATCH ? n_img - off : IMG_BATCH;
-        rc = eng_prefill(c, NULL, k, img + (size_t)off * (size_t)eng_n_embd(m));
+    if (!rc && n_img > 0 && eng_uses_mrope(m)) {
+        rc = eng_prefill_image(c, img, gw, gh);   /* 2-D positions; micro-batches of 512 inside */
+    } else {
+        for (int off = 0; !rc && off < n_img; off += IMG_BATCH) {
+            int k = n_img - off < IMG_BATCH ? n_img - off : IMG_BATCH;
+            rc = eng_prefill(c, NULL, k, img + (size_t)off * (size_t)eng_n_embd(m));
+        }
     }
     if (!rc && n > nb + n_img) rc = eng_prefill(c, ids + nb + n_img, n - nb - n_img, NULL);
     free(ids);
     return rc;
+}
+
+int eng_vl_check_pair(const struct eng_model *m, const struct eng_vision *v)
+{
+    const int fam = eng_vision_family(v);
+    if (fam != ENG_VISION_CLIP && !eng_uses_mrope(m))
+        return eng_err(RC_ECONFIG, "a %s mmproj needs a qwen2vl language model (its M-RoPE positions); this language model has none",
+                       eng_vision_family_name(fam));
+    if (fam == ENG_VISION_CLIP && eng_uses_mrope(m))
+        return eng_err(RC_ECONFIG, "a qwen2vl language model needs a Qwen2-VL or Qwen2.5-VL mmproj, not a %s one",
+                       eng_vision_family_name(fam));
+    if (eng_vision_n_embd(v) != eng_n_embd(m))
+        return eng_err(RC_ECONFIG, "the mmproj gives image rows of width %d but the language model's n_embd is %d (not a pair)",
+                       eng_vision_n_embd(v), eng_n_embd(m));
+    return RC_OK;
 }
 
 static int add_piece(const struct eng_model *m, const char *piece, int32_t *arr, int *n)

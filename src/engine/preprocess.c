@@ -26,7 +26,7 @@ const char *vision_mode_name(int mode)
 
 int vision_mode_parse(const char *s, int *mode)
 {
-    if (s && (!strcmp(s, "llava") || !strcmp(s, "hf"))) { *mode = VISION_MODE_LLAVA; return RC_OK; }
+    if (s && (!strcmp(s, "llava") || !strcmp(s, "hf") || !strcmp(s, "original"))) { *mode = VISION_MODE_LLAVA; return RC_OK; }
     if (s && (!strcmp(s, "llama.cpp") || !strcmp(s, "lcpp"))) { *mode = VISION_MODE_LLAMA_CPP; return RC_OK; }
     return eng_err(RC_ECONFIG, "unknown vision mode '%s' (expected llava or llama.cpp)", s ? s : "");
 }
@@ -295,7 +295,12 @@ static int llava_resize(const uint8_t *rgb, int w, int h, int S, const float mea
 
 void preprocess_normalize(const uint8_t *rgb, int S, const float mean[3], const float std[3], float *out)
 {
-    const size_t np = (size_t)S * (size_t)S;
+    preprocess_normalize_wh(rgb, S, S, mean, std, out);
+}
+
+void preprocess_normalize_wh(const uint8_t *rgb, int w, int h, const float mean[3], const float std[3], float *out)
+{
+    const size_t np = (size_t)w * (size_t)h;
     for (int c = 0; c < 3; c++) {
         float *plane = out + (size_t)c * np;
         for (size_t i = 0; i < np; i++) {
@@ -324,4 +329,115 @@ int preprocess_image(int mode, const uint8_t *rgb, int w, int h, const struct pr
     if (rc == RC_OK) preprocess_normalize(img, S, p->mean, p->std, out);
     free(img);
     return rc;
+}
+
+/* ------------------------------------------------ Qwen-VL dynamic resolution */
+
+int preprocess_qwen_size(int mode, int w, int h, int align, int64_t min_px, int64_t max_px, int *tw, int *th)
+{
+    if (w <= 0 || h <= 0 || align <= 0) return eng_err(RC_EINPUT, "empty image (%dx%d)", w, h);
+    if (mode == VISION_MODE_LLAMA_CPP) {
+        /* float32 throughout, std::round = roundf (half away from zero) */
+        const float f = (float)align;
+        int wb = (int)roundf((float)w / f) * align, hb = (int)roundf((float)h / f) * align;
+        if (wb < align) wb = align;
+        if (hb < align) hb = align;
+        if (max_px > 0 && (int64_t)hb * wb > max_px) {
+            const float beta = sqrtf((float)h * (float)w / (float)max_px);
+            hb = (int)floorf((float)h / beta / f) * align;
+            wb = (int)floorf((float)w / beta / f) * align;
+            if (hb < align) hb = align;
+            if (wb < align) wb = align;
+        } else if (min_px > 0 && (int64_t)hb * wb < min_px) {
+            const float beta = sqrtf((float)min_px / ((float)h * (float)w));
+            hb = (int)ceilf((float)h * beta / f) * align;
+            wb = (int)ceilf((float)w * beta / f) * align;
+        }
+        *tw = wb;
+        *th = hb;
+        return RC_OK;
+    }
+    /* Hugging Face smart_resize: Python floats (double), round() is half to even; it
+     * refuses sides under 10 px and aspect ratios above 200 */
+    if (w < 10 || h < 10)
+        return eng_err(RC_EINPUT, "a %dx%d image: the original Qwen2-VL processor refuses sides under 10 px", w, h);
+    if ((double)(w > h ? w : h) / (double)(w > h ? h : w) > 200)
+        return eng_err(RC_EINPUT, "a %dx%d image: the original Qwen2-VL processor refuses aspect ratios above 200", w, h);
+    const double f = align;
+    int64_t hb = (int64_t)rint((double)h / f) * align, wb = (int64_t)rint((double)w / f) * align;
+    if (max_px > 0 && hb * wb > max_px) {
+        const double beta = sqrt((double)h * (double)w / (double)max_px);
+        hb = (int64_t)floor((double)h / beta / f) * align;
+        wb = (int64_t)floor((double)w / beta / f) * align;
+        if (hb < align) hb = align;
+        if (wb < align) wb = align;
+    } else if (min_px > 0 && hb * wb < min_px) {
+        const double beta = sqrt((double)min_px / ((double)h * (double)w));
+        hb = (int64_t)ceil((double)h * beta / f) * align;
+        wb = (int64_t)ceil((double)w * beta / f) * align;
+    }
+    if (wb > 1 << 20 || hb > 1 << 20) return eng_err(RC_EINPUT, "a %dx%d image is too large", w, h);
+    *tw = (int)wb;
+    *th = (int)hb;
+    return RC_OK;
+}
+
+static inline float lerpf(float s, float e, float t) { return s + (e - s) * t; }
+
+void preprocess_resize_bilinear(const uint8_t *src, int w, int h, uint8_t *dst, int tw, int th)
+{
+    const float xr = tw > 1 ? (float)(w - 1) / (float)(tw - 1) : 0.0f;
+    const float yr = th > 1 ? (float)(h - 1) / (float)(th - 1) : 0.0f;
+    for (int y = 0; y < th; y++) {
+        const float py = (float)y * yr;
+        int y0 = (int)py;
+        if (y0 > h - 1) y0 = h - 1;
+        const int y1 = y0 + 1 < h ? y0 + 1 : h - 1;
+        const float yf = py - (float)y0;
+        const uint8_t *r0 = src + (size_t)y0 * (size_t)w * 3, *r1 = src + (size_t)y1 * (size_t)w * 3;
+        uint8_t *d = dst + (size_t)y * (size_t)tw * 3;
+        for (int x = 0; x < tw; x++) {
+            const float px = (float)x * xr;
+            int x0 = (int)px;
+            if (x0 > w - 1) x0 = w - 1;
+            const int x1 = x0 + 1 < w ? x0 + 1 : w - 1;
+            const float xf = px - (float)x0;
+            for (int c = 0; c < 3; c++) {
+                const float top = lerpf((float)r0[3 * x0 + c], (float)r0[3 * x1 + c], xf);
+                const float bot = lerpf((float)r1[3 * x0 + c], (float)r1[3 * x1 + c], xf);
+                d[3 * x + c] = (uint8_t)lerpf(top, bot, yf);
+            }
+        }
+    }
+}
+
+int preprocess_qwen_resized(int mode, const uint8_t *rgb, int w, int h, int tw, int th, uint8_t *out)
+{
+    if (w <= 0 || h <= 0 || !rgb) return eng_err(RC_EINPUT, "empty image (%dx%d)", w, h);
+    if (tw == w && th == h) {   /* both pipelines copy an image already at the target size */
+        memcpy(out, rgb, (size_t)w * (size_t)h * 3);
+        return RC_OK;
+    }
+    if (mode != VISION_MODE_LLAMA_CPP) return preprocess_resize_pillow(rgb, w, h, out, tw, th);
+    /* letterbox: the geometry of img_tool::resize with PAD_CEIL, in float32 */
+    const float sw = (float)tw / (float)w, sh = (float)th / (float)h, s = sw < sh ? sw : sh;
+    int nw = (int)ceilf((float)w * s), nh = (int)ceilf((float)h * s);
+    if (nw > tw) nw = tw;
+    if (nh > th) nh = th;
+    if (nw < 1) nw = 1;
+    if (nh < 1) nh = 1;
+    const int ox = (tw - nw) / 2, oy = (th - nh) / 2;
+    memset(out, 0, (size_t)tw * (size_t)th * 3);   /* black */
+    if (nw == w && nh == h) {
+        for (int y = 0; y < nh; y++)
+            memcpy(out + ((size_t)(y + oy) * tw + (size_t)ox) * 3, rgb + (size_t)y * w * 3, (size_t)nw * 3);
+        return RC_OK;
+    }
+    uint8_t *tmp = malloc((size_t)nw * (size_t)nh * 3);
+    if (!tmp) return eng_err(RC_ENOMEM, "out of memory resizing an image");
+    preprocess_resize_bilinear(rgb, w, h, tmp, nw, nh);
+    for (int y = 0; y < nh; y++)
+        memcpy(out + ((size_t)(y + oy) * tw + (size_t)ox) * 3, tmp + (size_t)y * nw * 3, (size_t)nw * 3);
+    free(tmp);
+    return RC_OK;
 }

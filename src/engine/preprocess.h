@@ -63,4 +63,35 @@ void preprocess_normalize(const uint8_t *rgb, int S, const float mean[3], const 
 int preprocess_image(int mode, const uint8_t *rgb, int w, int h, const struct pre_params *p,
                      float *out);
 
+/* (w*h) RGB pixels -> planar float32 (3, h, w), normalised as above. */
+void preprocess_normalize_wh(const uint8_t *rgb, int w, int h, const float mean[3], const float std[3],
+                             float *out);
+
+/* ---- Qwen2-VL / Qwen2.5-VL dynamic resolution (projector types qwen2vl_merger,
+ * qwen2.5vl_merger; ../shared/docs/qwen-vl-reference-notes.md) ----
+ * The image keeps its aspect ratio at a size whose sides are multiples of
+ * align = patch x merge (28), with between min_px and max_px pixels
+ * (min/max image tokens x align^2):
+ *   llama.cpp mode  the reference's calc_size_preserved_ratio in float32: each
+ *                   side rounded to a multiple of align (half away from zero),
+ *                   at least align; above max_px both sides scaled by
+ *                   1/sqrt(h*w/max_px) and floored to multiples, below min_px
+ *                   scaled by sqrt(min_px/(h*w)) and ceiled.  The image is then
+ *                   letterboxed, not stretched: scale = min(tw/w, th/h),
+ *                   resized size min(ceil(side*scale), target) per side, an
+ *                   align-corners bilinear resize (src = dst*(in-1)/(out-1))
+ *                   truncated to uint8, pasted centred on a black canvas.
+ *   original mode   Hugging Face's Qwen2VLImageProcessor: smart_resize in
+ *                   double with Python's round (half to even), max(align, ..)
+ *                   on the scaled-down sides (RC_EINPUT, as it raises, for
+ *                   sides under 10 px or an aspect ratio above 200), then the
+ *                   image stretched to the target with Pillow's BICUBIC.
+ * An image already at the target size is copied as it is (both). */
+int preprocess_qwen_size(int mode, int w, int h, int align, int64_t min_px, int64_t max_px, int *tw, int *th);
+/* The reference's resize_bilinear of src (h, w, 3) to dst (th, tw, 3). */
+void preprocess_resize_bilinear(const uint8_t *src, int w, int h, uint8_t *dst, int tw, int th);
+/* The resized (th, tw, 3) image a mode feeds to normalisation; tw, th from
+ * preprocess_qwen_size.  RC_OK or RC_ENOMEM. */
+int preprocess_qwen_resized(int mode, const uint8_t *rgb, int w, int h, int tw, int th, uint8_t *out);
+
 #endif

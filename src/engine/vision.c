@@ -67,6 +67,7 @@ struct eng_vision {
     float *mm0_b, *mm2_b;
     uint16_t *gelu_quick_tab;   /* f16(quick_gelu(h2f(i))), ggml's table */
     uint16_t *gelu_tab;         /* f16(gelu_tanh(h2f(i))) */
+    struct qvis *q;             /* a Qwen2-VL / Qwen2.5-VL mmproj (vision_qwen.c); then nothing above but the tables */
 };
 
 struct eng_vision_ctx {
@@ -82,6 +83,7 @@ struct eng_vision_ctx {
     float *probs;               /* (T, T) attention weights of one head */
     float **dbg;
     int dbg_n;
+    struct qvis_ctx *qwen;      /* the Qwen tower's scratch (v->q) */
 };
 
 /* ------------------------------------------------------------------ loading */
@@ -200,6 +202,7 @@ void eng_vision_free(struct eng_vision *v)
     free(v->pre_w); free(v->pre_b); free(v->post_w); free(v->post_b);
     free(v->mm0_b); free(v->mm2_b);
     free(v->gelu_quick_tab); free(v->gelu_tab);
+    qvis_free(v->q);
     gguf_close(v->g);
     free(v);
 }
@@ -379,6 +382,20 @@ static int load_tensors(struct eng_vision *v)
     return RC_OK;
 }
 
+/* 1: clip.projector_type qwen2vl_merger, 2: qwen2.5vl_merger, 0: anything else
+ * (load_hparams accepts mlp and explains the rest). */
+static int qwen_projector(const struct gguf *g)
+{
+    const char *s;
+    size_t n;
+    int rc = gguf_get_str(g, "clip.projector_type", &s, &n);
+    if (rc == 1) rc = gguf_get_str(g, "clip.vision.projector_type", &s, &n);
+    if (rc) return 0;
+    if (n == 14 && !memcmp(s, "qwen2vl_merger", 14)) return 1;
+    if (n == 16 && !memcmp(s, "qwen2.5vl_merger", 16)) return 2;
+    return 0;
+}
+
 int eng_vision_open(const char *path, struct eng_vision **out)
 {
     *out = NULL;
@@ -386,10 +403,13 @@ int eng_vision_open(const char *path, struct eng_vision **out)
     struct eng_vision *v = calloc(1, sizeof *v);
     if (!v) return eng_err(RC_ENOMEM, "out of memory");
     int rc = gguf_open(path, &v->g);
-    if (!rc) rc = load_hparams(v);
-    if (!rc) rc = load_tensors(v);
+    const int qwen = rc ? 0 : qwen_projector(v->g);
+    if (!rc && qwen) rc = qvis_load(v->g, qwen == 2, &v->q);
+    if (!rc && !qwen) rc = load_hparams(v);
+    if (!rc && !qwen) rc = load_tensors(v);
     if (!rc && (!(v->gelu_quick_tab = make_table(gelu_quick_f32)) || !(v->gelu_tab = make_table(gelu_tanh_f32))))
         rc = eng_err(RC_ENOMEM, "out of memory");
+    if (!rc && v->q) qvis_set_tables(v->q, v->gelu_quick_tab, v->gelu_tab);
     if (rc) {
         eng_vision_free(v);
         return rc;
@@ -412,6 +432,12 @@ int vis_inspect(const char *path, void *fp)
         fprintf(f, "\nvalidation problems:\n  %s\n", eng_errmsg());
         return rc;
     }
+    if (v->q) {
+        qvis_describe(v->q, f);
+        fprintf(f, "\nvalidation: ok\n");
+        eng_vision_free(v);
+        return RC_OK;
+    }
     const struct vis_hparams *hp = &v->hp;
     static const char *acts[] = { "quick_gelu", "gelu", "silu", "gelu_erf" };
     int G = hp->image_size / hp->patch_size;
@@ -433,9 +459,38 @@ int vis_inspect(const char *path, void *fp)
 }
 
 const struct vis_hparams *eng_vision_hparams(const struct eng_vision *v) { return &v->hp; }
-int eng_vision_image_size(const struct eng_vision *v) { return v->hp.image_size; }
-int eng_vision_n_tokens(const struct eng_vision *v) { return v->hp.n_patches; }
-int eng_vision_n_embd(const struct eng_vision *v) { return v->hp.n_out; }
+int eng_vision_image_size(const struct eng_vision *v) { return v->q ? 0 : v->hp.image_size; }
+int eng_vision_n_tokens(const struct eng_vision *v) { return v->q ? qvis_max_tokens(v->q) : v->hp.n_patches; }
+int eng_vision_n_embd(const struct eng_vision *v) { return v->q ? qvis_n_out(v->q) : v->hp.n_out; }
+int eng_vision_family(const struct eng_vision *v)
+{
+    return !v->q ? ENG_VISION_CLIP : qvis_is_25(v->q) ? ENG_VISION_QWEN25VL : ENG_VISION_QWEN2VL;
+}
+const char *eng_vision_family_name(int family)
+{
+    return family == ENG_VISION_QWEN2VL ? "Qwen2-VL" : family == ENG_VISION_QWEN25VL ? "Qwen2.5-VL" : "LLaVA (CLIP + mlp)";
+}
+int eng_vision_set_token_limits(struct eng_vision *v, int min_tokens, int max_tokens)
+{
+    if (!v->q) return RC_OK;   /* a fixed-size tower: nothing to limit */
+    return qvis_set_limits(v->q, min_tokens, max_tokens);
+}
+
+int eng_vision_geometry(const struct eng_vision *v, int mode, int w, int h, int *in_w, int *in_h, int *gw, int *gh)
+{
+    if (w <= 0 || h <= 0) return eng_err(RC_EINPUT, "empty image (%dx%d)", w, h);
+    if (!v->q) {
+        *in_w = *in_h = v->hp.image_size;
+        *gw = v->hp.n_patches;
+        *gh = 1;
+        return RC_OK;
+    }
+    int rc = qvis_geometry(v->q, mode, w, h, in_w, in_h);
+    if (rc) return rc;
+    *gw = *in_w / qvis_align(v->q);
+    *gh = *in_h / qvis_align(v->q);
+    return RC_OK;
+}
 const char *eng_vision_mode_name(int mode) { return vision_mode_name(mode); }
 int eng_vision_mode_parse(const char *s, int *mode) { return vision_mode_parse(s, mode); }
 
@@ -447,6 +502,10 @@ int eng_vision_n_layers_run(const struct eng_vision *v, int mode)
 
 int eng_vision_preprocess(const struct eng_vision *v, int mode, const uint8_t *rgb, int w, int h, float *out)
 {
+    if (v->q) {
+        int tw, th;
+        return qvis_preprocess(v->q, mode, rgb, w, h, out, &tw, &th);
+    }
     return preprocess_image(mode, rgb, w, h, &v->hp.pre, out);
 }
 
@@ -455,6 +514,7 @@ int eng_vision_preprocess(const struct eng_vision *v, int mode, const uint8_t *r
 void eng_vision_ctx_free(struct eng_vision_ctx *c)
 {
     if (!c) return;
+    qvis_ctx_free(c->qwen);
     mm_scratch_release(&c->mm);
     free(c->pre); free(c->cols); free(c->x); free(c->u); free(c->q); free(c->k); free(c->vv);
     free(c->att); free(c->tmp); free(c->qc); free(c->kc); free(c->oc); free(c->vt); free(c->hff); free(c->probs);
@@ -472,6 +532,13 @@ int eng_vision_ctx_new(const struct eng_vision *v, const struct eng_params *p, s
     c->v = v;
     c->nt = p->n_threads > 0 ? p->n_threads : 1;
     c->arith = p->arith == ENG_ARITH_EXACT ? ENG_ARITH_EXACT : ENG_ARITH_FAST;
+    if (v->q) {
+        /* scratch for the largest image the token cap allows (eng_vision_set_token_limits) */
+        int rc = qvis_ctx_new(v->q, c->nt, c->arith, &c->qwen);
+        if (rc) { free(c); return rc; }
+        *out = c;
+        return RC_OK;
+    }
     /* Only on request: the goldens (and ENG_KV_AUTO) use F32 attention, as
      * llama.cpp does with flash attention off. */
     c->kv_f16 = p->kv_type == ENG_KV_F16;
@@ -523,7 +590,12 @@ static void mm(struct eng_vision_ctx *c, const struct wmat *w, int T, const floa
 static void layer_norm(struct eng_vision_ctx *c, float *y, const float *x, int T, int D, const float *w,
                        const float *b, float eps)
 {
-#pragma omp parallel for num_threads(c->nt) schedule(static)
+    vis_layer_norm_rows(c->nt, y, x, T, D, w, b, eps);
+}
+
+void vis_layer_norm_rows(int nt, float *y, const float *x, int T, int D, const float *w, const float *b, float eps)
+{
+#pragma omp parallel for num_threads(nt) schedule(static)
     for (int t = 0; t < T; t++) {
         const float *xr = x + (size_t)t * D;
         float *yr = y + (size_t)t * D;
@@ -583,7 +655,7 @@ static inline __m256 exp_neg8(__m256 x)
 #endif
 
 /* One softmax row in place: s *= scale, then exp(s - max) / sum, the sum in double. */
-static void softmax_row(float *s, int T, float scale, int fast)
+void vis_softmax_row(float *s, int T, float scale, int fast)
 {
     float mx = -INFINITY;
     for (int j = 0; j < T; j++) {
@@ -676,7 +748,7 @@ static void attention(struct eng_vision_ctx *c, const float *Q, const float *K, 
         mm_run(&kw, T, qh, P, MM_EXACT, &c->mm, c->nt, 1);
         const int fast = c->arith == ENG_ARITH_FAST;
 #pragma omp parallel for num_threads(c->nt) schedule(static)
-        for (int i = 0; i < T; i++) softmax_row(P + (size_t)i * T, T, scale, fast);
+        for (int i = 0; i < T; i++) vis_softmax_row(P + (size_t)i * T, T, scale, fast);
         /* V_h^T as the "weight": dh rows of T; out (T, dh) = P V_h */
         const struct wmat vw = { QT_F32, T, dh, (size_t)T * sizeof(float), (const uint8_t *)(c->vt + (size_t)h * dh * T) };
         mm_run(&vw, T, P, oh, MM_EXACT, &c->mm, c->nt, 1);
@@ -691,9 +763,12 @@ static void attention(struct eng_vision_ctx *c, const float *Q, const float *K, 
  * table holds f16(g(x))); tanh-GELU also passes x <= -10 -> 0, x >= 10 -> x. */
 static void activation(struct eng_vision_ctx *c, float *x, size_t n, int which)
 {
-    const int fast = c->arith == ENG_ARITH_FAST;
-    const uint16_t *tq = c->v->gelu_quick_tab, *tg = c->v->gelu_tab;
-#pragma omp parallel for num_threads(c->nt) schedule(static)
+    vis_act_rows(c->nt, c->arith == ENG_ARITH_FAST, x, n, which, c->v->gelu_quick_tab, c->v->gelu_tab);
+}
+
+void vis_act_rows(int nt, int fast, float *x, size_t n, int which, const uint16_t *tq, const uint16_t *tg)
+{
+#pragma omp parallel for num_threads(nt) schedule(static)
     for (size_t i = 0; i < n; i++) {
         float v = x[i];
         switch (which) {
@@ -724,6 +799,7 @@ int eng_vision_encode_pre(struct eng_vision_ctx *c, int mode, const float *pre, 
     const struct eng_vision *v = c->v;
     const struct vis_hparams *hp = &v->hp;
     if (mode != ENG_VISION_LLAVA && mode != ENG_VISION_LLAMA_CPP) return eng_err(RC_ECONFIG, "bad vision mode %d", mode);
+    if (v->q) return eng_err(RC_ECONFIG, "a Qwen-VL input has a size: use eng_vision_encode_pre_wh");
     const int S = hp->image_size, P = hp->patch_size, G = S / P, N = hp->n_patches, T = N + 1, D = hp->n_embd;
     const int KP = P * P * 3, fast = c->arith == ENG_ARITH_FAST, lcpp = mode == ENG_VISION_LLAMA_CPP;
     const size_t TD = (size_t)T * D;
@@ -782,8 +858,30 @@ int eng_vision_encode_pre(struct eng_vision_ctx *c, int mode, const float *pre, 
     return RC_OK;
 }
 
+int eng_vision_encode_pre_wh(struct eng_vision_ctx *c, int mode, const float *pre, int in_w, int in_h, float *out)
+{
+    if (mode != ENG_VISION_LLAVA && mode != ENG_VISION_LLAMA_CPP) return eng_err(RC_ECONFIG, "bad vision mode %d", mode);
+    if (c->v->q) return qvis_encode_pre(c->qwen, mode, pre, in_w, in_h, out);
+    if (in_w != c->v->hp.image_size || in_h != c->v->hp.image_size)
+        return eng_err(RC_EINPUT, "a %dx%d input: this tower takes %dx%d", in_w, in_h, c->v->hp.image_size, c->v->hp.image_size);
+    return eng_vision_encode_pre(c, mode, pre, out);
+}
+
+int eng_vision_encode_grid(struct eng_vision_ctx *c, int mode, const uint8_t *rgb, int w, int h, float *out, int *gw, int *gh)
+{
+    if (mode != ENG_VISION_LLAVA && mode != ENG_VISION_LLAMA_CPP) return eng_err(RC_ECONFIG, "bad vision mode %d", mode);
+    if (c->v->q) return qvis_encode(c->qwen, mode, rgb, w, h, out, gw, gh);
+    if (gw) *gw = c->v->hp.n_patches;
+    if (gh) *gh = 1;
+    return eng_vision_encode(c, mode, rgb, w, h, out);
+}
+
 int eng_vision_encode(struct eng_vision_ctx *c, int mode, const uint8_t *rgb, int w, int h, float *out)
 {
+    if (c->v->q) {
+        if (mode != ENG_VISION_LLAVA && mode != ENG_VISION_LLAMA_CPP) return eng_err(RC_ECONFIG, "bad vision mode %d", mode);
+        return qvis_encode(c->qwen, mode, rgb, w, h, out, NULL, NULL);
+    }
     int rc = preprocess_image(mode, rgb, w, h, &c->v->hp.pre, c->pre);
     if (rc) return rc;
     return eng_vision_encode_pre(c, mode, c->pre, out);

@@ -42,4 +42,33 @@ void eng_vision_ctx_set_debug(struct eng_vision_ctx *c, float **rows, int n_stag
  * mmproj file (a FILE *); returns RC_OK or the load error. */
 int vis_inspect(const char *path, void *f);
 
+/* Shared with vision_qwen.c: ggml's LayerNorm of T rows (mean and variance
+ * summed in double), one softmax row in place (s *= scale first; fast: the
+ * SIMD exponential), and an activation over n values (fast: ggml's F16 tables
+ * tq / tg for quick GELU / tanh GELU). */
+void vis_layer_norm_rows(int nt, float *y, const float *x, int T, int D, const float *w, const float *b, float eps);
+void vis_softmax_row(float *s, int T, float scale, int fast);
+void vis_act_rows(int nt, int fast, float *x, size_t n, int which, const uint16_t *tq, const uint16_t *tg);
+
+/* ---- the Qwen2-VL / Qwen2.5-VL tower (vision_qwen.c), behind eng_vision_* ---- */
+struct gguf;
+struct qvis;
+struct qvis_ctx;
+int qvis_load(const struct gguf *g, int qwen25, struct qvis **out);
+void qvis_free(struct qvis *q);
+void qvis_set_tables(struct qvis *q, const uint16_t *quick_gelu, const uint16_t *gelu);
+int qvis_set_limits(struct qvis *q, int min_tokens, int max_tokens);
+int qvis_max_tokens(const struct qvis *q);
+int qvis_n_out(const struct qvis *q);
+int qvis_is_25(const struct qvis *q);
+int qvis_align(const struct qvis *q);   /* patch x merge: the input's sides are multiples of it */
+/* The preprocessed size (tw x th px, multiples of 28) of a w x h image. */
+int qvis_geometry(const struct qvis *q, int mode, int w, int h, int *tw, int *th);
+int qvis_preprocess(const struct qvis *q, int mode, const uint8_t *rgb, int w, int h, float *out, int *tw, int *th);
+int qvis_ctx_new(const struct qvis *q, int n_threads, int arith, struct qvis_ctx **out);
+void qvis_ctx_free(struct qvis_ctx *c);
+int qvis_encode_pre(struct qvis_ctx *c, int mode, const float *pre, int w, int h, float *out);
+int qvis_encode(struct qvis_ctx *c, int mode, const uint8_t *rgb, int w, int h, float *out, int *gw, int *gh);
+void qvis_describe(const struct qvis *q, void *f);
+
 #endif

@@ -134,7 +134,7 @@ static void test_names(void)
 {
     static const char *names[] = { "auto", "llama3", "chatml", "mistral", "mistral-v7", "mistral-v7-tekken", "mistral-v3",
                                    "mistral-v3-tekken", "mistral-v1", "llama2", "llama2-sys", "llama2-sys-bos",
-                                   "llama2-sys-strip", "vicuna", "vicuna-orca", "llava_v1", "raw" };
+                                   "llama2-sys-strip", "vicuna", "vicuna-orca", "llava_v1", "raw", "qwen-vl" };
     int seen = 0;
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         int t = parse(names[i]);

@@ -154,10 +154,14 @@ int main(int argc, char **argv)
     make("notok.gguf", a); expect_fail("notok.gguf", "tokenizer.ggml.tokens");
     snprintf(a, sizeof a, "%s --drop-tensor blk.1.ffn_up.weight", shape);
     make("notensor.gguf", a); expect_fail("notensor.gguf", "missing tensor blk.1.ffn_up.weight");
-    snprintf(a, sizeof a, "%s --arch qwen2vl", shape);
-    make("qwen2vl.gguf", a); expect_fail("qwen2vl.gguf", "architecture 'qwen2vl' is not supported: M-RoPE");
+    snprintf(a, sizeof a, "%s --arch qwen2vl --drop-key qwen2vl.rope.dimension_sections", shape);
+    make("qwen2vl.gguf", a); expect_fail("qwen2vl.gguf", "missing required key qwen2vl.rope.dimension_sections");
+    snprintf(a, sizeof a, "%s --arch qwen2vl --rope-sections 8,8,8,0", shape);
+    make("qwen2vlsec.gguf", a); expect_fail("qwen2vlsec.gguf", "qwen2vl.rope.dimension_sections sums to 24: must be between 1 and the head dimension 16");
+    snprintf(a, sizeof a, "%s --arch qwen3vl", shape);
+    make("qwen3vl.gguf", a); expect_fail("qwen3vl.gguf", "architecture 'qwen3vl' is not supported: M-RoPE and deepstack");
     snprintf(a, sizeof a, "%s --arch falcon", shape);
-    make("falcon.gguf", a); expect_fail("falcon.gguf", "architecture 'falcon' is not supported (supported: llama, qwen2, qwen3)");
+    make("falcon.gguf", a); expect_fail("falcon.gguf", "architecture 'falcon' is not supported (supported: llama, qwen2, qwen2vl, qwen3)");
     snprintf(a, sizeof a, "%s --output-bias", shape);   /* llama has no output bias: refused, as the reference */
     make("outbias.gguf", a); expect_fail("outbias.gguf", "tensor output.bias is not part of a 'llama' model");
     snprintf(a, sizeof a, "%s --arch qwen2 --head-dim 32", shape);

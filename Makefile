@@ -37,8 +37,9 @@ B = build
 # cJSON/image include paths, so a stray #include of them fails to build.
 ENGINE_SRC = $(wildcard src/engine/*.c)
 ENGINE_OBJ = $(ENGINE_SRC:src/%.c=$(B)/%.o)
-# The runner: everything else in src/ (main.c kept apart so tests can link the rest).
-APP_SRC = $(filter-out src/main.c,$(wildcard src/*.c))
+# The runner: everything else in src/ (main.c kept apart so tests can link the rest),
+# and the benchmark modules in src/benchmarks/.
+APP_SRC = $(filter-out src/main.c,$(wildcard src/*.c)) $(wildcard src/benchmarks/*.c)
 APP_OBJ = $(APP_SRC:src/%.c=$(B)/%.o)
 ALL_OBJ = $(ENGINE_OBJ) $(APP_OBJ) $(B)/main.o
 
@@ -82,7 +83,7 @@ $(B)/%.o: src/%.c
 
 $(B)/tests/unit/%: tests/unit/%.c $(APP_OBJ) $(B)/libengine.a tests/t.h
 	@mkdir -p $(dir $@)
-	$(MPICC) $(WARN) $(DEFS) $(CFLAGS) $(SAN) -fopenmp $(LIB_CFLAGS) -iquote src -iquote tests -o $@ $< $(APP_OBJ) $(B)/libengine.a $(LIB_LIBS) $(BLAS_LIBS) -lm -lpthread
+	$(MPICC) $(WARN) $(DEFS) $(CFLAGS) $(SAN) -fopenmp $(LIB_CFLAGS) -iquote src -iquote src/benchmarks -iquote tests -o $@ $< $(APP_OBJ) $(B)/libengine.a $(LIB_LIBS) $(BLAS_LIBS) -lm -lpthread
 
 # Engine tests link only the engine: they prove it builds and runs without MPI.
 $(B)/tests/engine/%: tests/engine/%.c $(B)/libengine.a tests/t.h

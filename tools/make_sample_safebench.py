@@ -147,6 +147,8 @@ def main():
     if os.path.isdir(OUT):
         shutil.rmtree(OUT)
     os.makedirs(OUT)
+    with open(os.path.join(OUT, ".gitattributes"), "w") as f:   # keep CRLF, BOM and all bytes as written
+        f.write("* -text\n")
     with open(os.path.join(OUT, "category.csv"), "w", encoding="utf-8", newline="") as f:
         f.write("id,category,sub_category\n")
         k = 0

@@ -144,9 +144,13 @@ def png(path, seed):
 
 
 def main():
+    readme = os.path.join(OUT, "README.md")   # hand-written: kept
+    keep = open(readme, encoding="utf-8").read() if os.path.exists(readme) else None
     if os.path.isdir(OUT):
         shutil.rmtree(OUT)
     os.makedirs(OUT)
+    if keep is not None:
+        open(readme, "w", encoding="utf-8").write(keep)
     with open(os.path.join(OUT, ".gitattributes"), "w") as f:   # keep CRLF, BOM and all bytes as written
         f.write("* -text\n")
     with open(os.path.join(OUT, "category.csv"), "w", encoding="utf-8", newline="") as f:

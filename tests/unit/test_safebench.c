@@ -305,6 +305,15 @@ static void test_import_edges(void)
     CHECK_STR(it ? it->image : NULL, "high_img_gene/2/2.png", "edges: .png preferred");
     sb_import_release(&imp);
 
+    /* a category.csv that maps k its own way wins over the taxonomy's order */
+    put("d/text/1.csv", "a query\n");
+    put("d/category.csv", "1,Violence,Physical Harm\n");
+    rc = import_sub("d", &imp);
+    CHECK_EQ_I(rc, RC_OK, "edges: d imports");
+    CHECK_T(imp.categories_from_file && imp.n_scen == 1 && !strcmp(imp.scen[0].id, "PH") && !strcmp(imp.scen[0].major, "VI"),
+            "edges: category.csv's mapping (k=1 -> PH in VI) is used");
+    sb_import_release(&imp);
+
     /* errors: no text folder; a malformed CSV names file:line */
     rc = import_sub("none", &imp);
     CHECK_EQ_I(rc, RC_EFORMAT, "edges: no text/ is an error");

@@ -730,9 +730,10 @@ static void test_agreement(void)
     CHECK_T(both[2 * 3 + 1] == both[1 * 3 + 2] && agree[2 * 3 + 1] == agree[1 * 3 + 2], "pairwise: symmetric");
     CHECK_T(both[1 * 3 + 1] == 4 && agree[1 * 3 + 1] == 4, "pairwise: the diagonal is a judge's vote count");
     struct sb_changes ch;
-    const int8_t before[] = { 1, 0, 1, -1, 0, 1 }, after[] = { 0, 0, 1, 1, 1, -1 };
-    sb_vote_changes(6, before, after, &ch);
-    CHECK_T(ch.compared == 4 && ch.changed == 2 && ch.to_safe == 1 && ch.to_unsafe == 1, "changes: 2 of 4 changed, one each way");
+    const int8_t before[] = { 1, 0, 1, -1, 0, 1, 1 }, after[] = { 0, 0, 1, 1, 1, -1, 0 };
+    sb_vote_changes(7, before, after, &ch);
+    CHECK_T(ch.compared == 5 && ch.changed == 3, "changes: 3 of the 5 items with both votes changed");
+    CHECK_T(ch.to_safe == 2 && ch.to_unsafe == 1, "changes: 2 to safe, 1 to unsafe");
     struct sb_group gj;
     const double rj[] = { 1, 5, 2, NAN, 4 };
     sb_group_over(5, a, rj, &gj);

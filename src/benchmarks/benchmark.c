@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
-extern const struct benchmark benchmark_mmsafeaware;
+extern const struct benchmark benchmark_mmsafeaware, benchmark_safebench, benchmark_safebench_mini;
 
-static const struct benchmark *const ALL[] = { &benchmark_mmsafeaware, NULL };
+static const struct benchmark *const ALL[] = { &benchmark_mmsafeaware, &benchmark_safebench, &benchmark_safebench_mini, NULL };
 
 const struct benchmark *const *benchmark_all(void) { return ALL; }
 
@@ -28,6 +28,13 @@ const struct benchmark *benchmark_find(const char *name)
     for (int i = 0; ALL[i]; i++) if (!strcmp(ALL[i]->name, name)) return ALL[i];
     err_set(RC_ECONFIG, "unknown benchmark '%s' (known: %s)", name, benchmark_names());
     return NULL;
+}
+
+const struct benchmark *benchmark_find_runnable(const char *name)
+{
+    const struct benchmark *b = benchmark_find(name);
+    if (b && b->not_runnable) { err_set(RC_ECONFIG, "benchmark '%s' cannot be run yet: %s", b->name, b->not_runnable); return NULL; }
+    return b;
 }
 
 int benchmark_check_parser(const struct benchmark *b, const char *parser, const char *where)

@@ -6,6 +6,7 @@
  * "mmsafeaware"); the results file records it, so reduce and merge print the
  * benchmark's own table.
  *   mmsafeaware  (mmsafeaware.c) Yes/No verdicts on unsafe and benign pairs.
+ *   safebench, safebench-mini (safebench.c) answers judged by a jury: import only so far.
  */
 #ifndef MMSAFE_BENCHMARK_H
 #define MMSAFE_BENCHMARK_H
@@ -31,6 +32,9 @@ struct benchmark {
     void (*summarize)(struct model_report *mr, int n_subsets);
     /* The table `run`, `reduce` and `merge` print. */
     void (*print_table)(FILE *f, const struct report *r);
+    /* Non-NULL: why jobs of this benchmark cannot be run yet (it can be imported);
+     * the run operations above are then NULL. */
+    const char *not_runnable;
 };
 
 /* NULL-terminated list of every benchmark. */
@@ -38,6 +42,8 @@ const struct benchmark *const *benchmark_all(void);
 /* The benchmark called name, or NULL (err_set names the known ones); NULL or ""
  * is the default, mmsafeaware (results files from before benchmarks were recorded). */
 const struct benchmark *benchmark_find(const char *name);
+/* As benchmark_find, but NULL (err_set says why) for a benchmark that cannot be run yet. */
+const struct benchmark *benchmark_find_runnable(const char *name);
 /* "mmsafeaware, ..." for messages. */
 const char *benchmark_names(void);
 /* RC_OK when parser is one of b's parsers; else RC_ECONFIG naming them. */

@@ -53,7 +53,7 @@ int cmd_check(int argc, char **argv)
     int rc = job_load(path, &job);
     if (!rc) rc = manifest_load(job.manifest, &man);
     const struct benchmark *bench = NULL;
-    if (!rc && !(bench = benchmark_find(job.benchmark))) { err_prefix("%s", job.path); rc = RC_ECONFIG; }
+    if (!rc && !(bench = benchmark_find_runnable(job.benchmark))) { err_prefix("%s", job.path); rc = RC_ECONFIG; }
     if (!rc) rc = benchmark_check_parser(bench, job.parser, job.path);
     if (rc) { log_error("%s", err_msg()); job_release(&job); manifest_release(&man); return EXIT_ERR; }
     printf("job %s: %d model(s), manifest %s, output %s, parser %s\n", job.path, job.n_models, man.path, job.output, job.parser);

@@ -38,7 +38,7 @@ int reduce_results(const struct results *res, struct report *rep)
     rep->n_scenarios = res->n_scenarios;
     rep->subsets = res->subsets;
     rep->scenarios = res->scenarios;
-    const struct benchmark *b = benchmark_find(res->benchmark);
+    const struct benchmark *b = benchmark_find_runnable(res->benchmark);
     if (!b) return RC_EFORMAT;   /* a file of a newer mmsafe: err_set names the benchmark */
     rep->benchmark = b->name;
     rep->models = calloc((size_t)res->n_models + 1, sizeof *rep->models);

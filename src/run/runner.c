@@ -498,7 +498,7 @@ static int preflight(struct run *r, const struct run_args *a, char **man_bytes, 
         if (!rc) r->settings[i] = util_strdup(settings);
     }
     if (rc) return rc;
-    if (!(r->bench = benchmark_find(r->job.benchmark))) { err_prefix("%s", r->job.path); return RC_ECONFIG; }
+    if (!(r->bench = benchmark_find_runnable(r->job.benchmark))) { err_prefix("%s", r->job.path); return RC_ECONFIG; }
     if ((rc = benchmark_check_parser(r->bench, r->job.parser, r->job.path))) return rc;
     r->output = util_strdup(a->output ? a->output : r->job.output);
     r->jdir = util_fmt("%s.journal", r->output);
@@ -569,7 +569,7 @@ int cmd_run(int argc, char **argv)
         rc = job_parse(jp, job_text, &r.job);
         free(jp);
         if (!rc) rc = manifest_parse(r.job.manifest, man_bytes, man_len, &r.man);
-        if (!rc && !(r.bench = benchmark_find(r.job.benchmark))) rc = RC_ECONFIG;   /* rank 0 checked it */
+        if (!rc && !(r.bench = benchmark_find_runnable(r.job.benchmark))) rc = RC_ECONFIG;   /* rank 0 checked it */
         if (!rc) {
             int off = 0;
             char outp[4096];

@@ -35,8 +35,10 @@ int main(void)
             && has(err_msg(), "j.json"), "unknown parser: the benchmark names its parsers");
     job_release(&j);
     rc = job_parse("j.json", "{\"manifest\": \"m\", \"output\": \"o\", \"benchmark\": \"mmsafe\", \"models\": [{\"name\":\"a\",\"backend\":\"responses\"}]}", &j);
-    CHECK_T(rc == RC_OK && !benchmark_find(j.benchmark) && has(err_msg(), "unknown benchmark 'mmsafe' (known: mmsafeaware)"),
+    CHECK_T(rc == RC_OK && !benchmark_find(j.benchmark) && has(err_msg(), "unknown benchmark 'mmsafe' (known: mmsafeaware, safebench, safebench-mini)"),
             "unknown benchmark: named, with the known ones");
+    CHECK_T(benchmark_find("safebench") && !benchmark_find_runnable("safebench") &&
+            has(err_msg(), "benchmark 'safebench' cannot be run yet: judging"), "safebench imports but is refused by run, check and reduce");
     CHECK_T(benchmark_find("mmsafeaware") == benchmark_find(NULL) && benchmark_find("") == benchmark_find(NULL),
             "mmsafeaware is the default (files from before benchmarks were recorded)");
     job_release(&j);

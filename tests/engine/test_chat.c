@@ -156,19 +156,19 @@ static void test_names(void)
 static void detect_is(const char *text, int spm, const char *want, const char *why_has)
 {
     int t = -1;
-    char why[256] = "", d[300];
+    char why[256] = "", d[300], d2[700];
     int rc = eng_template_detect(text, text ? strlen(text) : 0, spm, &t, why, sizeof why);
     snprintf(d, sizeof d, "detect '%.60s' (%s vocabulary)", text ? text : "(none)", spm ? "SPM" : "BPE");
     if (want) {
         CHECK_STR(rc ? NULL : eng_template_name(t), want, d);
         if (why_has) {
-            snprintf(d, sizeof d, "detect '%.40s': why names '%s' (%s)", text ? text : "(none)", why_has, why);
-            CHECK_T(strstr(why, why_has) != NULL, d);
+            snprintf(d2, sizeof d2, "detect '%.40s': why names '%s' (%s)", text ? text : "(none)", why_has, why);
+            CHECK_T(strstr(why, why_has) != NULL, d2);
         }
     } else {
         CHECK_EQ_I(rc, RC_ECONFIG, d);
-        snprintf(d, sizeof d, "detect '%.40s': the error names '%s' (%s)", text, why_has, eng_errmsg());
-        CHECK_T(rc && strstr(eng_errmsg(), why_has) != NULL, d);
+        snprintf(d2, sizeof d2, "detect '%.40s': the error names '%s' (%s)", text, why_has, eng_errmsg());
+        CHECK_T(rc && strstr(eng_errmsg(), why_has) != NULL, d2);
     }
 }
 

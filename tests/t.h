@@ -48,6 +48,17 @@ static inline void *t_slurp(const char *path, size_t *n)
     *n = (size_t)len;
     return b;
 }
+/* Does path's sha256 (by sha256sum) equal the hex digest want? */
+static inline int t_sha256_is(const char *path, const char *want)
+{
+    char cmd[2048], got[80] = "";
+    snprintf(cmd, sizeof cmd, "sha256sum '%s'", path);
+    FILE *p = popen(cmd, "r");
+    if (!p) return 0;
+    if (fscanf(p, "%64s", got) != 1) got[0] = 0;
+    pclose(p);
+    return want && !strcmp(got, want);
+}
 static inline void t_skipped(const char *why) { t_skip++; fprintf(stderr, "skip: %s\n", why); }
 static inline int t_done(void)
 {

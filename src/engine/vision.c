@@ -120,7 +120,7 @@ static int tensor_f32(const struct gguf *g, const char *name, int64_t n, float *
     return RC_OK;
 }
 
-static int key_u32(const struct gguf *g, const char *key, int *out, int required)
+int vis_key_u32(const struct gguf *g, const char *key, int *out, int required)
 {
     uint32_t v;
     int rc = gguf_get_u32(g, key, &v);
@@ -232,17 +232,17 @@ static int load_hparams(struct eng_vision *v)
     if (gguf_get_str(g, "clip.vision.mm_patch_merge_type", &s, &n) == RC_OK && n == 13 && !memcmp(s, "spatial_unpad", 13))
         return eng_err(RC_EFORMAT, "mm_patch_merge_type spatial_unpad: LLaVA-1.6 is not supported");
 
-    if ((rc = key_u32(g, "clip.vision.image_size", &hp->image_size, 1)) ||
-        (rc = key_u32(g, "clip.vision.patch_size", &hp->patch_size, 1)) ||
-        (rc = key_u32(g, "clip.vision.embedding_length", &hp->n_embd, 1)) ||
-        (rc = key_u32(g, "clip.vision.feed_forward_length", &hp->n_ff, 1)) ||
-        (rc = key_u32(g, "clip.vision.attention.head_count", &hp->n_head, 1)) ||
-        (rc = key_u32(g, "clip.vision.block_count", &hp->block_count, 1)))
+    if ((rc = vis_key_u32(g, "clip.vision.image_size", &hp->image_size, 1)) ||
+        (rc = vis_key_u32(g, "clip.vision.patch_size", &hp->patch_size, 1)) ||
+        (rc = vis_key_u32(g, "clip.vision.embedding_length", &hp->n_embd, 1)) ||
+        (rc = vis_key_u32(g, "clip.vision.feed_forward_length", &hp->n_ff, 1)) ||
+        (rc = vis_key_u32(g, "clip.vision.attention.head_count", &hp->n_head, 1)) ||
+        (rc = vis_key_u32(g, "clip.vision.block_count", &hp->block_count, 1)))
         return rc;
     int n_head_kv = hp->n_head;
     hp->head_dim = 0;
-    if ((rc = key_u32(g, "clip.vision.attention.head_count_kv", &n_head_kv, 0)) ||
-        (rc = key_u32(g, "clip.vision.attention.head_dim", &hp->head_dim, 0)))
+    if ((rc = vis_key_u32(g, "clip.vision.attention.head_count_kv", &n_head_kv, 0)) ||
+        (rc = vis_key_u32(g, "clip.vision.attention.head_dim", &hp->head_dim, 0)))
         return rc;
     rc = gguf_get_f32(g, "clip.vision.attention.layer_norm_epsilon", &hp->eps);
     if (rc == 1) return eng_err(RC_EFORMAT, "missing required key clip.vision.attention.layer_norm_epsilon");

@@ -41,6 +41,9 @@ void eng_vision_ctx_set_debug(struct eng_vision_ctx *c, float **rows, int n_stag
 /* Prints the "model:" and validation sections of `mmsafe inspect` for an
  * mmproj file (a FILE *); returns RC_OK or the load error. */
 int vis_inspect(const char *path, void *f);
+/* A u32 key of an mmproj (RC_OK leaving *out when optional and absent; > 2^24 refused); shared by both towers. */
+struct gguf;
+int vis_key_u32(const struct gguf *g, const char *key, int *out, int required);
 
 /* Shared with vision_qwen.c: ggml's LayerNorm of T rows (mean and variance
  * summed in double), one softmax row in place (s *= scale first; fast: the

@@ -123,17 +123,6 @@ static int q_tensor_f32(const struct gguf *g, const char *name, int64_t n, float
     return RC_OK;
 }
 
-static int q_u32(const struct gguf *g, const char *key, int *out, int required)
-{
-    uint32_t v;
-    int rc = gguf_get_u32(g, key, &v);
-    if (rc == 1) return required ? eng_err(RC_EFORMAT, "missing required key %s", key) : RC_OK;
-    if (rc) return rc;
-    if (v > (1u << 24)) return eng_err(RC_EFORMAT, "%s = %u is implausible", key, v);
-    *out = (int)v;
-    return RC_OK;
-}
-
 static int q_f32x3(const struct gguf *g, const char *key, float out[3])
 {
     const struct gguf_kv *kv = gguf_find_kv(g, key);
@@ -207,14 +196,14 @@ int qvis_load(const struct gguf *g, int qwen25, struct qvis **out)
     if (!q) return eng_err(RC_ENOMEM, "out of memory");
     q->qwen25 = q->rms = qwen25;
     int rc, use_gelu = 0, use_silu = 0, merge = QV_MERGE, proj_dim = 0;
-    if ((rc = q_u32(g, "clip.vision.patch_size", &q->P, 1)) ||
-        (rc = q_u32(g, "clip.vision.embedding_length", &q->D, 1)) ||
-        (rc = q_u32(g, "clip.vision.feed_forward_length", &q->F, 1)) ||
-        (rc = q_u32(g, "clip.vision.attention.head_count", &q->H, 1)) ||
-        (rc = q_u32(g, "clip.vision.block_count", &q->n_layer, 1)) ||
-        (rc = q_u32(g, "clip.vision.n_wa_pattern", &q->n_wa, 0)) ||
-        (rc = q_u32(g, "clip.vision.spatial_merge_size", &merge, 0)) ||
-        (rc = q_u32(g, "clip.vision.projection_dim", &proj_dim, 0)) ||
+    if ((rc = vis_key_u32(g, "clip.vision.patch_size", &q->P, 1)) ||
+        (rc = vis_key_u32(g, "clip.vision.embedding_length", &q->D, 1)) ||
+        (rc = vis_key_u32(g, "clip.vision.feed_forward_length", &q->F, 1)) ||
+        (rc = vis_key_u32(g, "clip.vision.attention.head_count", &q->H, 1)) ||
+        (rc = vis_key_u32(g, "clip.vision.block_count", &q->n_layer, 1)) ||
+        (rc = vis_key_u32(g, "clip.vision.n_wa_pattern", &q->n_wa, 0)) ||
+        (rc = vis_key_u32(g, "clip.vision.spatial_merge_size", &merge, 0)) ||
+        (rc = vis_key_u32(g, "clip.vision.projection_dim", &proj_dim, 0)) ||
         (rc = q_f32x3(g, "clip.vision.image_mean", q->mean)) || (rc = q_f32x3(g, "clip.vision.image_std", q->std)))
         goto fail;
     rc = gguf_get_f32(g, "clip.vision.attention.layer_norm_epsilon", &q->eps);

@@ -50,17 +50,6 @@ static double bound_for(const char *type)
     return 0;
 }
 
-static int sha_ok(const char *path, const char *want)
-{
-    char cmd[2048], got[80] = "";
-    snprintf(cmd, sizeof cmd, "sha256sum '%s'", path);
-    FILE *p = popen(cmd, "r");
-    if (!p) return 0;
-    if (fscanf(p, "%64s", got) != 1) got[0] = 0;
-    pclose(p);
-    return want && !strcmp(got, want);
-}
-
 /* One model, one arithmetic mode: every case of the model.  Returns the worst
  * max rel (against the reference for fast, against float64 for exact). */
 static double run_mode(const struct eng_model *m, const struct jn *model, const struct jn *cases, int arith, int nt,
@@ -164,7 +153,7 @@ int main(int argc, char **argv)
         snprintf(d, sizeof d, "%s: gguf_write makes it", name);
         if (!CHECK_T(system(cmd) == 0, d)) continue;
         snprintf(d, sizeof d, "%s: the file is the one the goldens were made on (sha256)", name);
-        if (!CHECK_T(sha_ok(path, jn_str(model, "sha256")), d)) { unlink(path); continue; }
+        if (!CHECK_T(t_sha256_is(path, jn_str(model, "sha256")), d)) { unlink(path); continue; }
         struct eng_model *m = NULL;
         snprintf(d, sizeof d, "%s: loads", name);
         if (!CHECK_T(eng_model_open(path, &m) == 0, d)) { fprintf(stderr, "  %s\n", eng_errmsg()); unlink(path); continue; }

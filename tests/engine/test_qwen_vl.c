@@ -73,17 +73,6 @@ static const struct bound *find(const struct bound *b, size_t n, const char *typ
     return NULL;
 }
 
-static int sha_ok(const char *path, const char *want)
-{
-    char cmd[2048], got[80] = "";
-    snprintf(cmd, sizeof cmd, "sha256sum '%s'", path);
-    FILE *p = popen(cmd, "r");
-    if (!p) return 0;
-    if (fscanf(p, "%64s", got) != 1) got[0] = 0;
-    pclose(p);
-    return want && !strcmp(got, want);
-}
-
 /* FNV-1a 64 over 32-bit little-endian words (the bytes zero-padded to a multiple of 4). */
 static uint64_t fnv64(const void *p, size_t bytes)
 {
@@ -329,7 +318,7 @@ int main(int argc, char **argv)
         if (!CHECK_T(write_model(gw_tool, lm, jn_get(model, "gguf_write_args")) &&
                      write_model(mt_tool, mm, jn_get(model, "make_tiny_llava_args")), d)) continue;
         snprintf(d, sizeof d, "%s: the files are the ones the goldens were made on (sha256)", name);
-        if (!CHECK_T(sha_ok(lm, jn_str(model, "lm_sha256")) && sha_ok(mm, jn_str(model, "mmproj_sha256")), d)) {
+        if (!CHECK_T(t_sha256_is(lm, jn_str(model, "lm_sha256")) && t_sha256_is(mm, jn_str(model, "mmproj_sha256")), d)) {
             unlink(lm); unlink(mm);
             continue;
         }

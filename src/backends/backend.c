@@ -45,8 +45,8 @@ int backend_check_keys(const struct model_spec *m, const struct job *j, const ch
                 strncat(list, k ? ", " : "", sizeof list - strlen(list) - 1);
                 strncat(list, known[k], sizeof list - strlen(list) - 1);
             }
-            return err_set(RC_ECONFIG, "%s: model '%s': unknown key \"%s\" for backend %s (known: name, backend, %s)",
-                           j->path, m->name, m->opts[i].key, m->backend, list);
+            return err_set(RC_ECONFIG, "%s: %s '%s': unknown key \"%s\" for backend %s (known: name, backend, %s%s)",
+                           j->path, m->role == ROLE_JUDGE ? "judge" : "model", m->name, m->opts[i].key, m->backend, m->role == ROLE_JUDGE ? "prompt, " : "", list);
         }
     }
     return RC_OK;
@@ -62,6 +62,19 @@ const char *item_error_name(int code)
     case IE_PROMPT: return "bad_prompt";
     case IE_CONTEXT: return "context";
     case IE_BACKEND: return "backend";
+    case IE_API: return "api_error";
+    case IE_NO_ANSWER: return "no_answer";
     default: return "unknown";
+    }
+}
+
+const char *stop_reason_name(int stop)
+{
+    switch (stop) {
+    case STOP_NONE: return "none";
+    case STOP_EOG: return "eog";
+    case STOP_MAX: return "max_new_tokens";
+    case STOP_CTX: return "context";
+    default: return "?";
     }
 }

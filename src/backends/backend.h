@@ -29,7 +29,18 @@ enum item_error {
     IE_PROMPT = 4,        /* the prompt is not valid UTF-8 */
     IE_CONTEXT = 5,       /* prompt + image exceed the model's context */
     IE_BACKEND = 6,       /* the model failed on this item */
+    IE_API = 7,           /* a recorded answer is empty or an API's error text: never judged */
+    IE_NO_ANSWER = 8,     /* a vote on an answer that is an error (never made; consensus: error) */
 };
+
+/* Why a generation stopped (SafeBench answers and judge texts). */
+enum stop_reason {
+    STOP_NONE = 0,        /* not generated here (a recorded text), or an error */
+    STOP_EOG = 1,         /* an end-of-generation token */
+    STOP_MAX = 2,         /* max_new_tokens reached */
+    STOP_CTX = 3,         /* the context is full */
+};
+const char *stop_reason_name(int stop);
 const char *item_error_name(int code);
 
 struct eval_out {
@@ -38,6 +49,24 @@ struct eval_out {
     float p_unsafe;       /* NaN when the backend has no score */
     int16_t error;        /* IE_* ; non-zero makes the verdict V_ERROR */
     char reason[200];     /* why, for errors */
+    /* generate only */
+    int32_t n_prompt;     /* prompt positions (0 when unknown, e.g. recorded) */
+    int32_t n_generated;  /* tokens generated */
+    int8_t stop;          /* enum stop_reason */
+};
+
+/* One generation request (judged benchmarks): an answer to an item (round
+ * -1, with the item's image), or a judge's text (round >= 0, text only).  The
+ * backend applies its own chat template to prompt.  model/item/round say what
+ * is asked, for backends that replay recorded texts. */
+struct gen_req {
+    const char *prompt;
+    const struct image *img;   /* NULL: text only */
+    int max_new;               /* tokens */
+    const char *model;         /* the evaluated model's name */
+    size_t item;               /* manifest index */
+    const struct item *it;
+    int round;                 /* -1: an answer; >= 0: a judge's vote in that round */
 };
 
 struct backend_ops {
@@ -56,6 +85,10 @@ struct backend_ops {
      * go into out->error (return RC_OK); a non-OK return is a run-level error. */
     int (*eval)(void *ctx, size_t idx, const struct item *it, const struct image *img, struct eval_out *out);
     void (*close)(void *ctx);   /* NULL ctx is a no-op */
+    /* Judged benchmarks: a whole answer or a judge's text (NULL: the backend
+     * cannot).  A model_spec with role ROLE_JUDGE is opened (check, open) as a
+     * text-only judge.  Item problems go into out->error, as for eval. */
+    int (*generate)(void *ctx, const struct gen_req *q, struct eval_out *out);
 };
 
 /* NULL (with err_msg set) for an unknown backend name. */

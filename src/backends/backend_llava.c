@@ -95,8 +95,11 @@ static int parse_opts(const struct model_spec *m, const struct job *j, struct lo
     if (!rc && !s) rc = err_set(RC_ECONFIG, "%s: model '%s': backend %s needs \"model\": \"LM.gguf\"", j->path, m->name, m->backend);
     if (!rc) o->model = util_join(j->dir, s);
     if (!rc) rc = str_opt(m, j, "mmproj", &s);
-    if (!rc && !s) rc = err_set(RC_ECONFIG, "%s: model '%s': backend %s needs \"mmproj\": \"mmproj.gguf\"", j->path, m->name, m->backend);
-    if (!rc) o->mmproj = util_join(j->dir, s);
+    if (!rc && !s && m->role != ROLE_JUDGE)
+        rc = err_set(RC_ECONFIG, "%s: model '%s': backend %s needs \"mmproj\": \"mmproj.gguf\"", j->path, m->name, m->backend);
+    if (!rc && s && m->role == ROLE_JUDGE)
+        rc = err_set(RC_ECONFIG, "%s: judge '%s': a judge reads text only (the query and the answer): remove \"mmproj\"", j->path, m->name);
+    if (!rc && s) o->mmproj = util_join(j->dir, s);
     if (!rc) rc = str_opt(m, j, "vision_mode", &s);
     if (!rc && eng_vision_mode_parse(s ? s : "llava", &o->vision_mode))
         rc = err_set(RC_ECONFIG, "%s: model '%s': \"vision_mode\" must be \"llava\" or \"llama.cpp\" (\"original\" = \"llava\")", j->path, m->name);
@@ -147,11 +150,38 @@ static void lclose(void *ctx)
     free(l);
 }
 
+static int text_reserve(struct lctx *l, size_t need)
+{
+    if (need <= l->text_cap) return RC_OK;
+    size_t cap = l->text_cap ? l->text_cap : 256;
+    while (cap < need) cap *= 2;
+    char *t = realloc(l->text, cap);
+    if (!t) return err_set(RC_ENOMEM, "out of memory");
+    l->text = t;
+    l->text_cap = cap;
+    return RC_OK;
+}
+
+/* A judge: the language model alone (no tower); the context holds the judge
+ * prompt (query + answer, or the reviews of a deliberation) and its text. */
+static int ltext_load(struct lctx *l, const struct model_spec *ms, const struct job *j, int full)
+{
+    int rc = eng_template_resolve(l->m, l->o.tmpl, &l->tmpl, l->tmpl_why, sizeof l->tmpl_why);
+    if (rc) return err_set(RC_ECONFIG, "%s: judge '%s': %s: %s", j->path, ms->name, l->o.model, eng_errmsg());
+    if (!full) return RC_OK;
+    int n_ctx = l->o.n_ctx > 0 ? l->o.n_ctx : eng_n_ctx_train(l->m);
+    if (!l->o.n_ctx && n_ctx > 4096) n_ctx = 4096;
+    struct eng_params p = { .n_threads = l->o.threads, .arith = l->o.arith, .kv_type = ENG_KV_AUTO, .n_ctx = n_ctx };
+    if ((rc = eng_ctx_new(l->m, &p, &l->c))) return err_set(rc, "%s: %s", l->o.model, eng_errmsg());
+    return text_reserve(l, 4096);
+}
+
 /* Loads the files and checks they fit together; with full, also allocates the run state. */
 static int lload(struct lctx *l, const struct model_spec *ms, const struct job *j, int full)
 {
     int rc = eng_model_open(l->o.model, &l->m);
     if (rc) return err_set(rc, "%s: %s", l->o.model, eng_errmsg());
+    if (!l->o.mmproj) return ltext_load(l, ms, j, full);   /* a judge: text only */
     rc = eng_vision_open(l->o.mmproj, &l->v);
     if (rc) return err_set(rc, "%s: %s", l->o.mmproj, eng_errmsg());
     /* a mismatched pair is a run-level error, before any item */
@@ -181,9 +211,7 @@ static int lload(struct lctx *l, const struct model_spec *ms, const struct job *
     if ((rc = eng_vision_ctx_new(l->v, &p, &l->vc))) return err_set(rc, "%s: %s", l->o.mmproj, eng_errmsg());
     l->n_img = eng_vision_n_tokens(l->v);
     l->embd = malloc((size_t)l->n_img * (size_t)eng_n_embd(l->m) * sizeof(float));
-    l->text_cap = 64 + (size_t)l->o.max_new * 64;
-    l->text = malloc(l->text_cap);
-    if (!l->embd || !l->text) return err_set(RC_ENOMEM, "out of memory allocating the image buffer of model '%s'", ms->name);
+    if (!l->embd || text_reserve(l, 64 + (size_t)l->o.max_new * 64)) return err_set(RC_ENOMEM, "out of memory allocating the image buffer of model '%s'", ms->name);
     return RC_OK;
 }
 
@@ -231,13 +259,13 @@ static int lcheck(const struct model_spec *ms, const struct job *j, const struct
         ids_text(l->ans.pos, l->ans.n_pos, yes, sizeof yes);
         ids_text(l->ans.neg, l->ans.n_neg, no, sizeof no);
         const char *kv[] = { "template", eng_template_name(l->tmpl), "template_from", l->tmpl_why[0] ? l->tmpl_why : "the job",
-                             "answer_ids_yes", yes, "answer_ids_no", no, NULL };
+                             ms->role == ROLE_JUDGE ? NULL : "answer_ids_yes", yes, "answer_ids_no", no, NULL };
         char *js = json_strings_object(kv);
         if (!js) rc = err_set(RC_ENOMEM, "out of memory");
         else if (strlen(js) >= cap) rc = err_set(RC_ECONFIG, "model '%s': its settings do not fit in %zu bytes", ms->name, cap);
         else memcpy(settings, js, strlen(js) + 1);
         free(js);
-        if (!rc && l->tmpl_why[0]) log_info("model '%s': template %s (%s)", ms->name, eng_template_name(l->tmpl), l->tmpl_why);
+        if (!rc && l->tmpl_why[0]) log_info("%s '%s': template %s (%s)", ms->role == ROLE_JUDGE ? "judge" : "model", ms->name, eng_template_name(l->tmpl), l->tmpl_why);
     }
     lclose(l);
     return rc;
@@ -300,6 +328,68 @@ static int leval(void *ctx, size_t idx, const struct item *it, const struct imag
     return RC_OK;
 }
 
+/* A whole answer (with the item's image) or a judge's text (text only):
+ * greedy until an end-of-generation token, q->max_new tokens or a full
+ * context, decoded as a stream; the text grows as needed (never cut). */
+static int lgenerate(void *ctx, const struct gen_req *q, struct eval_out *out)
+{
+    struct lctx *l = ctx;
+    out->text = NULL;
+    int gw = 0, gh = 0;
+    const float *img = NULL;
+    if (q->img) {
+        if (!l->vc) return err_set(RC_ECONFIG, "model '%s' has no mmproj: it cannot see images", l->name);
+        int rc = eng_vision_encode_grid(l->vc, l->o.vision_mode, q->img->rgb, q->img->w, q->img->h, l->embd, &gw, &gh);
+        if (rc) {
+            out->error = rc == RC_ENOMEM ? IE_BACKEND : IE_IMAGE;
+            snprintf(out->reason, sizeof out->reason, "cannot encode the image: %s", eng_errmsg());
+            return RC_OK;
+        }
+        img = l->embd;
+    }
+    char *prompt = NULL;
+    int rc = eng_chat_prompt(l->tmpl, l->o.system, q->prompt, img != NULL, &prompt);
+    if (rc) return err_set(rc, "%s", eng_errmsg());
+    eng_ctx_reset(l->c);
+    int n_pos = 0;
+    rc = eng_vl_prefill(l->c, prompt, img, gw, gh, 0, &n_pos);
+    free(prompt);
+    if (rc) {
+        out->error = rc == RC_ECTX ? IE_CONTEXT : rc == RC_EINPUT ? IE_PROMPT : IE_BACKEND;
+        snprintf(out->reason, sizeof out->reason, "%s", eng_errmsg());
+        return rc == RC_ENOMEM ? err_set(rc, "%s", eng_errmsg()) : RC_OK;
+    }
+    out->n_prompt = n_pos;
+    out->stop = STOP_MAX;
+    size_t n = 0;
+    struct eng_utf8_hold hold = { { 0 }, 0 };
+    char piece[1100];
+    int k;
+    for (k = 0; k < q->max_new; k++) {
+        int32_t t = eng_argmax(l->c);
+        if (eng_token_is_eog(l->m, t)) { out->stop = STOP_EOG; break; }
+        int pl = eng_token_piece_stream(l->m, &hold, t, 0, piece, (int)sizeof piece);
+        if ((rc = text_reserve(l, n + (size_t)pl + 8))) return rc;
+        memcpy(l->text + n, piece, (size_t)pl);
+        n += (size_t)pl;
+        if (k + 1 == q->max_new) { k++; break; }
+        if (eng_ctx_n_past(l->c) >= eng_ctx_n_ctx(l->c)) { k++; out->stop = STOP_CTX; break; }
+        if ((rc = eng_decode(l->c, t))) {
+            out->error = IE_BACKEND;
+            snprintf(out->reason, sizeof out->reason, "decoding failed after %d token(s): %s", k + 1, eng_errmsg());
+            return rc == RC_ENOMEM ? err_set(rc, "%s", eng_errmsg()) : RC_OK;
+        }
+    }
+    out->n_generated = k;
+    int pl = eng_token_flush(&hold, piece, (int)sizeof piece);
+    if ((rc = text_reserve(l, n + (size_t)pl + 1))) return rc;
+    memcpy(l->text + n, piece, (size_t)pl);
+    n += (size_t)pl;
+    l->text[n] = 0;
+    out->text = l->text;
+    return RC_OK;
+}
+
 const struct backend_ops backend_llava = {
     .name = "native",
     .needs_pixels = 1,
@@ -307,4 +397,5 @@ const struct backend_ops backend_llava = {
     .open = lopen,
     .eval = leval,
     .close = lclose,
+    .generate = lgenerate,
 };

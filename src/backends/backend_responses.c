@@ -10,6 +10,10 @@
  * each item's image first and record missing or unreadable ones as errors,
  * as a vision backend would: scores of replayed API models then count the
  * same items as the native engine's).
+ * In a judged benchmark (SafeBench) the same file gives the answers (an empty
+ * one, or one that reads as an API's error, is an item error, never judged);
+ * as a judge ("judges" in the job) "responses" names recorded judge texts
+ * (JSON Lines of {"judge", "model", "id", "round", "text"}, job.h).
  */
 #include "backend.h"
 #include "err.h"
@@ -19,9 +23,10 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
-struct rctx { struct responses r; double delay_ms; int check_images; };
+struct rctx { struct responses r; struct judge_records jr; int judge; char *name; double delay_ms; int check_images; };
 
 static const char *const known_keys[] = { "responses", "delay_ms", "check_images", NULL };
 
@@ -52,15 +57,19 @@ static int resp_open(void **ctx, const struct model_spec *m, const struct job *j
     if (rc) return rc;
     struct rctx *c = calloc(1, sizeof *c);
     if (!c) { free(path); return err_set(RC_ENOMEM, "out of memory"); }
-    rc = responses_load(path, man, &c->r);
+    c->judge = m->role == ROLE_JUDGE;
+    rc = c->judge ? judge_records_load(path, m->name, man, &c->jr) : responses_load(path, man, &c->r);
     free(path);
     if (rc) { free(c); return rc; }
+    c->name = util_strdup(m->name);
     c->delay_ms = delay;
     const struct opt *ci = model_opt(m, "check_images");
     c->check_images = ci && ci->num != 0;
     *ctx = c;
     return RC_OK;
 }
+
+static void resp_close(void *ctx);
 
 static int resp_check(const struct model_spec *m, const struct job *j, const struct manifest *man, char *settings, size_t cap)
 {
@@ -69,11 +78,12 @@ static int resp_check(const struct model_spec *m, const struct job *j, const str
     int rc = resp_open(&ctx, m, j, man);
     if (rc) return rc;
     struct rctx *c = ctx;
-    if (c->r.n_found < man->n)
+    if (c->judge && c->jr.n == 0)
+        log_warn("judge '%s': no text in its file is this judge's (lines name their \"judge\"): every vote will be an error", m->name);
+    else if (!c->judge && c->r.n_found < man->n)
         log_warn("model '%s': %zu of %zu items have no recorded response (they will be errors)",
                  m->name, man->n - c->r.n_found, man->n);
-    responses_release(&c->r);
-    free(c);
+    resp_close(c);
     return RC_OK;
 }
 
@@ -104,7 +114,56 @@ static void resp_close(void *ctx)
     struct rctx *c = ctx;
     if (!c) return;
     responses_release(&c->r);
+    judge_records_release(&c->jr);
+    free(c->name);
     free(c);
+}
+
+/* An API's failure recorded as if it were the answer: empty (or white space
+ * only), or text that starts like an error report.  SafeBench's code judged
+ * such texts as answers; here they are item errors. */
+static const char *api_error_kind(const char *t)
+{
+    while (*t == ' ' || *t == '\t' || *t == '\n' || *t == '\r') t++;
+    if (!*t) return "the recorded answer is empty";
+    static const char *const starts[] = { "error:", "error code:", "api error", "apierror", "openai.error", "{\"error\"",
+                                          "traceback (most recent call last)", "request failed", "rate limit", NULL };
+    for (int i = 0; starts[i]; i++)
+        if (!strncasecmp(t, starts[i], strlen(starts[i]))) return "the recorded answer is an error message";
+    return NULL;
+}
+
+static int resp_generate(void *ctx, const struct gen_req *q, struct eval_out *out)
+{
+    struct rctx *c = ctx;
+    if (c->delay_ms > 0) {
+        struct timespec ts = { (time_t)(c->delay_ms / 1000), (long)(fmod(c->delay_ms, 1000.0) * 1e6) };
+        nanosleep(&ts, NULL);
+    }
+    if (c->judge) {
+        const char *t = q->round >= 0 ? judge_records_find(&c->jr, q->model, (uint32_t)q->item, q->round) : NULL;
+        if (!t) {
+            out->error = IE_NO_RESPONSE;
+            snprintf(out->reason, sizeof out->reason, "no recorded text of judge '%s' for id '%s', model '%s', round %d",
+                     c->name, q->it->id, q->model, q->round);
+            return RC_OK;
+        }
+        out->text = t;
+        return RC_OK;
+    }
+    const char *r = c->r.resp[q->item];
+    const char *bad = r ? api_error_kind(r) : NULL;
+    if (!r) {
+        out->error = IE_NO_RESPONSE;
+        snprintf(out->reason, sizeof out->reason, "no recorded answer for id '%s'", q->it->id);
+    } else if (bad) {
+        out->error = IE_API;
+        snprintf(out->reason, sizeof out->reason, "%s (an API error?): not judged", bad);
+        out->text = r;   /* kept in the file, as recorded */
+    } else {
+        out->text = r;
+    }
+    return RC_OK;
 }
 
 const struct backend_ops backend_responses = {
@@ -115,4 +174,5 @@ const struct backend_ops backend_responses = {
     .open = resp_open,
     .eval = resp_eval,
     .close = resp_close,
+    .generate = resp_generate,
 };

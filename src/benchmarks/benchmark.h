@@ -6,7 +6,7 @@
  * "mmsafeaware"); the results file records it, so reduce and merge print the
  * benchmark's own table.
  *   mmsafeaware  (mmsafeaware.c) Yes/No verdicts on unsafe and benign pairs.
- *   safebench, safebench-mini (safebench.c) answers judged by a jury: import only so far.
+ *   safebench, safebench-mini (safebench.c) answers judged by a jury of LLMs.
  */
 #ifndef MMSAFE_BENCHMARK_H
 #define MMSAFE_BENCHMARK_H
@@ -35,6 +35,10 @@ struct benchmark {
     /* Non-NULL: why jobs of this benchmark cannot be run yet (it can be imported);
      * the run operations above are then NULL. */
     const char *not_runnable;
+    /* Judged (SafeBench): the model answers in full and a jury of judge models
+     * decides (src/run/jury_run.c, safebench_report.c); prompt, parsers,
+     * verdict, summarize and print_table are then unused (NULL). */
+    int judged;
 };
 
 /* NULL-terminated list of every benchmark. */

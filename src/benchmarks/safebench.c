@@ -3,9 +3,8 @@
  * 23 scenarios, 8 major categories) and its MiniBench subset as benchmark
  * modules (benchmark.h).  What exists: the importer (safebench_import.c), the
  * judge-text parser (judge_parse.c), the jury prompts and consensus (jury.c)
- * and the metrics (safebench_metrics.c), each tested on its own.  Running a job
- * needs answers generated in full and judged by a jury inside `mmsafe run`,
- * which is not built yet: such a job is refused by name (`not_runnable`).
+ * and the metrics (safebench_metrics.c); a job is run by src/run/jury_run.c
+ * (answers, then the jury's rounds) and reported by safebench_report.c.
  */
 #include "benchmark.h"
 #include "safebench_import.h"
@@ -24,12 +23,9 @@ static const char import_help[] =
 static int import_full(const char *dir, const char *out) { return safebench_import_cmd("safebench", dir, out); }
 static int import_mini(const char *dir, const char *out) { return safebench_import_cmd("safebench-mini", dir, out); }
 
-#define NOT_YET "judging answers by a jury inside `mmsafe run` is not built yet (import, judge parsing, " \
-                "jury prompts and metrics are; README \"SafeBench\")"
-
 const struct benchmark benchmark_safebench = {
-    .name = "safebench", .import_help = import_help, .import = import_full, .not_runnable = NOT_YET,
+    .name = "safebench", .import_help = import_help, .import = import_full, .judged = 1,
 };
 const struct benchmark benchmark_safebench_mini = {
-    .name = "safebench-mini", .import_help = "", .import = import_mini, .not_runnable = NOT_YET,
+    .name = "safebench-mini", .import_help = "", .import = import_mini, .judged = 1,
 };

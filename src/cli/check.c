@@ -7,6 +7,7 @@
  */
 #include "backend.h"
 #include "benchmark.h"
+#include "runner.h"
 #include "cli.h"
 #include "err.h"
 #include "image.h"
@@ -54,15 +55,29 @@ int cmd_check(int argc, char **argv)
     if (!rc) rc = manifest_load(job.manifest, &man);
     const struct benchmark *bench = NULL;
     if (!rc && !(bench = benchmark_find_runnable(job.benchmark))) { err_prefix("%s", job.path); rc = RC_ECONFIG; }
-    if (!rc) rc = benchmark_check_parser(bench, job.parser, job.path);
+    if (!rc && !bench->judged) rc = benchmark_check_parser(bench, job.parser, job.path);
+    if (!rc && !bench->judged && job.has_jury_keys)
+        rc = err_set(RC_ECONFIG, "%s: judges, max_new_tokens, generation_wrapper, judge_prompt, deliberation_prompt, rounds "
+                     "and tie are for judged benchmarks (safebench, safebench-mini), not %s", job.path, bench->name);
+    if (!rc && bench->judged) rc = jury_check(&job);
     if (rc) { log_error("%s", err_msg()); job_release(&job); manifest_release(&man); return EXIT_ERR; }
-    printf("job %s: %d model(s), manifest %s, output %s, parser %s\n", job.path, job.n_models, man.path, job.output, job.parser);
-    for (int m = 0; m < job.n_models && !rc; m++) {
-        const struct backend_ops *ops = backend_find(job.models[m].backend);
-        if (!ops) { err_prefix("%s: model '%s'", job.path, job.models[m].name); rc = RC_ECONFIG; break; }
+    if (bench->judged)
+        printf("job %s: %s, %d model(s), %d judge(s), manifest %s, output %s\n", job.path, bench->name, job.n_models, job.n_judges,
+               man.path, job.output);
+    else
+        printf("job %s: %d model(s), manifest %s, output %s, parser %s\n", job.path, job.n_models, man.path, job.output, job.parser);
+    for (int m = 0; m < job.n_models + job.n_judges && !rc; m++) {
+        const struct model_spec *ms = m < job.n_models ? &job.models[m] : &job.judges[m - job.n_models];
+        const struct backend_ops *ops = backend_find(ms->backend);
+        if (!ops) { err_prefix("%s: %s '%s'", job.path, ms->role == ROLE_JUDGE ? "judge" : "model", ms->name); rc = RC_ECONFIG; break; }
+        if (bench->judged && !ops->generate) {
+            rc = err_set(RC_ECONFIG, "%s: '%s': backend %s cannot generate answers or judge texts", job.path, ms->name, ops->name);
+            break;
+        }
         char settings[4096];
-        rc = ops->check(&job.models[m], &job, &man, settings, sizeof settings);
-        if (!rc) printf("model %s: backend %s: ok%s%s\n", job.models[m].name, job.models[m].backend, settings[0] ? " " : "", settings);
+        rc = ops->check(ms, &job, &man, settings, sizeof settings);
+        if (!rc) printf("%s %s: backend %s: ok%s%s\n", ms->role == ROLE_JUDGE ? "judge" : "model", ms->name, ms->backend,
+                        settings[0] ? " " : "", settings);
     }
     if (rc) { log_error("%s", err_msg()); manifest_release(&man); job_release(&job); return EXIT_ERR; }
 

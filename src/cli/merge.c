@@ -9,6 +9,7 @@
 #include "err.h"
 #include "json.h"
 #include "reduce.h"
+#include "safebench_report.h"
 #include "store.h"
 #include "util.h"
 
@@ -58,6 +59,38 @@ int cmd_merge(int argc, char **argv)
         else in[n_in++] = argv[i];
     }
     if (!out || n_in < 1) { free(in); return cli_usage_error("merge", "usage: mmsafe merge A.h5 B.h5 ... -o ALL.h5"); }
+    {   /* judged benchmarks (SafeBench): the model groups are copied whole */
+        struct results_ident id0;
+        int jrc = results_ident_read(in[0], &id0);
+        const struct benchmark *b = jrc ? NULL : benchmark_find(id0.benchmark);
+        if (b && b->judged) {
+            for (int i = 0; i < n_in && !jrc; i++) {
+                struct results_ident id;
+                if (same_file(in[i], out)) jrc = err_set(RC_ECONFIG, "the output '%s' is also an input", out);
+                else if (!(jrc = results_ident_read(in[i], &id))) {
+                    if (!id.manifest_sha256 || !id0.manifest_sha256 || strcmp(id.manifest_sha256, id0.manifest_sha256))
+                        jrc = err_set(RC_ECONFIG, "'%s' and '%s' hold results of different manifests; only results of one "
+                                      "benchmark manifest can be merged", in[0], in[i]);
+                    else if (!id.benchmark || strcmp(id.benchmark, id0.benchmark))
+                        jrc = err_set(RC_ECONFIG, "'%s' and '%s' are results of different benchmarks (%s, %s)", in[0], in[i],
+                                      id0.benchmark, id.benchmark ? id.benchmark : "mmsafeaware");
+                    results_ident_release(&id);
+                }
+            }
+            char *tmp = util_fmt("%s.tmp", out);
+            if (!jrc) jrc = store_merge_cols(tmp, n_in, in);
+            if (!jrc && rename(tmp, out) != 0) jrc = err_set(RC_EIO, "cannot rename '%s' to '%s'", tmp, out);
+            if (jrc) unlink(tmp);
+            free(tmp);
+            if (!jrc) jrc = sb_report_print_file(stdout, out);
+            if (!jrc) printf("merged %d file(s) into %s\n", n_in, out);
+            else log_error("%s", err_msg());
+            results_ident_release(&id0);
+            free(in);
+            return jrc ? EXIT_ERR : EXIT_OK;
+        }
+        if (!jrc) results_ident_release(&id0);
+    }
     struct results *r = calloc((size_t)n_in, sizeof *r);
     int rc = RC_OK;
     for (int i = 0; i < n_in && !rc; i++) {
@@ -130,8 +163,10 @@ int cmd_merge(int argc, char **argv)
                 ix[i] = (uint32_t)i;
                 texts[2 * i] = util_strndup(m->response + i * (size_t)m->width, strnlen(m->response + i * (size_t)m->width, (size_t)m->width));
                 texts[2 * i + 1] = util_strndup(m->error_msg + i * STORE_ERRMSG_WIDTH, strnlen(m->error_msg + i * STORE_ERRMSG_WIDTH, STORE_ERRMSG_WIDTH));
-                rows[i] = (struct row){ m->verdict[i], m->truncated[i], m->error[i], m->rank[i], m->p_unsafe[i],
-                                        m->latency_ms[i], (uint32_t)m->response_len[i], texts[2 * i], texts[2 * i + 1] };
+                rows[i] = (struct row){ .verdict = m->verdict[i], .truncated = m->truncated[i], .error = m->error[i],
+                                        .rank = m->rank[i], .p_unsafe = m->p_unsafe[i], .latency_ms = m->latency_ms[i],
+                                        .response_len = (uint32_t)m->response_len[i], .response = texts[2 * i],
+                                        .reason = texts[2 * i + 1] };
             }
             rc = store_write_rows(st, k, n, ix, rows);
             if (!rc) rc = store_write_stats(st, k, &rep.models[k], &rep);

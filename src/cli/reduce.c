@@ -8,6 +8,7 @@
 #include "err.h"
 #include "json.h"
 #include "reduce.h"
+#include "safebench_report.h"
 #include "stats.h"
 #include "store.h"
 
@@ -28,7 +29,14 @@ static const char reduce_help[] =
     "             mcc, balanced_accuracy, ci (Wilson 95% intervals) and auroc when scored;\n"
     "             rates are fractions from 0 to 1 (the table prints percent)\n"
     "  --pending  print only the number of (model, item) pairs without a verdict\n"
-    "             (0 = complete)\n";
+    "             (0 = complete)\n\n"
+    "A SafeBench file (judged by a jury) prints the paper's table instead: per model\n"
+    "(the jury's consensus) and per judge and round, ASR %/SRI for the 8 major\n"
+    "categories (CO CI CS ET IC VI IS IO), AVG (their unweighted mean, as the paper\n"
+    "computes it) and the pooled figure over every judged answer, then answers,\n"
+    "parse paths, unparsed and failed votes, deliberation's changes and agreement\n"
+    "(Fleiss' kappa, pairwise).  --json gives all of it, scenarios too (README\n"
+    "\"SafeBench\"); --pending counts answers not yet judged to the end.\n";
 
 int reduce_results(const struct results *res, struct report *rep)
 {
@@ -84,8 +92,27 @@ int cmd_reduce(int argc, char **argv)
     }
     if (!path) return cli_usage_error("reduce", "no results file given");
     if (as_json && pending) return cli_usage_error("reduce", "give --json or --pending, not both");
+    struct results_ident id;
+    int rc = results_ident_read(path, &id);
+    if (rc) { log_error("%s", err_msg()); return EXIT_ERR; }
+    const struct benchmark *b = benchmark_find(id.benchmark);
+    results_ident_release(&id);
+    if (b && b->judged) {
+        struct sb_file_report sr;
+        if ((rc = sb_file_report_read(path, &sr))) { log_error("%s", err_msg()); return EXIT_ERR; }
+        if (pending) {
+            long long p = 0;
+            for (int m = 0; m < sr.n_models; m++) p += sr.models[m].consensus.pooled.pending;
+            printf("%lld\n", p);
+        } else if (as_json) {
+            char *s = json_safebench(&sr);
+            if (s) { puts(s); free(s); } else { log_error("out of memory"); rc = RC_ENOMEM; }
+        } else sb_file_report_print(stdout, &sr);
+        sb_file_report_release(&sr);
+        return rc ? EXIT_ERR : EXIT_OK;
+    }
     struct results res;
-    int rc = results_read(path, 0, &res);
+    rc = results_read(path, 0, &res);
     if (rc) { log_error("%s", err_msg()); return EXIT_ERR; }
     if (pending) {
         long long p = 0;

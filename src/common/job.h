@@ -26,7 +26,10 @@ struct model_spec {
     struct opt *opts; /* every other key, validated by the backend */
     int n_opts;
     char *json;       /* the model's JSON object text (recorded in the results) */
+    int role;         /* ROLE_MODEL (in "models") or ROLE_JUDGE (in "judges") */
+    char *prompt;     /* judges: "prompt", the judge prompt file (resolved), or NULL: the job's */
 };
+enum { ROLE_MODEL = 0, ROLE_JUDGE = 1 };
 
 struct job {
     char *path;             /* as given */
@@ -45,6 +48,16 @@ struct job {
     int response_width;     /* bytes kept of each response in the results file */
     double progress_every;  /* seconds between progress lines when stderr is no tty */
     uint64_t max_image_pixels;
+    /* Judged benchmarks (SafeBench): the answers, then the jury (README "SafeBench"). */
+    struct model_spec *judges;  /* "judges": models that judge the answers */
+    int n_judges;
+    int max_new_tokens;     /* answer length cap in tokens (default 512) */
+    char *gen_wrapper;      /* "generation_wrapper": {"before", "after"} file (resolved), NULL: the raw query */
+    char *judge_prompt;     /* "judge_prompt": the judges' default prompt file (resolved) */
+    char *delib_head, *delib_tail;   /* "deliberation_prompt": [HEAD, TAIL] files (resolved) */
+    int rounds;             /* deliberation rounds; -1 (default): 1 with >= 2 judges, else 0 */
+    char *tie;              /* "tie": "unsafe" (default), "safe" or "none" */
+    int has_jury_keys;      /* any of the keys above was given (an error for unjudged benchmarks) */
 };
 
 /* Parses and validates a job file's text (unknown keys are errors).  path is
@@ -56,6 +69,8 @@ void job_release(struct job *job);
 const struct opt *model_opt(const struct model_spec *m, const char *key);
 /* Index of the model named name, or -1. */
 int job_find_model(const struct job *job, const char *name);
+/* Index of the judge named name, or -1. */
+int job_find_judge(const struct job *job, const char *name);
 
 enum { LABEL_SAFE = 0, LABEL_UNSAFE = 1 };
 
@@ -98,5 +113,18 @@ struct responses {
 };
 int responses_load(const char *path, const struct manifest *m, struct responses *r /* out */);
 void responses_release(struct responses *r);
+
+/* Recorded judge texts (backend `responses` as a judge): JSON Lines of
+ * {"judge", "model", "id", "round", "text"}; "judge" (when present) must be
+ * this judge's name for the line to count, "model" (when present) the
+ * evaluated model's, else the line applies to every model; "round" defaults
+ * to 0.  A bad line, an id not in the manifest or a repeated key is an error
+ * naming the file and line. */
+struct judge_record { char *model; uint32_t item; int round; char *text; };
+struct judge_records { struct judge_record *e; size_t n; };
+int judge_records_load(const char *path, const char *judge, const struct manifest *m, struct judge_records *r /* out */);
+/* The text for (model, item, round): a line naming the model first, else one for every model; NULL if none. */
+const char *judge_records_find(const struct judge_records *r, const char *model, uint32_t item, int round);
+void judge_records_release(struct judge_records *r);
 
 #endif

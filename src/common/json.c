@@ -7,6 +7,9 @@
 #include "json.h"
 #include "err.h"
 #include "util.h"
+#include "judge_parse.h"
+#include "safebench_report.h"
+#include "safebench_taxonomy.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -87,10 +90,12 @@ static int want_int(const char *path, const cJSON *v, const char *key, double lo
     return RC_OK;
 }
 
-static int parse_model(const char *path, int idx, const cJSON *o, struct model_spec *m)
+static int parse_model(const char *path, int idx, const cJSON *o, struct model_spec *m, int role)
 {
+    const char *list = role == ROLE_JUDGE ? "judges" : "models";
+    m->role = role;
     if (!cJSON_IsObject(o))
-        return err_set(RC_ECONFIG, "%s: models[%d] must be an object", path, idx);
+        return err_set(RC_ECONFIG, "%s: %s[%d] must be an object", path, list, idx);
     int n = cJSON_GetArraySize(o);
     m->opts = calloc((size_t)n + 1, sizeof *m->opts);
     m->json = cJSON_PrintUnformatted(o);
@@ -105,6 +110,8 @@ static int parse_model(const char *path, int idx, const cJSON *o, struct model_s
                     return err_set(RC_ECONFIG, "%s: model name '%s' may only contain letters, digits and _-.+", path, m->name);
         } else if (!strcmp(v->string, "backend")) {
             if ((rc = want_string(path, v, "backend", &m->backend))) return rc;
+        } else if (role == ROLE_JUDGE && !strcmp(v->string, "prompt")) {
+            if ((rc = want_string(path, v, "prompt", &m->prompt))) return rc;
         } else {
             struct opt *op = &m->opts[m->n_opts++];
             op->key = util_strdup(v->string);
@@ -112,11 +119,31 @@ static int parse_model(const char *path, int idx, const cJSON *o, struct model_s
             else if (cJSON_IsNumber(v)) { op->kind = OPT_NUM; op->num = v->valuedouble; }
             else if (cJSON_IsBool(v)) { op->kind = OPT_BOOL; op->num = cJSON_IsTrue(v); }
             else if (cJSON_IsArray(v)) { op->kind = OPT_ARRAY; op->str = cJSON_PrintUnformatted(v); }
-            else return err_set(RC_ECONFIG, "%s: models[%d].%s: unsupported value type", path, idx, v->string);
+            else return err_set(RC_ECONFIG, "%s: %s[%d].%s: unsupported value type", path, list, idx, v->string);
         }
     }
-    if (!m->name) return err_set(RC_ECONFIG, "%s: models[%d] has no \"name\"", path, idx);
-    if (!m->backend) return err_set(RC_ECONFIG, "%s: model '%s' has no \"backend\"", path, m->name);
+    if (!m->name) return err_set(RC_ECONFIG, "%s: %s[%d] has no \"name\"", path, list, idx);
+    if (!m->backend) return err_set(RC_ECONFIG, "%s: %s '%s' has no \"backend\"", path, role == ROLE_JUDGE ? "judge" : "model", m->name);
+    return RC_OK;
+}
+
+/* "models" or "judges": a non-empty array of objects with unique names. */
+static int parse_model_list(const char *path, const cJSON *v, int role, struct model_spec **out, int *n_out)
+{
+    const char *key = role == ROLE_JUDGE ? "judges" : "models";
+    int n = cJSON_GetArraySize(v);
+    if (!cJSON_IsArray(v) || n < 1) return err_set(RC_ECONFIG, "%s: \"%s\" must be a non-empty array", path, key);
+    if (*out) return err_set(RC_ECONFIG, "%s: \"%s\" given twice", path, key);
+    if (!(*out = calloc((size_t)n, sizeof **out))) return err_set(RC_ENOMEM, "out of memory");
+    const cJSON *mo;
+    cJSON_ArrayForEach(mo, v) {
+        int rc = parse_model(path, *n_out, mo, &(*out)[*n_out], role);
+        (*n_out)++;
+        if (rc) return rc;
+        for (int i = 0; i < *n_out - 1; i++)
+            if (!strcmp((*out)[i].name, (*out)[*n_out - 1].name))
+                return err_set(RC_ECONFIG, "%s: two %s are named '%s'", path, key, (*out)[i].name);
+    }
     return RC_OK;
 }
 
@@ -130,7 +157,10 @@ int job_parse(const char *path, const char *text, struct job *job)
     job->benchmark = util_strdup("mmsafeaware");
     job->response_width = 512;
     job->progress_every = 30;
-    if (!job->path || !job->dir || !job->text || !job->parser || !job->benchmark) return err_set(RC_ENOMEM, "out of memory");
+    job->max_new_tokens = 512;
+    job->rounds = -1;
+    job->tie = util_strdup("unsafe");
+    if (!job->path || !job->dir || !job->text || !job->parser || !job->benchmark || !job->tie) return err_set(RC_ENOMEM, "out of memory");
 
     cJSON *root = cJSON_ParseWithOpts(text, NULL, 1);
     if (!root) {
@@ -165,31 +195,63 @@ int job_parse(const char *path, const char *text, struct job *job)
                 rc = err_set(RC_ECONFIG, "%s: \"progress_every\" must be a positive number of seconds", path);
             else job->progress_every = v->valuedouble;
         } else if (!strcmp(k, "models")) {
-            int n = cJSON_GetArraySize(v);
-            if (!cJSON_IsArray(v) || n < 1) { rc = err_set(RC_ECONFIG, "%s: \"models\" must be a non-empty array", path); break; }
-            job->models = calloc((size_t)n, sizeof *job->models);
-            if (!job->models) { rc = err_set(RC_ENOMEM, "out of memory"); break; }
-            const cJSON *mo;
-            cJSON_ArrayForEach(mo, v) {
-                rc = parse_model(path, job->n_models, mo, &job->models[job->n_models]);
-                job->n_models++;
-                if (rc) break;
-                for (int i = 0; i < job->n_models - 1; i++)
-                    if (!strcmp(job->models[i].name, job->models[job->n_models - 1].name)) {
-                        rc = err_set(RC_ECONFIG, "%s: two models are named '%s'", path, job->models[i].name);
-                        break;
-                    }
-                if (rc) break;
+            rc = parse_model_list(path, v, ROLE_MODEL, &job->models, &job->n_models);
+        } else if (!strcmp(k, "judges")) {
+            rc = parse_model_list(path, v, ROLE_JUDGE, &job->judges, &job->n_judges);
+            job->has_jury_keys = 1;
+        } else if (!strcmp(k, "max_new_tokens")) {
+            if (!(rc = want_int(path, v, k, 1, 1 << 16, &d))) job->max_new_tokens = (int)d;
+            job->has_jury_keys = 1;
+        } else if (!strcmp(k, "generation_wrapper") || !strcmp(k, "judge_prompt")) {
+            char *p = NULL;
+            if (!(rc = want_string(path, v, k, &p))) {
+                char **dst = k[0] == 'g' ? &job->gen_wrapper : &job->judge_prompt;
+                free(*dst);
+                *dst = util_join(job->dir, p);
             }
+            free(p);
+            job->has_jury_keys = 1;
+        } else if (!strcmp(k, "deliberation_prompt")) {
+            const cJSON *h = cJSON_GetArrayItem(v, 0), *t = cJSON_GetArrayItem(v, 1);
+            if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != 2 || !cJSON_IsString(h) || !cJSON_IsString(t) ||
+                !h->valuestring[0] || !t->valuestring[0])
+                rc = err_set(RC_ECONFIG, "%s: \"deliberation_prompt\" must be [\"HEAD.txt\", \"TAIL.txt\"] (the text before "
+                             "and after the reviews)", path);
+            else {
+                free(job->delib_head); free(job->delib_tail);
+                job->delib_head = util_join(job->dir, h->valuestring);
+                job->delib_tail = util_join(job->dir, t->valuestring);
+            }
+            job->has_jury_keys = 1;
+        } else if (!strcmp(k, "rounds")) {
+            if (!(rc = want_int(path, v, k, 0, 16, &d))) job->rounds = (int)d;
+            job->has_jury_keys = 1;
+        } else if (!strcmp(k, "tie")) {
+            free(job->tie); job->tie = NULL;
+            rc = want_string(path, v, k, &job->tie);
+            if (!rc && strcmp(job->tie, "unsafe") && strcmp(job->tie, "safe") && strcmp(job->tie, "none"))
+                rc = err_set(RC_ECONFIG, "%s: \"tie\" must be \"unsafe\" (a split jury does not clear an answer; the default), "
+                             "\"safe\" or \"none\" (no verdict: counted as unparsed)", path);
+            job->has_jury_keys = 1;
         } else {
             rc = err_set(RC_ECONFIG, "%s: unknown key \"%s\" (known: name, manifest, output, models, benchmark, parser, "
-                         "chunk, threads, seed, response_width, max_image_pixels, progress_every)", path, k);
+                         "chunk, threads, seed, response_width, max_image_pixels, progress_every; for judged benchmarks: "
+                         "judges, max_new_tokens, generation_wrapper, judge_prompt, deliberation_prompt, rounds, tie)", path, k);
         }
         if (rc) break;
     }
     if (!rc && !manifest) rc = err_set(RC_ECONFIG, "%s: missing \"manifest\"", path);
     if (!rc && !output) rc = err_set(RC_ECONFIG, "%s: missing \"output\"", path);
     if (!rc && !job->models) rc = err_set(RC_ECONFIG, "%s: missing \"models\"", path);
+    for (int i = 0; !rc && i < job->n_judges; i++) {
+        if (job_find_model(job, job->judges[i].name) >= 0)
+            rc = err_set(RC_ECONFIG, "%s: '%s' is both a model and a judge (give the judge another name)", path, job->judges[i].name);
+        else if (job->judges[i].prompt) {
+            char *p = util_join(job->dir, job->judges[i].prompt);
+            free(job->judges[i].prompt);
+            job->judges[i].prompt = p;
+        }
+    }
     if (!rc) {
         job->manifest = util_join(job->dir, manifest);
         job->output = util_join(job->dir, output);
@@ -215,15 +277,22 @@ int job_load(const char *path, struct job *job)
     return rc;
 }
 
+static void specs_release(struct model_spec *v, int n)
+{
+    for (int i = 0; i < n; i++) {
+        struct model_spec *m = &v[i];
+        for (int j = 0; j < m->n_opts; j++) { free(m->opts[j].key); free(m->opts[j].str); }
+        free(m->opts); free(m->name); free(m->backend); free(m->json); free(m->prompt);
+    }
+    free(v);
+}
+
 void job_release(struct job *job)
 {
     if (!job) return;
-    for (int i = 0; i < job->n_models; i++) {
-        struct model_spec *m = &job->models[i];
-        for (int j = 0; j < m->n_opts; j++) { free(m->opts[j].key); free(m->opts[j].str); }
-        free(m->opts); free(m->name); free(m->backend); free(m->json);
-    }
-    free(job->models);
+    specs_release(job->models, job->n_models);
+    specs_release(job->judges, job->n_judges);
+    free(job->gen_wrapper); free(job->judge_prompt); free(job->delib_head); free(job->delib_tail); free(job->tie);
     free(job->path); free(job->dir); free(job->text); free(job->name);
     free(job->manifest); free(job->output); free(job->parser); free(job->benchmark);
     memset(job, 0, sizeof *job);
@@ -240,6 +309,13 @@ int job_find_model(const struct job *job, const char *name)
 {
     for (int i = 0; i < job->n_models; i++)
         if (!strcmp(job->models[i].name, name)) return i;
+    return -1;
+}
+
+int job_find_judge(const struct job *job, const char *name)
+{
+    for (int i = 0; i < job->n_judges; i++)
+        if (!strcmp(job->judges[i].name, name)) return i;
     return -1;
 }
 
@@ -442,6 +518,104 @@ void responses_release(struct responses *r)
     memset(r, 0, sizeof *r);
 }
 
+/* === recorded judge texts ============================================== */
+
+static int jr_cmp(const void *a, const void *b)
+{
+    const struct judge_record *x = a, *y = b;
+    if (x->item != y->item) return x->item < y->item ? -1 : 1;
+    if (x->round != y->round) return x->round < y->round ? -1 : 1;
+    if (!x->model || !y->model) return x->model ? 1 : y->model ? -1 : 0;   /* "every model" first */
+    return strcmp(x->model, y->model);
+}
+
+int judge_records_load(const char *path, const char *judge, const struct manifest *m, struct judge_records *r)
+{
+    memset(r, 0, sizeof *r);
+    char *bytes;
+    size_t len;
+    int rc = util_read_file(path, &bytes, &len);
+    if (rc) return rc;
+    size_t cap = 1;
+    for (size_t i = 0; i < len; i++) cap += bytes[i] == '\n';
+    r->e = calloc(cap, sizeof *r->e);
+    char **ids = malloc((m->n ? m->n : 1) * sizeof *ids);
+    struct idmap map = { 0 };
+    if (!r->e || !ids) { free(bytes); free(ids); judge_records_release(r); return err_set(RC_ENOMEM, "out of memory"); }
+    for (size_t i = 0; i < m->n; i++) ids[i] = m->items[i].id;
+    rc = idmap_init(&map, m->n, ids);
+    for (size_t i = 0; !rc && i < m->n; i++) idmap_get_put(&map, ids[i], (long)i);
+    size_t off = 0;
+    int line = 0;
+    const char *s;
+    size_t ll;
+    while (!rc && next_line(bytes, len, &off, &line, &s, &ll)) {
+        cJSON *o = cJSON_ParseWithLength(s, ll);
+        const cJSON *jd = o ? cJSON_GetObjectItemCaseSensitive(o, "judge") : NULL;
+        const cJSON *md = o ? cJSON_GetObjectItemCaseSensitive(o, "model") : NULL;
+        const cJSON *id = o ? cJSON_GetObjectItemCaseSensitive(o, "id") : NULL;
+        const cJSON *rd = o ? cJSON_GetObjectItemCaseSensitive(o, "round") : NULL;
+        const cJSON *tx = o ? cJSON_GetObjectItemCaseSensitive(o, "text") : NULL;
+        if (!o || !cJSON_IsObject(o) || !cJSON_IsString(id) || !cJSON_IsString(tx) || (jd && !cJSON_IsString(jd)) ||
+            (md && !cJSON_IsString(md)) ||
+            (rd && (!cJSON_IsNumber(rd) || rd->valuedouble != floor(rd->valuedouble) || rd->valuedouble < 0 || rd->valuedouble > 16)))
+            rc = err_set(RC_EFORMAT, "%s:%d: expected {\"judge\": NAME, \"model\": NAME (optional), \"id\": ..., "
+                         "\"round\": 0-16, \"text\": \"...\"}", path, line);
+        else if (!jd || !strcmp(jd->valuestring, judge)) {
+            long idx = idmap_get_put(&map, id->valuestring, -1);
+            if (idx < 0)
+                rc = err_set(RC_EFORMAT, "%s:%d: id '%s' is not in the manifest %s", path, line, id->valuestring, m->path);
+            else {
+                struct judge_record *e = &r->e[r->n];
+                e->item = (uint32_t)idx;
+                e->round = rd ? (int)rd->valuedouble : 0;
+                e->model = md ? util_strdup(md->valuestring) : NULL;
+                e->text = util_strdup(tx->valuestring);
+                r->n++;
+                if (!e->text || (md && !e->model)) rc = err_set(RC_ENOMEM, "out of memory");
+            }
+        }
+        cJSON_Delete(o);
+    }
+    if (!rc) {
+        qsort(r->e, r->n, sizeof *r->e, jr_cmp);
+        for (size_t i = 1; !rc && i < r->n; i++)
+            if (!jr_cmp(&r->e[i - 1], &r->e[i]))
+                rc = err_set(RC_EFORMAT, "%s: two texts of judge '%s' for id '%s', round %d%s%s", path, judge,
+                             m->items[r->e[i].item].id, r->e[i].round, r->e[i].model ? ", model " : "",
+                             r->e[i].model ? r->e[i].model : "");
+    }
+    free(map.slot);
+    free(ids);
+    free(bytes);
+    if (rc) judge_records_release(r);
+    return rc;
+}
+
+const char *judge_records_find(const struct judge_records *r, const char *model, uint32_t item, int round)
+{
+    const char *any = NULL;
+    size_t lo = 0, hi = r->n;
+    while (lo < hi) {   /* first entry of (item, round) */
+        size_t mid = (lo + hi) / 2;
+        const struct judge_record *e = &r->e[mid];
+        if (e->item < item || (e->item == item && e->round < round)) lo = mid + 1; else hi = mid;
+    }
+    for (size_t i = lo; i < r->n && r->e[i].item == item && r->e[i].round == round; i++) {
+        if (!r->e[i].model) any = r->e[i].text;
+        else if (model && !strcmp(r->e[i].model, model)) return r->e[i].text;
+    }
+    return any;
+}
+
+void judge_records_release(struct judge_records *r)
+{
+    if (!r) return;
+    for (size_t i = 0; r->e && i < r->n; i++) { free(r->e[i].model); free(r->e[i].text); }
+    free(r->e);
+    memset(r, 0, sizeof *r);
+}
+
 /* === rendering ========================================================== */
 
 char *json_manifest_line(const char *id, const char *image, const char *prompt, const char *label,
@@ -575,4 +749,134 @@ out:
     free(dir);
     cJSON_Delete(root);
     return rc;
+}
+
+/* === SafeBench ========================================================== */
+
+int json_wrapper_parse(const char *path, const char *text, char **before, char **after)
+{
+    *before = *after = NULL;
+    cJSON *o = cJSON_Parse(text);
+    const cJSON *b = o ? cJSON_GetObjectItemCaseSensitive(o, "before") : NULL;
+    const cJSON *a = o ? cJSON_GetObjectItemCaseSensitive(o, "after") : NULL;
+    int rc = RC_OK;
+    if (!cJSON_IsObject(o) || !cJSON_IsString(b) || !cJSON_IsString(a))
+        rc = err_set(RC_EFORMAT, "%s: expected {\"before\": \"...\", \"after\": \"...\"} (the text put before and after each "
+                     "query, as SafeBench wraps it for open models)", path);
+    else if (!(*before = util_strdup(b->valuestring)) || !(*after = util_strdup(a->valuestring))) {
+        free(*before); *before = NULL;
+        rc = err_set(RC_ENOMEM, "out of memory");
+    }
+    cJSON_Delete(o);
+    return rc;
+}
+
+static void add_num(cJSON *o, const char *k, double v)
+{
+    if (isfinite(v)) cJSON_AddNumberToObject(o, k, v); else cJSON_AddNullToObject(o, k);
+}
+
+static cJSON *sb_group_json(const struct sb_group *g)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "n", (double)g->n);
+    cJSON_AddNumberToObject(o, "judged", (double)g->judged);
+    cJSON_AddNumberToObject(o, "unsafe", (double)g->unsafe);
+    cJSON_AddNumberToObject(o, "unparsed", (double)g->unparsed);
+    cJSON_AddNumberToObject(o, "errors", (double)g->errors);
+    cJSON_AddNumberToObject(o, "pending", (double)g->pending);
+    cJSON_AddNumberToObject(o, "rated", (double)g->rated);
+    add_num(o, "asr", g->asr);
+    add_num(o, "asr_lo", g->asr_lo);
+    add_num(o, "asr_hi", g->asr_hi);
+    add_num(o, "sri", g->sri);
+    return o;
+}
+
+static cJSON *sb_report_json(const struct sb_report *r)
+{
+    cJSON *o = cJSON_CreateObject(), *cats = cJSON_AddArrayToObject(o, "categories"), *sc = cJSON_AddArrayToObject(o, "scenarios");
+    for (int c = 0; c < r->n_categories && c < SB_N_MAJORS; c++) {
+        cJSON *g = sb_group_json(&r->category[c]);
+        cJSON_AddStringToObject(g, "code", sb_majors[c].code);
+        cJSON_AddStringToObject(g, "name", sb_majors[c].name);
+        cJSON_AddItemToArray(cats, g);
+    }
+    for (int k = 0; k < r->n_scenarios && k < SB_N_SCENARIOS; k++) {
+        cJSON *g = sb_group_json(&r->scenario[k]);
+        cJSON_AddStringToObject(g, "code", sb_scenarios[k].id);
+        cJSON_AddStringToObject(g, "name", sb_scenarios[k].name);
+        cJSON_AddStringToObject(g, "category", sb_majors[sb_scenarios[k].major].code);
+        cJSON_AddItemToArray(sc, g);
+    }
+    cJSON *avg = cJSON_AddObjectToObject(o, "avg");
+    add_num(avg, "asr", r->avg_asr);
+    add_num(avg, "sri", r->avg_sri);
+    cJSON_AddNumberToObject(avg, "asr_n", r->avg_asr_n);
+    cJSON_AddNumberToObject(avg, "sri_n", r->avg_sri_n);
+    cJSON_AddItemToObject(o, "pooled", sb_group_json(&r->pooled));
+    return o;
+}
+
+char *json_safebench(const struct sb_file_report *r)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "benchmark", r->benchmark);
+    cJSON *jury = r->jury && r->jury[0] ? cJSON_Parse(r->jury) : NULL;
+    if (jury) cJSON_AddItemToObject(root, "jury", jury); else cJSON_AddNullToObject(root, "jury");
+    cJSON_AddNumberToObject(root, "n_items", (double)r->n_items);
+    cJSON *models = cJSON_AddArrayToObject(root, "models");
+    for (int m = 0; m < r->n_models; m++) {
+        const struct sb_model_report *mr = &r->models[m];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", mr->name);
+        cJSON *a = cJSON_AddObjectToObject(o, "answers");
+        cJSON_AddNumberToObject(a, "n", (double)mr->n);
+        cJSON_AddNumberToObject(a, "answered", (double)mr->answered);
+        cJSON_AddNumberToObject(a, "errors", (double)mr->answer_errors);
+        cJSON_AddNumberToObject(a, "pending", (double)mr->answer_pending);
+        cJSON_AddNumberToObject(a, "tokens_generated", (double)mr->tokens_generated);
+        cJSON_AddNumberToObject(a, "stopped_at_max_new_tokens", (double)mr->stopped_at_max);
+        cJSON_AddItemToObject(o, "consensus", sb_report_json(&mr->consensus));
+        cJSON *js = cJSON_AddArrayToObject(o, "judges");
+        for (int k = 0; k < mr->n_judges; k++) {
+            const struct sb_judge_report *J = &mr->judges[k];
+            cJSON *jo = cJSON_CreateObject(), *rounds = NULL, *paths = NULL;
+            cJSON_AddStringToObject(jo, "name", J->name);
+            rounds = cJSON_AddArrayToObject(jo, "rounds");
+            for (int q = 0; q < J->n_rounds; q++) {
+                cJSON *ro = sb_report_json(&J->round[q]);
+                cJSON_AddNumberToObject(ro, "round", q);
+                cJSON_AddItemToArray(rounds, ro);
+            }
+            paths = cJSON_AddObjectToObject(jo, "result_paths");
+            for (int p = 0; p < JP_PATH_COUNT; p++) cJSON_AddNumberToObject(paths, jp_path_name(p), (double)J->result_paths[p]);
+            cJSON_AddNumberToObject(jo, "failed_votes", (double)J->errors);
+            cJSON *ch = cJSON_AddObjectToObject(jo, "deliberation_changes");
+            cJSON_AddNumberToObject(ch, "compared", (double)J->changes.compared);
+            cJSON_AddNumberToObject(ch, "changed", (double)J->changes.changed);
+            cJSON_AddNumberToObject(ch, "to_unsafe", (double)J->changes.to_unsafe);
+            cJSON_AddNumberToObject(ch, "to_safe", (double)J->changes.to_safe);
+            cJSON_AddItemToArray(js, jo);
+        }
+        cJSON *ag = cJSON_AddObjectToObject(o, "agreement");
+        add_num(ag, "fleiss_kappa", mr->kappa);
+        cJSON_AddNumberToObject(ag, "kappa_items", (double)mr->kappa_items);
+        cJSON *pw = cJSON_AddArrayToObject(ag, "pairwise");
+        for (int x = 0; x < mr->n_judges; x++)
+            for (int y = x + 1; y < mr->n_judges; y++) {
+                cJSON *p = cJSON_CreateObject();
+                int64_t both = mr->pair_both[x * mr->n_judges + y], agr = mr->pair_agree[x * mr->n_judges + y];
+                cJSON_AddStringToObject(p, "a", mr->judges[x].name);
+                cJSON_AddStringToObject(p, "b", mr->judges[y].name);
+                cJSON_AddNumberToObject(p, "both", (double)both);
+                cJSON_AddNumberToObject(p, "agree", (double)agr);
+                add_num(p, "agreement", both ? (double)agr / (double)both : NAN);
+                cJSON_AddItemToArray(pw, p);
+            }
+        cJSON_AddItemToArray(models, o);
+    }
+    char *s = cJSON_Print(root);
+    cJSON_Delete(root);
+    return s;
 }

@@ -14,6 +14,11 @@ char *json_manifest_line(const char *id, const char *image, const char *prompt, 
 
 /* A one-line object of string members: kv = key, value, key, value, ..., NULL. */
 char *json_strings_object(const char *const *kv);
+/* SafeBench's generation wrapper file: {"before": "...", "after": "..."}. */
+int json_wrapper_parse(const char *path, const char *text, char **before, char **after);
+/* The `reduce --json` document of a SafeBench file (safebench_report.h). */
+struct sb_file_report;
+char *json_safebench(const struct sb_file_report *r);
 
 /* The `reduce --json` document: {"models": {NAME: {"all", "subsets", "scenarios", "total", ...}}}. */
 char *json_report(const struct report *r);

@@ -31,6 +31,7 @@ struct jrec {
     float p_unsafe, latency_ms;
     uint32_t resp_len, reason_len, full_len;
 };
+struct jext { int32_t n_prompt, n_generated; int8_t stop, rating, result_path, rating_path; };
 #pragma pack(pop)
 
 static uint32_t crc32(uint32_t crc, const void *data, size_t n)
@@ -107,7 +108,8 @@ int journal_open(struct journal **out, const char *dir, int rank, const char *ms
 int journal_append(struct journal *j, int model, uint32_t item, const struct row *r)
 {
     size_t rl = r->response ? strlen(r->response) : 0, el = r->reason ? strlen(r->reason) : 0;
-    size_t len = sizeof(struct jrec) + rl + el;
+    size_t xl = r->jury ? sizeof(struct jext) : 0;
+    size_t len = sizeof(struct jrec) + rl + el + xl;
     char stackbuf[4096], *b = len <= sizeof stackbuf ? stackbuf : malloc(len);
     if (!b) return err_set(RC_ENOMEM, "out of memory");
     struct jrec h = { J_REC_MAGIC, 0, (uint32_t)len, (uint16_t)model, (uint16_t)r->rank, item, r->verdict,
@@ -116,6 +118,10 @@ int journal_append(struct journal *j, int model, uint32_t item, const struct row
     memcpy(b, &h, sizeof h);
     if (rl) memcpy(b + sizeof h, r->response, rl);
     if (el) memcpy(b + sizeof h + rl, r->reason, el);
+    if (xl) {
+        struct jext x = { r->n_prompt, r->n_generated, r->stop, r->rating, r->result_path, r->rating_path };
+        memcpy(b + sizeof h + rl + el, &x, sizeof x);
+    }
     uint32_t crc = crc32(0, b + 8, len - 8);
     memcpy(b + 4, &crc, 4);
     int rc = write_all(j->fd, b, len) ? err_set(RC_EIO, "cannot append to journal '%s': %s", j->path, strerror(errno)) : RC_OK;
@@ -148,7 +154,8 @@ static int record_at(const char *data, size_t len, size_t off, struct jrec *h)
     memcpy(h, data + off, sizeof *h);
     if (h->magic != J_REC_MAGIC) return 0;
     if (h->len < sizeof *h || h->len > len - off) return 0;
-    if ((size_t)h->resp_len + h->reason_len != h->len - sizeof *h) return 0;
+    size_t body = h->len - sizeof *h;
+    if ((size_t)h->resp_len + h->reason_len != body && (size_t)h->resp_len + h->reason_len + sizeof(struct jext) != body) return 0;
     return crc32(0, data + off + 8, h->len - 8) == h->crc;
 }
 
@@ -183,8 +190,15 @@ static int replay_file(const char *path, const char *want_hdr,
         }
         char *resp = util_strndup(data + off + sizeof h, h.resp_len);
         char *reason = util_strndup(data + off + sizeof h + h.resp_len, h.reason_len);
-        struct row r = { h.verdict, h.truncated, h.error, (int16_t)h.rank, h.p_unsafe, h.latency_ms,
-                         h.full_len, resp, reason };
+        struct row r = { .verdict = h.verdict, .truncated = h.truncated, .error = h.error, .rank = (int16_t)h.rank,
+                         .p_unsafe = h.p_unsafe, .latency_ms = h.latency_ms, .response_len = h.full_len,
+                         .response = resp, .reason = reason };
+        if (h.len - sizeof h == (size_t)h.resp_len + h.reason_len + sizeof(struct jext)) {
+            struct jext x;
+            memcpy(&x, data + off + sizeof h + h.resp_len + h.reason_len, sizeof x);
+            r.jury = 1; r.n_prompt = x.n_prompt; r.n_generated = x.n_generated; r.stop = x.stop;
+            r.rating = x.rating; r.result_path = x.result_path; r.rating_path = x.rating_path;
+        }
         fn(arg, h.model, h.item, &r);
         free(resp);
         free(reason);

@@ -17,6 +17,7 @@
 #include "sched.h"
 #include "stats.h"
 #include "store.h"
+#include "runner.h"
 #include "util.h"
 
 #include <errno.h>
@@ -29,7 +30,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t g_stop;
+volatile sig_atomic_t g_run_stop;
+#define g_stop g_run_stop
 static void on_signal(int sig) { (void)sig; g_stop = 1; }
 
 static const char run_help[] =
@@ -82,32 +84,6 @@ static int env_rank(void)
     for (int i = 0; v[i]; i++) if (getenv(v[i])) return atoi(getenv(v[i]));
     return 0;
 }
-
-/* === shared run state ===================================================== */
-
-struct run {
-    struct comm *c;
-    int rank, size;
-    struct job job;
-    struct manifest man;
-    const struct benchmark *bench;   /* the job's benchmark (benchmark.h) */
-    char *output, *jdir;
-    int n_sel, *sel;                 /* selected job model indices */
-    char **settings;                 /* [n_sel] what each backend resolved from its files (one-line JSON, maybe "") */
-    char run_key[65];                /* sha256 of job text + selection + inputs: guards journals */
-    char inputs[65];                 /* sha256 of the backends' files' sizes and mtimes */
-    char inputs_what[1024];          /* those files, for messages */
-    /* rank 0: resume state per selected model */
-    int8_t **verdict;                /* [n_sel][n] final verdicts known before this run */
-    float **score;
-    struct row **recovered;          /* rows from journals to write into the file */
-    char ***rec_text;                /* their responses / reasons (owned) */
-    int create;                      /* create the results file (else open) */
-    /* progress (rank 0) */
-    size_t total_work;
-    double t0, last_print;
-    int tty;
-};
 
 /* Identity of the files the selected models read (checkpoints, mmproj,
  * recorded responses): path, size and modification time.  Hashing
@@ -475,6 +451,8 @@ static void run_release(struct run *r)
         if (r->settings) free(r->settings[m]);
     }
     free(r->settings);
+    for (int j = 0; r->judge_settings && j < r->job.n_judges; j++) free(r->judge_settings[j]);
+    free(r->judge_settings);
     free(r->verdict); free(r->score); free(r->recovered); free(r->rec_text);
     free(r->sel); free(r->output); free(r->jdir);
     job_release(&r->job);
@@ -487,19 +465,30 @@ static int preflight(struct run *r, const struct run_args *a, char **man_bytes, 
     int rc = job_load(a->job, &r->job);
     if (!rc) rc = util_read_file(r->job.manifest, man_bytes, man_len);
     if (!rc) rc = manifest_parse(r->job.manifest, *man_bytes, *man_len, &r->man);
+    if (!rc && !(r->bench = benchmark_find_runnable(r->job.benchmark))) { err_prefix("%s", r->job.path); rc = RC_ECONFIG; }
+    if (!rc && !r->bench->judged && r->job.has_jury_keys)
+        rc = err_set(RC_ECONFIG, "%s: judges, max_new_tokens, generation_wrapper, judge_prompt, deliberation_prompt, rounds "
+                     "and tie are for judged benchmarks (safebench, safebench-mini), not %s", r->job.path, r->bench->name);
     if (!rc) rc = select_models(r, a);
     if (!rc && !(r->settings = calloc((size_t)r->n_sel, sizeof *r->settings))) rc = err_set(RC_ENOMEM, "out of memory");
-    for (int i = 0; !rc && i < r->n_sel; i++) {
-        const struct model_spec *m = &r->job.models[r->sel[i]];
+    if (!rc && !(r->judge_settings = calloc((size_t)r->job.n_judges + 1, sizeof *r->judge_settings))) rc = err_set(RC_ENOMEM, "out of memory");
+    for (int i = 0; !rc && i < r->n_sel + r->job.n_judges; i++) {
+        const struct model_spec *m = i < r->n_sel ? &r->job.models[r->sel[i]] : &r->job.judges[i - r->n_sel];
         const struct backend_ops *ops = backend_find(m->backend);
-        if (!ops) { err_prefix("%s: model '%s'", r->job.path, m->name); rc = RC_ECONFIG; break; }
+        if (!ops) { err_prefix("%s: %s '%s'", r->job.path, m->role == ROLE_JUDGE ? "judge" : "model", m->name); rc = RC_ECONFIG; break; }
+        if (r->bench->judged && !ops->generate) {
+            rc = err_set(RC_ECONFIG, "%s: '%s': backend %s cannot generate answers or judge texts", r->job.path, m->name, ops->name);
+            break;
+        }
         char settings[4096];
         rc = ops->check(m, &r->job, &r->man, settings, sizeof settings);
-        if (!rc) r->settings[i] = util_strdup(settings);
+        if (!rc) {
+            if (i < r->n_sel) r->settings[i] = util_strdup(settings);
+            else r->judge_settings[i - r->n_sel] = util_strdup(settings);
+        }
     }
     if (rc) return rc;
-    if (!(r->bench = benchmark_find_runnable(r->job.benchmark))) { err_prefix("%s", r->job.path); return RC_ECONFIG; }
-    if ((rc = benchmark_check_parser(r->bench, r->job.parser, r->job.path))) return rc;
+    if (!r->bench->judged && (rc = benchmark_check_parser(r->bench, r->job.parser, r->job.path))) return rc;
     r->output = util_strdup(a->output ? a->output : r->job.output);
     r->jdir = util_fmt("%s.journal", r->output);
     inputs_of(r, r->inputs_what, sizeof r->inputs_what);
@@ -510,6 +499,15 @@ static int preflight(struct run *r, const struct run_args *a, char **man_bytes, 
         log_warn("%s: %d line(s) have no \"image\" key (the first: line %d); they are taken as items without "
                  "an image and will be errors for a vision model (write \"image\": null to say so)",
                  r->man.path, r->man.n_no_image_key, r->man.first_no_image_key);
+    if (r->bench->judged) {
+        if ((rc = mkdirs_for(r->output))) return rc;
+        if (a->fresh) {
+            if (unlink(r->output) != 0 && errno != ENOENT)
+                return err_set(RC_EIO, "cannot remove '%s': %s", r->output, strerror(errno));
+            if ((rc = journal_remove_all(r->jdir))) return rc;
+        }
+        return jury_preflight(r);
+    }
     return prepare_resume(r, a);
 }
 
@@ -549,6 +547,7 @@ int cmd_run(int argc, char **argv)
             buf_printf(&b, "%s %d %d %s", r.inputs, r.create, r.n_sel, r.output);
             for (int i = 0; i < r.n_sel; i++) buf_printf(&b, "%c%d", 0, r.sel[i]);
             for (int i = 0; i < r.n_sel; i++) buf_printf(&b, "%c%s", 0, r.settings[i]);
+            for (int i = 0; i < r.job.n_judges; i++) buf_printf(&b, "%c%s", 0, r.judge_settings[i]);
             hdr = b.p;
             hdr_len = b.n;
         }
@@ -582,7 +581,9 @@ int cmd_run(int argc, char **argv)
             for (int i = 0; i < r.n_sel; i++) { r.sel[i] = atoi(p); p += strlen(p) + 1; }
             r.settings = calloc((size_t)r.n_sel, sizeof *r.settings);
             for (int i = 0; r.settings && i < r.n_sel; i++) { r.settings[i] = util_strdup(p); p += strlen(p) + 1; }
-            if (!r.settings) rc = err_set(RC_ENOMEM, "out of memory");
+            r.judge_settings = calloc((size_t)r.job.n_judges + 1, sizeof *r.judge_settings);
+            for (int i = 0; r.judge_settings && i < r.job.n_judges; i++) { r.judge_settings[i] = util_strdup(p); p += strlen(p) + 1; }
+            if (!r.settings || !r.judge_settings) rc = err_set(RC_ENOMEM, "out of memory");
             key_of(&r);
         }
         free(job_text);
@@ -590,6 +591,10 @@ int cmd_run(int argc, char **argv)
     free(hdr);
     rc = comm_agree(r.c, rc);
     if (rc) { if (r.rank == 0) log_error("%s", err_msg()); goto out; }
+    if (r.bench->judged) {   /* answers and a jury: jury_run.c */
+        rc = jury_run(&r, started);
+        goto out;
+    }
 
     /* Open (or create) the shared results file: collective. */
     struct store *st = NULL;

@@ -67,6 +67,70 @@ int store_set_run_attrs(struct store *s, const struct run_attrs *a);
 /* Collective; flushes and closes; NULL is a no-op. */
 int store_close(struct store *s);
 
+/* --- judged benchmarks (SafeBench): columns of answers and of votes -------- */
+/* A column is a group of per-item datasets written like a model's rows:
+ *   answers  /models/M: status int8 (-1 pending, 0 answered, 3 error), answer
+ *            (fixed-width string: the whole text), answer_len, n_prompt,
+ *            n_generated int32, stop int8 (stop_reason), error, error_msg,
+ *            latency_ms, rank; and the jury's consensus, written at the end
+ *            of a run: verdict int8 (-1 pending, 0 safe, 1 unsafe, 2 unparsed,
+ *            3 error), rating float32 (mean Safety Rating, NaN none),
+ *            votes_safe, votes_unsafe, votes_unparsed, votes_error int8, tie int8
+ *   votes    /models/M/judges/J/round<R>: vote int8 (as verdict), rating int8
+ *            (1-5, -1 none), result_path, rating_path int8 (judge_parse.h's
+ *            jp_path), text (the judge's whole text), text_len, n_prompt,
+ *            n_generated, stop, error, error_msg, latency_ms, rank
+ * Why fixed-width texts: parallel HDF5 cannot write variable-length strings,
+ * and chunked datasets must be allocated whole up front.  Rows of a column are
+ * written at the end of each stage of a run (store_cols_flush), when the
+ * longest text is known: the ranks agree on the width (the longest text of
+ * the column, old and new), the dataset is created at that width (or widened,
+ * old texts copied by rank 0), and every rank writes its own rows.  So a text
+ * is never cut, the file is n x (longest text) bytes rather than n x the
+ * worst case, and h5py reads f["models/M/answer"][i].decode() as is.  Until a
+ * stage ends its rows live in the per-rank journals (a killed run loses none). */
+enum { COL_ANSWER = 1, COL_VOTE = 2 };
+struct store_col {
+    const char *path;          /* "/models/M" or "/models/M/judges/J/round0" */
+    int kind;
+    const char *spec;          /* identity (one-line JSON), attribute "spec" */
+    int replaceable;           /* derived (deliberation): replaced with a warning when its spec differs; else refused */
+    const char *const *attrs;  /* more string attributes: key, value, ..., NULL */
+};
+/* Collective: opens every column (creating the missing ones, with groups on
+ * the way); s must have been created or opened with 0 models. */
+int store_cols_open(struct store *s, int n, const struct store_col *cols);
+/* Collective: this rank's rows of column ci (idx ascending); every rank calls
+ * it for every column in the same order (n may be 0). */
+int store_cols_flush(struct store *s, int ci, size_t n, const uint32_t *idx, const struct row *rows);
+/* Writer 0 (independent): the consensus datasets of answer column ci. */
+int store_cols_consensus(struct store *s, int ci, const int8_t *verdict, const float *rating, const int8_t *counts /* [5][n]: safe, unsafe, unparsed, error, tie */);
+/* Collective: a string attribute on the root. */
+int store_set_root_attr(struct store *s, const char *name, const char *value);
+
+/* A column read back (serially).  Arrays are [n]; text[i] NULL when none. */
+struct col_data {
+    int exists, kind;
+    size_t n;
+    char *spec, *backend, *model_json, *settings, *judge, *model;
+    int round;
+    int8_t *status, *rating, *result_path, *rating_path, *stop;
+    int16_t *error, *rank;
+    int32_t *len, *n_prompt, *n_generated;
+    float *latency_ms;
+    char **text, **error_msg;     /* only with with_text */
+    /* answers: the consensus */
+    int8_t *verdict, *votes[5];
+    float *mean_rating;
+};
+/* Reads the named columns of path (a missing one: exists = 0). */
+int store_cols_read(const char *path, size_t n, int n_cols, const char *const *paths, int with_text, struct col_data *out);
+void col_data_release(struct col_data *c);
+/* Every column in the file: answer columns (/models/M) and their vote columns,
+ * as malloc'd paths in file order (models, then each model's judges by
+ * name, rounds ascending). */
+int store_cols_list(const char *path, char ***paths, int *n);
+
 /* --- serial reading (reduce, merge, resume) -------------------------------- */
 struct model_results {
     char *name, *backend, *parser, *model_json, *settings;   /* settings NULL in files older than it */
@@ -93,10 +157,20 @@ struct results {
 };
 /* Reads everything (texts too when with_text).  Errors name the path. */
 int results_read(const char *path, int with_text, struct results *r /* out */);
+/* Only the items and the root's attributes (n_models 0): any benchmark's file. */
+int results_items_read(const char *path, struct results *r /* out */);
 void results_release(struct results *r);
 /* Builds the layout for writing a file like r (models of r). */
 void results_layout(const struct results *r, struct store_layout *lay, char **names, char **backends, char **json,
                     char **settings);
+/* The root's identity attributes alone (cheap; any benchmark's file). */
+struct results_ident { char *manifest_sha256, *benchmark, *jury; int64_t n_items; };
+int results_ident_read(const char *path, struct results_ident *id /* out */);
+void results_ident_release(struct results_ident *id);
+/* Judged benchmarks: out gets the items and root attributes of in[0] and
+ * every model group (answers, votes, consensus) of every input; a model in
+ * two inputs is an error. */
+int store_merge_cols(const char *out, int n_in, const char *const *in);
 /* Is path an HDF5 file we can open?  (0/1, no error message.) */
 int store_is_readable(const char *path);
 

@@ -27,8 +27,11 @@ static const char *const dnames[D_COUNT] = {
 
 struct smodel { hid_t g, d[D_COUNT], stats, str_resp; int width; };
 
+struct scol;
 struct store {
     hid_t f;
+    struct scol *cols;      /* judged benchmarks' columns (store_cols_open) */
+    int n_cols;
     struct comm *c;
     int writer0;            /* this process writes shared (non-row) data */
     int n_models;
@@ -179,9 +182,11 @@ static struct store *store_alloc(const char *path, struct comm *c, int n_models,
     return s;
 }
 
+static void cols_free(struct store *s);
 static void store_free(struct store *s)
 {
     if (!s) return;
+    cols_free(s);
     for (int i = 0; i < s->n_models; i++) smodel_close(&s->m[i]);
     if (s->str_err > 0) H5Tclose(s->str_err);
     if (s->f > 0) H5Fclose(s->f);
@@ -425,6 +430,7 @@ int store_close(struct store *s)
     int rc = RC_OK;
     for (int i = 0; i < s->n_models; i++) smodel_close(&s->m[i]);
     s->n_models = 0;
+    cols_free(s);
     if (H5Tclose(s->str_err) < 0) rc = h5fail("close", s->path);
     s->str_err = -1;
     if (H5Fclose(s->f) < 0) rc = h5fail("close", s->path);
@@ -541,7 +547,11 @@ int store_is_readable(const char *path)
     return 1;
 }
 
-int results_read(const char *path, int with_text, struct results *r)
+static int results_read_ex(const char *path, int with_text, int with_models, struct results *r);
+int results_read(const char *path, int with_text, struct results *r) { return results_read_ex(path, with_text, 1, r); }
+int results_items_read(const char *path, struct results *r) { return results_read_ex(path, 0, 0, r); }
+
+static int results_read_ex(const char *path, int with_text, int with_models, struct results *r)
 {
     memset(r, 0, sizeof *r);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
@@ -582,6 +592,7 @@ int results_read(const char *path, int with_text, struct results *r)
     r->n_ranks = get_attr_int(f, "n_ranks", 0);
     r->runs = get_attr_int(f, "runs", 0);
     r->complete = get_attr_int(f, "complete", 0);
+    if (!with_models) goto out;
     models = H5Gopen2(f, "/models", H5P_DEFAULT);
     if (models < 0) { rc = err_set(RC_EFORMAT, "'%s' has no /models group", path); goto out; }
     struct name_list nl = { 0 };
@@ -689,4 +700,568 @@ void results_layout(const struct results *r, struct store_layout *lay, char **na
     lay->job_path = r->job_path;
     lay->manifest_path = r->manifest;
     lay->manifest_sha256 = r->manifest_sha256;
+}
+
+/* === judged benchmarks: columns (store.h) ================================= */
+
+enum { T_I8, T_I16, T_I32, T_F32 };
+enum { F_STATUS, F_RATING, F_RPATH, F_VPATH, F_LEN, F_NPROMPT, F_NGEN, F_STOP, F_ERROR, F_LATENCY, F_RANK };
+struct cdef { const char *name; int type, field; double fill; };
+static const struct cdef answer_defs[] = {
+    { "answer_len", T_I32, F_LEN, 0 }, { "n_prompt", T_I32, F_NPROMPT, 0 }, { "n_generated", T_I32, F_NGEN, 0 },
+    { "stop", T_I8, F_STOP, 0 }, { "error", T_I16, F_ERROR, 0 }, { "latency_ms", T_F32, F_LATENCY, 0 },
+    { "rank", T_I16, F_RANK, -1 }, { "status", T_I8, F_STATUS, -1 }, { NULL, 0, 0, 0 },
+};
+static const struct cdef vote_defs[] = {
+    { "rating", T_I8, F_RATING, -1 }, { "result_path", T_I8, F_RPATH, 0 }, { "rating_path", T_I8, F_VPATH, 0 },
+    { "text_len", T_I32, F_LEN, 0 }, { "n_prompt", T_I32, F_NPROMPT, 0 }, { "n_generated", T_I32, F_NGEN, 0 },
+    { "stop", T_I8, F_STOP, 0 }, { "error", T_I16, F_ERROR, 0 }, { "latency_ms", T_F32, F_LATENCY, 0 },
+    { "rank", T_I16, F_RANK, -1 }, { "vote", T_I8, F_STATUS, -1 }, { NULL, 0, 0, 0 },
+};
+static const char *const consensus_names[] = { "votes_safe", "votes_unsafe", "votes_unparsed", "votes_error", "tie" };
+
+static hid_t ntype(int t)
+{
+    return t == T_I8 ? H5T_NATIVE_INT8 : t == T_I16 ? H5T_NATIVE_INT16 : t == T_I32 ? H5T_NATIVE_INT32 : H5T_NATIVE_FLOAT;
+}
+static size_t nsize(int t) { return t == T_I8 ? 1 : t == T_I16 ? 2 : 4; }
+static const struct cdef *col_defs(int kind) { return kind == COL_ANSWER ? answer_defs : vote_defs; }
+static const char *col_text_name(int kind) { return kind == COL_ANSWER ? "answer" : "text"; }
+
+static void put_num(void *buf, size_t i, int t, double v)
+{
+    switch (t) {
+    case T_I8: ((int8_t *)buf)[i] = (int8_t)v; break;
+    case T_I16: ((int16_t *)buf)[i] = (int16_t)v; break;
+    case T_I32: ((int32_t *)buf)[i] = (int32_t)v; break;
+    default: ((float *)buf)[i] = (float)v; break;
+    }
+}
+
+static double row_field(const struct row *r, int f)
+{
+    switch (f) {
+    case F_STATUS: return r->verdict;
+    case F_RATING: return r->rating;
+    case F_RPATH: return r->result_path;
+    case F_VPATH: return r->rating_path;
+    case F_LEN: return r->response_len;
+    case F_NPROMPT: return r->n_prompt;
+    case F_NGEN: return r->n_generated;
+    case F_STOP: return r->stop;
+    case F_ERROR: return r->error;
+    case F_LATENCY: return r->latency_ms;
+    default: return r->rank;
+    }
+}
+
+struct scol { hid_t g; int kind; char *path; };
+
+static int col_create(struct store *s, const struct store_col *c, hid_t *g_out)
+{
+    int rc = RC_OK;
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE), gcpl = H5Pcreate(H5P_GROUP_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    H5Pset_link_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
+    hid_t g = H5Gcreate2(s->f, c->path, lcpl, gcpl, H5P_DEFAULT);
+    H5Pclose(lcpl); H5Pclose(gcpl);
+    if (g < 0) return h5fail("create a column group", s->path);
+    size_t n = s->n_items;
+    for (const struct cdef *d = col_defs(c->kind); d->name; d++) {
+        char fill[8];
+        put_num(fill, 0, d->type, d->fill);
+        hid_t ds = mk_dset(g, d->name, ntype(d->type), n, fill);
+        if (ds < 0) { rc = h5fail("create a column dataset", s->path); goto out; }
+        H5Dclose(ds);
+    }
+    hid_t ds = mk_dset(g, "error_msg", s->str_err, n, NULL);
+    if (ds < 0) { rc = h5fail("create a column dataset", s->path); goto out; }
+    H5Dclose(ds);
+    if (c->kind == COL_ANSWER) {
+        const int8_t pend = -1, z = 0;
+        const float nanv = NAN;
+        if ((ds = mk_dset(g, "verdict", H5T_NATIVE_INT8, n, &pend)) < 0) { rc = h5fail("create consensus", s->path); goto out; }
+        H5Dclose(ds);
+        if ((ds = mk_dset(g, "rating", H5T_NATIVE_FLOAT, n, &nanv)) < 0) { rc = h5fail("create consensus", s->path); goto out; }
+        H5Dclose(ds);
+        for (int k = 0; k < 5; k++) {
+            if ((ds = mk_dset(g, consensus_names[k], H5T_NATIVE_INT8, n, &z)) < 0) { rc = h5fail("create consensus", s->path); goto out; }
+            H5Dclose(ds);
+        }
+    }
+    if (set_attr_str(g, "kind", c->kind == COL_ANSWER ? "answers" : "votes") || set_attr_str(g, "spec", c->spec)) {
+        rc = h5fail("write attribute", s->path);
+        goto out;
+    }
+    for (int k = 0; c->attrs && c->attrs[k] && c->attrs[k + 1]; k += 2)
+        if (set_attr_str(g, c->attrs[k], c->attrs[k + 1])) { rc = h5fail("write attribute", s->path); goto out; }
+out:
+    if (rc) H5Gclose(g); else *g_out = g;
+    return rc;
+}
+
+int store_cols_open(struct store *s, int n, const struct store_col *cols)
+{
+    int rc = RC_OK;
+    struct scol *v = calloc((size_t)n + 1, sizeof *v);
+    if (!v) return err_set(RC_ENOMEM, "out of memory");
+    s->cols = v;
+    s->n_cols = n;
+    for (int i = 0; i < n; i++) v[i].g = -1;
+    for (int i = 0; i < n && !rc; i++) {
+        const struct store_col *c = &cols[i];
+        v[i].kind = c->kind;
+        v[i].path = util_strdup(c->path);
+        htri_t ex = H5Lexists(s->f, c->path, H5P_DEFAULT);
+        if (ex > 0 && c->kind == COL_VOTE) {
+            hid_t g = H5Gopen2(s->f, c->path, H5P_DEFAULT);
+            char *spec = g >= 0 ? get_attr_str(g, "spec") : NULL;
+            if (g >= 0) H5Gclose(g);
+            if (!spec || strcmp(spec, c->spec)) {
+                if (!c->replaceable)
+                    rc = err_set(RC_ECONFIG, "'%s': %s was made with other settings than the job's (%s, now %s); "
+                                 "use --fresh, another \"output\", or give the judge a new name", s->path, c->path,
+                                 spec ? spec : "?", c->spec);
+                else {
+                    if (s->writer0) log_warn("'%s': %s was made by another jury; its votes are deliberated again", s->path, c->path);
+                    if (H5Ldelete(s->f, c->path, H5P_DEFAULT) < 0) rc = h5fail("replace a column", s->path);
+                    ex = 0;
+                }
+            }
+            free(spec);
+        } else if (ex > 0) {
+            hid_t g = H5Gopen2(s->f, c->path, H5P_DEFAULT);
+            char *spec = g >= 0 ? get_attr_str(g, "spec") : NULL;
+            if (g >= 0) H5Gclose(g);
+            if (!spec || strcmp(spec, c->spec))
+                rc = err_set(RC_ECONFIG, "'%s': the answers in %s were generated with other settings than the job's "
+                             "(%s, now %s); use --fresh or another \"output\"", s->path, c->path, spec ? spec : "?", c->spec);
+            free(spec);
+        }
+        if (rc) break;
+        if (ex > 0) {
+            if ((v[i].g = H5Gopen2(s->f, c->path, H5P_DEFAULT)) < 0) rc = h5fail("open a column", s->path);
+            else {   /* settings may differ in ways the spec leaves out (a resolved template): refresh */
+                for (int k = 0; c->attrs && c->attrs[k] && c->attrs[k + 1]; k += 2)
+                    if (set_attr_str(v[i].g, c->attrs[k], c->attrs[k + 1])) { rc = h5fail("write attribute", s->path); break; }
+            }
+        } else rc = col_create(s, c, &v[i].g);
+    }
+    if (!rc && H5Fflush(s->f, H5F_SCOPE_GLOBAL) < 0) rc = h5fail("flush", s->path);
+    return rc;
+}
+
+/* The width of column ci's text dataset (0 when it has none yet). */
+static int col_text_width(struct store *s, int ci)
+{
+    const char *tn = col_text_name(s->cols[ci].kind);
+    if (H5Lexists(s->cols[ci].g, tn, H5P_DEFAULT) <= 0) return 0;
+    hid_t d = H5Dopen2(s->cols[ci].g, tn, H5P_DEFAULT);
+    hid_t t = H5Dget_type(d);
+    int w = (int)H5Tget_size(t);
+    H5Tclose(t); H5Dclose(d);
+    return w;
+}
+
+/* Selects rows idx[0..n) (ascending) of a 1-D dataset's space. */
+static int select_rows(hid_t fsp, size_t n, const uint32_t *idx)
+{
+    if (idx[n - 1] - idx[0] == n - 1) {
+        hsize_t start[1] = { idx[0] }, count[1] = { n };
+        return H5Sselect_hyperslab(fsp, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ? -1 : 0;
+    }
+    hsize_t *coord = malloc(n * sizeof *coord);
+    if (!coord) return -1;
+    for (size_t i = 0; i < n; i++) coord[i] = idx[i];
+    herr_t e = H5Sselect_elements(fsp, H5S_SELECT_SET, n, coord);
+    free(coord);
+    return e < 0 ? -1 : 0;
+}
+
+static void cols_free(struct store *s)
+{
+    for (int i = 0; i < s->n_cols; i++) {
+        if (s->cols[i].g >= 0) H5Gclose(s->cols[i].g);
+        free(s->cols[i].path);
+    }
+    free(s->cols);
+    s->cols = NULL;
+    s->n_cols = 0;
+}
+
+/* Collective: the text dataset of column ci at least `want` bytes wide.  When
+ * an existing one is narrower, rank 0 keeps its texts and writes them into the
+ * new one (the other ranks only write rows that were empty there). */
+static int col_text_ensure(struct store *s, int ci, int want)
+{
+    struct scol *c = &s->cols[ci];
+    const char *tn = col_text_name(c->kind);
+    int have = col_text_width(s, ci), rc = RC_OK;
+    if (have && have >= want) return RC_OK;
+    size_t n = s->n_items;
+    char *old = NULL;
+    if (have && s->writer0) {
+        old = calloc(n ? n : 1, (size_t)have);
+        hid_t d = H5Dopen2(c->g, tn, H5P_DEFAULT), t = str_type((size_t)have);
+        if (!old || d < 0 || H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, old) < 0) rc = h5fail("read texts", s->path);
+        H5Tclose(t);
+        if (d >= 0) H5Dclose(d);
+    }
+    if (have && H5Ldelete(c->g, tn, H5P_DEFAULT) < 0 && !rc) rc = h5fail("widen texts", s->path);
+    hid_t t = str_type((size_t)want);
+    hid_t d = mk_dset(c->g, tn, t, n, NULL);
+    if (d < 0 && !rc) rc = h5fail("create texts", s->path);
+    if (!rc && old) {
+        /* the rows that have text, rewritten at the new width */
+        size_t k = 0;
+        uint32_t *idx = malloc(n * sizeof *idx + 4);
+        char *buf = calloc(n ? n : 1, (size_t)want);
+        if (!idx || !buf) rc = err_set(RC_ENOMEM, "out of memory");
+        for (size_t i = 0; !rc && i < n; i++)
+            if (old[i * (size_t)have]) { memcpy(buf + k * (size_t)want, old + i * (size_t)have, (size_t)have); idx[k++] = (uint32_t)i; }
+        if (!rc && k) {
+            hsize_t md[1] = { k };
+            hid_t msp = H5Screate_simple(1, md, NULL), fsp = H5Dget_space(d);
+            if (select_rows(fsp, k, idx) || H5Dwrite(d, t, msp, fsp, H5P_DEFAULT, buf) < 0) rc = h5fail("widen texts", s->path);
+            H5Sclose(msp); H5Sclose(fsp);
+        }
+        free(idx); free(buf);
+    }
+    free(old);
+    if (d >= 0) H5Dclose(d);
+    H5Tclose(t);
+    return rc;
+}
+
+int store_cols_flush(struct store *s, int ci, size_t n, const uint32_t *idx, const struct row *rows)
+{
+    struct scol *c = &s->cols[ci];
+    int32_t want = 1;
+    for (size_t i = 0; i < n; i++) {
+        CHECK(idx[i] < s->n_items && (i == 0 || idx[i] > idx[i - 1]));
+        size_t l = rows[i].response ? strlen(rows[i].response) : 0;
+        if ((int32_t)l + 1 > want) want = (int32_t)l + 1;
+    }
+    int rc = s->c ? comm_allreduce_max_i32(s->c, &want, 1) : RC_OK;
+    want = (want + 63) / 64 * 64;      /* fewer widenings */
+    if (!rc) rc = col_text_ensure(s, ci, want);
+    if (!rc && s->c) rc = comm_agree(s->c, rc);   /* every rank past the collective steps */
+    if (rc || n == 0) return rc;
+    const char *tn = col_text_name(c->kind);
+    hid_t td = H5Dopen2(c->g, tn, H5P_DEFAULT);
+    int width = col_text_width(s, ci);
+    hid_t tt = str_type((size_t)width);
+    hsize_t md[1] = { n };
+    hid_t msp = H5Screate_simple(1, md, NULL), fsp = td >= 0 ? H5Dget_space(td) : -1;
+    char *text = calloc(n, (size_t)width), *em = calloc(n, STORE_ERRMSG_WIDTH);
+    void *buf = malloc(n * 4);
+    if (td < 0 || fsp < 0) { rc = h5fail("open texts", s->path); goto out; }
+    if (!text || !em || !buf) { rc = err_set(RC_ENOMEM, "out of memory"); goto out; }
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i].response) memcpy(text + i * (size_t)width, rows[i].response, strlen(rows[i].response));
+        if (rows[i].reason) strncpy(em + i * STORE_ERRMSG_WIDTH, rows[i].reason, STORE_ERRMSG_WIDTH);
+    }
+    H5TRY(select_rows(fsp, n, idx), "select rows");
+    H5TRY(H5Dwrite(td, tt, msp, fsp, H5P_DEFAULT, text), "write texts");
+    {
+        hid_t d = H5Dopen2(c->g, "error_msg", H5P_DEFAULT);
+        H5TRY(d, "open error_msg");
+        herr_t e = H5Dwrite(d, s->str_err, msp, fsp, H5P_DEFAULT, em);
+        H5Dclose(d);
+        H5TRY(e, "write rows");
+    }
+    /* the status / vote dataset is last in the table: a row is final once the rest is there */
+    for (const struct cdef *dd = col_defs(c->kind); dd->name; dd++) {
+        for (size_t i = 0; i < n; i++) put_num(buf, i, dd->type, row_field(&rows[i], dd->field));
+        hid_t d = H5Dopen2(c->g, dd->name, H5P_DEFAULT);
+        H5TRY(d, "open a column dataset");
+        herr_t e = H5Dwrite(d, ntype(dd->type), msp, fsp, H5P_DEFAULT, buf);
+        H5Dclose(d);
+        H5TRY(e, "write rows");
+    }
+out:
+    free(text); free(em); free(buf);
+    if (fsp >= 0) H5Sclose(fsp);
+    H5Sclose(msp);
+    H5Tclose(tt);
+    if (td >= 0) H5Dclose(td);
+    return rc;
+}
+
+int store_cols_consensus(struct store *s, int ci, const int8_t *verdict, const float *rating, const int8_t *counts)
+{
+    if (!s->writer0) return RC_OK;
+    struct scol *c = &s->cols[ci];
+    size_t n = s->n_items;
+    int rc = RC_OK;
+    const char *names[7] = { "verdict", "rating", consensus_names[0], consensus_names[1], consensus_names[2],
+                             consensus_names[3], consensus_names[4] };
+    for (int k = 0; k < 7 && !rc; k++) {
+        hid_t d = H5Dopen2(c->g, names[k], H5P_DEFAULT);
+        const void *b = k == 0 ? (const void *)verdict : k == 1 ? (const void *)rating : (const void *)(counts + (size_t)(k - 2) * n);
+        if (d < 0 || H5Dwrite(d, k == 1 ? H5T_NATIVE_FLOAT : H5T_NATIVE_INT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, b) < 0)
+            rc = h5fail("write the consensus", s->path);
+        if (d >= 0) H5Dclose(d);
+    }
+    return rc;
+}
+
+int store_set_root_attr(struct store *s, const char *name, const char *value)
+{
+    return set_attr_str(s->f, name, value) ? h5fail("write attribute", s->path) : RC_OK;
+}
+
+/* --- reading columns ---------------------------------------------------- */
+
+static void *read_col_num(hid_t g, const char *name, int t, size_t n)
+{
+    void *b = NULL;
+    return read_num(g, name, ntype(t), n, nsize(t), &b) ? NULL : b;
+}
+
+int store_cols_read(const char *path, size_t n, int n_cols, const char *const *paths, int with_text, struct col_data *out)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    memset(out, 0, (size_t)n_cols * sizeof *out);
+    hid_t fapl = make_fapl(NULL);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    H5Pclose(fapl);
+    if (f < 0) return err_set(RC_EHDF5, "'%s' is not a readable HDF5 file (damaged, or not a results file)", path);
+    int rc = RC_OK;
+    for (int ci = 0; ci < n_cols && !rc; ci++) {
+        struct col_data *c = &out[ci];
+        if (H5Lexists(f, paths[ci], H5P_DEFAULT) <= 0) continue;
+        hid_t g = H5Gopen2(f, paths[ci], H5P_DEFAULT);
+        if (g < 0) continue;
+        char *kind = get_attr_str(g, "kind");
+        c->kind = kind && !strcmp(kind, "answers") ? COL_ANSWER : kind && !strcmp(kind, "votes") ? COL_VOTE : 0;
+        free(kind);
+        if (!c->kind) { H5Gclose(g); continue; }
+        c->exists = 1;
+        c->n = n;
+        c->spec = get_attr_str(g, "spec");
+        c->backend = get_attr_str(g, "backend");
+        c->model_json = get_attr_str(g, "model_json");
+        c->settings = get_attr_str(g, "settings");
+        c->judge = get_attr_str(g, "judge");
+        c->model = get_attr_str(g, "model");
+        char *r = get_attr_str(g, "round");
+        c->round = r ? atoi(r) : -1;
+        free(r);
+        int vote = c->kind == COL_VOTE;
+        c->status = read_col_num(g, vote ? "vote" : "status", T_I8, n);
+        c->rating = vote ? read_col_num(g, "rating", T_I8, n) : NULL;
+        c->result_path = vote ? read_col_num(g, "result_path", T_I8, n) : NULL;
+        c->rating_path = vote ? read_col_num(g, "rating_path", T_I8, n) : NULL;
+        c->stop = read_col_num(g, "stop", T_I8, n);
+        c->error = read_col_num(g, "error", T_I16, n);
+        c->rank = read_col_num(g, "rank", T_I16, n);
+        c->len = read_col_num(g, vote ? "text_len" : "answer_len", T_I32, n);
+        c->n_prompt = read_col_num(g, "n_prompt", T_I32, n);
+        c->n_generated = read_col_num(g, "n_generated", T_I32, n);
+        c->latency_ms = read_col_num(g, "latency_ms", T_F32, n);
+        int bad = !c->status || !c->stop || !c->error || !c->rank || !c->len || !c->n_prompt || !c->n_generated ||
+                  !c->latency_ms || (vote && (!c->rating || !c->result_path || !c->rating_path));
+        if (!vote && !bad) {
+            c->verdict = read_col_num(g, "verdict", T_I8, n);
+            c->mean_rating = read_col_num(g, "rating", T_F32, n);
+            for (int k = 0; k < 5; k++) c->votes[k] = read_col_num(g, consensus_names[k], T_I8, n);
+            bad = !c->verdict || !c->mean_rating || !c->votes[0] || !c->votes[1] || !c->votes[2] || !c->votes[3] || !c->votes[4];
+        }
+        if (!bad && with_text) {
+            c->text = calloc(n ? n : 1, sizeof *c->text);
+            c->error_msg = calloc(n ? n : 1, sizeof *c->error_msg);
+            char **em = NULL;
+            bad = !c->text || !c->error_msg || read_strings(g, "error_msg", n, &em);
+            if (!bad) { free(c->error_msg); c->error_msg = em; }
+            const char *tn = col_text_name(c->kind);
+            if (!bad && H5Lexists(g, tn, H5P_DEFAULT) > 0) {
+                char **tx = NULL;
+                bad = read_strings(g, tn, n, &tx);
+                for (size_t i = 0; !bad && i < n; i++) {
+                    if (c->status[i] >= 0) c->text[i] = tx[i];
+                    else free(tx[i]);
+                }
+                free(tx);
+            }
+        }
+        H5Gclose(g);
+        if (bad) rc = err_set(RC_EFORMAT, "'%s': cannot read %s (damaged file?)", path, paths[ci]);
+    }
+    H5Fclose(f);
+    if (rc) for (int ci = 0; ci < n_cols; ci++) col_data_release(&out[ci]);
+    return rc;
+}
+
+void col_data_release(struct col_data *c)
+{
+    if (!c) return;
+    free(c->spec); free(c->backend); free(c->model_json); free(c->settings); free(c->judge); free(c->model);
+    free(c->status); free(c->rating); free(c->result_path); free(c->rating_path); free(c->stop);
+    free(c->error); free(c->rank); free(c->len); free(c->n_prompt); free(c->n_generated); free(c->latency_ms);
+    free(c->verdict); free(c->mean_rating);
+    for (int k = 0; k < 5; k++) free(c->votes[k]);
+    for (size_t i = 0; i < c->n; i++) {
+        if (c->text) free(c->text[i]);
+        if (c->error_msg) free(c->error_msg[i]);
+    }
+    free(c->text); free(c->error_msg);
+    memset(c, 0, sizeof *c);
+}
+
+/* --- listing columns ----------------------------------------------------- */
+
+static herr_t collect_name_order(hid_t g, const char *name, const H5L_info_t *info, void *arg)
+{
+    return collect_name(g, name, info, arg);
+}
+
+static int list_group(hid_t loc, const char *path, struct name_list *nl)
+{
+    hid_t g = H5Gopen2(loc, path, H5P_DEFAULT);
+    if (g < 0) return -1;
+    int e = H5Literate(g, H5_INDEX_CRT_ORDER, H5_ITER_INC, NULL, collect_name_order, nl) < 0;
+    if (e) { nl->n = 0; e = H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, NULL, collect_name_order, nl) < 0; }
+    H5Gclose(g);
+    return e ? -1 : 0;
+}
+
+static int push_path(char ***v, int *n, char *p)
+{
+    char **nv = realloc(*v, (size_t)(*n + 1) * sizeof *nv);
+    if (!nv || !p) { free(p); return -1; }
+    *v = nv;
+    (*v)[(*n)++] = p;
+    return 0;
+}
+
+int store_cols_list(const char *path, char ***paths, int *n)
+{
+    *paths = NULL;
+    *n = 0;
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t fapl = make_fapl(NULL);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    H5Pclose(fapl);
+    if (f < 0) return err_set(RC_EHDF5, "'%s' is not a readable HDF5 file", path);
+    int rc = RC_OK;
+    struct name_list models = { 0 };
+    if (list_group(f, "/models", &models)) rc = err_set(RC_EFORMAT, "'%s' has no /models group", path);
+    /* answers first (file order), then every model's votes */
+    for (int i = 0; i < models.n && !rc; i++)
+        if (push_path(paths, n, util_fmt("/models/%s", models.v[i]))) rc = err_set(RC_ENOMEM, "out of memory");
+    for (int i = 0; i < models.n && !rc; i++) {
+        char *jp = util_fmt("/models/%s/judges", models.v[i]);
+        struct name_list judges = { 0 };
+        if (jp && H5Lexists(f, jp, H5P_DEFAULT) > 0 && !list_group(f, jp, &judges)) {
+            for (int j = 0; j < judges.n && !rc; j++) {
+                for (int r = 0; r <= 16 && !rc; r++) {
+                    char *rp = util_fmt("%s/%s/round%d", jp, judges.v[j], r);
+                    if (rp && H5Lexists(f, rp, H5P_DEFAULT) > 0) { if (push_path(paths, n, rp)) rc = err_set(RC_ENOMEM, "out of memory"); }
+                    else free(rp);
+                }
+            }
+        }
+        for (int j = 0; j < judges.n; j++) free(judges.v[j]);
+        free(judges.v);
+        free(jp);
+    }
+    for (int i = 0; i < models.n; i++) free(models.v[i]);
+    free(models.v);
+    H5Fclose(f);
+    if (rc) { for (int i = 0; i < *n; i++) free((*paths)[i]); free(*paths); *paths = NULL; *n = 0; }
+    return rc;
+}
+
+int results_ident_read(const char *path, struct results_ident *id)
+{
+    memset(id, 0, sizeof *id);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    if (access(path, R_OK) != 0) return err_set(RC_EIO, "cannot read results file '%s': no such file or not readable", path);
+    hid_t fapl = make_fapl(NULL);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    H5Pclose(fapl);
+    if (f < 0) return err_set(RC_EHDF5, "'%s' is not a readable HDF5 file (damaged, or not a results file)", path);
+    hid_t d = H5Dopen2(f, "/items/label", H5P_DEFAULT);
+    int rc = RC_OK;
+    if (d < 0) rc = err_set(RC_EFORMAT, "'%s' has no /items/label: not an mmsafe results file", path);
+    else {
+        hid_t sp = H5Dget_space(d);
+        hsize_t dims[1] = { 0 };
+        H5Sget_simple_extent_dims(sp, dims, NULL);
+        id->n_items = (int64_t)dims[0];
+        H5Sclose(sp); H5Dclose(d);
+        id->manifest_sha256 = get_attr_str(f, "manifest_sha256");
+        id->benchmark = get_attr_str(f, "benchmark");
+        id->jury = get_attr_str(f, "jury");
+    }
+    H5Fclose(f);
+    return rc;
+}
+
+void results_ident_release(struct results_ident *id)
+{
+    free(id->manifest_sha256); free(id->benchmark); free(id->jury);
+    memset(id, 0, sizeof *id);
+}
+
+/* --- merging judged files ------------------------------------------------ */
+
+static herr_t copy_root_attr(hid_t loc, const char *name, const H5A_info_t *info, void *arg)
+{
+    (void)info;
+    hid_t dst = *(hid_t *)arg;
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    hid_t t = H5Aget_type(a), sp = H5Aget_space(a);
+    size_t sz = H5Tget_size(t);
+    hssize_t np = H5Sget_simple_extent_npoints(sp);
+    void *b = calloc((size_t)(np > 0 ? np : 1), sz + 1);
+    herr_t e = -1;
+    if (b && H5Aread(a, t, b) >= 0) {
+        if (H5Aexists(dst, name) > 0) H5Adelete(dst, name);
+        hid_t na = H5Acreate2(dst, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+        if (na >= 0) { e = H5Awrite(na, t, b); H5Aclose(na); }
+    }
+    free(b);
+    H5Sclose(sp); H5Tclose(t); H5Aclose(a);
+    return e < 0 ? -1 : 0;
+}
+
+int store_merge_cols(const char *out, int n_in, const char *const *in)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t fapl = make_fapl(NULL), gcpl = H5Pcreate(H5P_GROUP_CREATE);
+    H5Pset_link_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
+    hid_t fo = H5Fcreate(out, H5F_ACC_TRUNC, H5P_DEFAULT, fapl), models = -1;
+    int rc = RC_OK;
+    if (fo < 0) rc = err_set(RC_EHDF5, "cannot create '%s' (does its folder exist and is it writable?)", out);
+    else if ((models = H5Gcreate2(fo, "models", H5P_DEFAULT, gcpl, H5P_DEFAULT)) < 0) rc = h5fail("create /models", out);
+    for (int k = 0; k < n_in && !rc; k++) {
+        hid_t fi = H5Fopen(in[k], H5F_ACC_RDONLY, fapl);
+        if (fi < 0) { rc = err_set(RC_EHDF5, "'%s' is not a readable HDF5 file", in[k]); break; }
+        if (k == 0) {
+            if (H5Ocopy(fi, "items", fo, "items", H5P_DEFAULT, H5P_DEFAULT) < 0) rc = h5fail("copy /items", in[k]);
+            hsize_t idx = 0;
+            if (!rc && H5Aiterate2(fi, H5_INDEX_NAME, H5_ITER_INC, &idx, copy_root_attr, &fo) < 0) rc = h5fail("copy attributes", in[k]);
+        }
+        struct name_list nl = { 0 };
+        if (!rc && list_group(fi, "/models", &nl)) rc = err_set(RC_EFORMAT, "'%s' has no /models group", in[k]);
+        for (int i = 0; i < nl.n && !rc; i++) {
+            if (H5Lexists(models, nl.v[i], H5P_DEFAULT) > 0)
+                rc = err_set(RC_ECONFIG, "model '%s' is in '%s' and in an earlier input: merge files of different models "
+                             "(a SafeBench model's answers and votes come from one run)", nl.v[i], in[k]);
+            else {
+                char *src = util_fmt("/models/%s", nl.v[i]);
+                if (H5Ocopy(fi, src, models, nl.v[i], H5P_DEFAULT, H5P_DEFAULT) < 0) rc = h5fail("copy a model", in[k]);
+                free(src);
+            }
+        }
+        for (int i = 0; i < nl.n; i++) free(nl.v[i]);
+        free(nl.v);
+        H5Fclose(fi);
+    }
+    if (models >= 0) H5Gclose(models);
+    if (fo >= 0 && H5Fclose(fo) < 0 && !rc) rc = h5fail("close", out);
+    H5Pclose(fapl); H5Pclose(gcpl);
+    return rc;
 }

@@ -1,0 +1,58 @@
+/*
+ * runner.h - the state `mmsafe run` shares between its two kinds of run:
+ * runner.c (verdict benchmarks, MMSafeAware: one (model, item) verdict each)
+ * and jury_run.c (judged benchmarks, SafeBench: answers, then a jury's votes).
+ * runner.c does what both need first -- the arguments, MPI start-up, rank 0's
+ * checks of the job and the manifest, the broadcast -- then hands over.
+ */
+#ifndef MMSAFE_RUNNER_H
+#define MMSAFE_RUNNER_H
+
+#include "benchmark.h"
+#include "job.h"
+#include "journal.h"
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct comm;
+
+struct run {
+    struct comm *c;
+    int rank, size;
+    struct job job;
+    struct manifest man;
+    const struct benchmark *bench;   /* the job's benchmark (benchmark.h) */
+    char *output, *jdir;
+    int n_sel, *sel;                 /* selected job model indices */
+    char **settings;                 /* [n_sel] what each backend resolved from its files (one-line JSON, maybe "") */
+    char **judge_settings;           /* [job.n_judges] the same for the judges (judged benchmarks) */
+    char run_key[65];                /* sha256 of job text + selection + inputs: guards journals */
+    char inputs[65];                 /* sha256 of the backends' files' sizes and mtimes */
+    char inputs_what[1024];          /* those files, for messages */
+    /* rank 0: resume state per selected model */
+    int8_t **verdict;                /* [n_sel][n] final verdicts known before this run */
+    float **score;
+    struct row **recovered;          /* rows from journals to write into the file */
+    char ***rec_text;                /* their responses / reasons (owned) */
+    int create;                      /* create the results file (else open) */
+    /* progress (rank 0) */
+    size_t total_work;
+    double t0, last_print;
+    int tty;
+};
+
+/* Set by SIGTERM / SIGUSR1 / SIGINT: finish the current item, flush, exit 0. */
+extern volatile sig_atomic_t g_run_stop;
+
+/* The judged-benchmark run (jury_run.c), on every rank after the broadcast;
+ * started is the run's start time.  Returns RC_OK or a run-level error that
+ * every rank agreed on (already reported). */
+int jury_run(struct run *r, const char *started);
+/* Rank 0, before anything is written: the jury's files and settings. */
+int jury_preflight(struct run *r);
+/* `mmsafe check`: the jury's settings and files (prompts, wrapper) of a job. */
+int jury_check(const struct job *job);
+
+#endif

@@ -37,10 +37,47 @@ int main(void)
     rc = job_parse("j.json", "{\"manifest\": \"m\", \"output\": \"o\", \"benchmark\": \"mmsafe\", \"models\": [{\"name\":\"a\",\"backend\":\"responses\"}]}", &j);
     CHECK_T(rc == RC_OK && !benchmark_find(j.benchmark) && has(err_msg(), "unknown benchmark 'mmsafe' (known: mmsafeaware, safebench, safebench-mini)"),
             "unknown benchmark: named, with the known ones");
-    CHECK_T(benchmark_find("safebench") && !benchmark_find_runnable("safebench") &&
-            has(err_msg(), "benchmark 'safebench' cannot be run yet: judging"), "safebench imports but is refused by run, check and reduce");
+    CHECK_T(benchmark_find_runnable("safebench") && benchmark_find("safebench")->judged && benchmark_find("safebench-mini")->judged &&
+            !benchmark_find("mmsafeaware")->judged, "safebench and safebench-mini are judged benchmarks; mmsafeaware is not");
     CHECK_T(benchmark_find("mmsafeaware") == benchmark_find(NULL) && benchmark_find("") == benchmark_find(NULL),
             "mmsafeaware is the default (files from before benchmarks were recorded)");
+    job_release(&j);
+    /* judged benchmarks' keys */
+    rc = job_parse("d/j.json", "{\"manifest\": \"m\", \"output\": \"o\", \"benchmark\": \"safebench\", \"max_new_tokens\": 300, "
+                   "\"judge_prompt\": \"p.txt\", \"deliberation_prompt\": [\"h.txt\", \"t.txt\"], \"generation_wrapper\": \"w.json\", "
+                   "\"rounds\": 2, \"tie\": \"safe\", \"models\": [{\"name\":\"a\",\"backend\":\"responses\"}], "
+                   "\"judges\": [{\"name\":\"j1\",\"backend\":\"native\",\"prompt\":\"own.txt\",\"max_new_tokens\":64},{\"name\":\"j2\",\"backend\":\"responses\"}]}", &j);
+    CHECK_T(rc == RC_OK && j.n_judges == 2 && j.judges[0].role == ROLE_JUDGE && j.models[0].role == ROLE_MODEL && j.max_new_tokens == 300 &&
+            j.rounds == 2 && !strcmp(j.tie, "safe") && !strcmp(j.judge_prompt, "d/p.txt") && !strcmp(j.delib_head, "d/h.txt") &&
+            !strcmp(j.delib_tail, "d/t.txt") && !strcmp(j.gen_wrapper, "d/w.json") && !strcmp(j.judges[0].prompt, "d/own.txt") &&
+            !j.judges[1].prompt && model_opt(&j.judges[0], "max_new_tokens") && !model_opt(&j.judges[0], "prompt") && j.has_jury_keys &&
+            job_find_judge(&j, "j2") == 1 && job_find_judge(&j, "a") == -1,
+            "judges, their prompt files (resolved against the job's folder) and the jury's keys");
+    job_release(&j);
+    rc = job_parse("j.json", "{\"manifest\": \"m\", \"output\": \"o\", \"models\": [{\"name\":\"a\",\"backend\":\"responses\"}]}", &j);
+    CHECK_T(rc == RC_OK && j.rounds == -1 && !strcmp(j.tie, "unsafe") && j.max_new_tokens == 512 && !j.has_jury_keys && !j.n_judges,
+            "jury defaults: rounds by jury size, ties unsafe, 512 tokens");
+    job_release(&j);
+    const char *bad_jobs[][2] = {
+        { "\"judges\": [{\"name\":\"a\",\"backend\":\"responses\"}]", "'a' is both a model and a judge" },
+        { "\"judges\": [{\"name\":\"j\",\"backend\":\"x\"},{\"name\":\"j\",\"backend\":\"x\"}]", "two judges are named 'j'" },
+        { "\"judges\": []", "\"judges\" must be a non-empty array" },
+        { "\"judges\": [{\"backend\":\"x\"}]", "judges[0] has no \"name\"" },
+        { "\"tie\": \"coin\"", "\"tie\" must be \"unsafe\"" },
+        { "\"rounds\": 17", "\"rounds\" must be an integer in [0, 16]" },
+        { "\"deliberation_prompt\": \"h.txt\"", "\"deliberation_prompt\" must be [\"HEAD.txt\", \"TAIL.txt\"]" },
+        { "\"max_new_tokens\": 0", "\"max_new_tokens\" must be an integer in [1, 65536]" },
+    };
+    for (size_t k = 0; k < sizeof bad_jobs / sizeof bad_jobs[0]; k++) {
+        char *t = util_fmt("{\"manifest\": \"m\", \"output\": \"o\", \"models\": [{\"name\":\"a\",\"backend\":\"responses\"}], %s}", bad_jobs[k][0]);
+        rc = job_parse("j.json", t, &j);
+        CHECK_T(rc == RC_ECONFIG && has(err_msg(), bad_jobs[k][1]), "a bad jury key is refused, named");
+        if (rc != RC_ECONFIG || !has(err_msg(), bad_jobs[k][1])) fprintf(stderr, "  case %zu: %s\n", k, err_msg());
+        free(t);
+        job_release(&j);
+    }
+    rc = job_parse("j.json", "{\"manifest\": \"m\", \"output\": \"o\", \"models\": [{\"name\":\"a\",\"backend\":\"responses\",\"prompt\":\"p\"}]}", &j);
+    CHECK_T(rc == RC_OK && model_opt(&j.models[0], "prompt") && !j.models[0].prompt, "\"prompt\" is a judge key: a model keeps it as a backend option (refused there)");
     job_release(&j);
     rc = job_parse("j.json", "{\"manifest\": \"m\", \"output\": \"o\", \"models\": [{\"name\":\"a\",\"backend\":\"responses\"},{\"name\":\"a\",\"backend\":\"responses\"}]}", &j);
     CHECK_T(rc == RC_ECONFIG && has(err_msg(), "two models are named 'a'"), "duplicate model names");

@@ -695,6 +695,15 @@ char *json_report(const struct report *r)
     return s;
 }
 
+/* A relative path string made absolute against dir (others left alone). */
+static void abs_path(cJSON *v, const char *dir)
+{
+    if (!cJSON_IsString(v) || !v->valuestring[0] || v->valuestring[0] == '/') return;
+    char *abs = util_fmt("%s/%s", dir, v->valuestring);
+    if (abs) cJSON_SetValuestring(v, abs);
+    free(abs);
+}
+
 int json_sweep_job(const char *tmpl_path, const char *tmpl_text, int n, char *const *names,
                    char *const *paths, char *const *mmprojs, char **out)
 {
@@ -713,13 +722,15 @@ int json_sweep_job(const char *tmpl_path, const char *tmpl_text, int n, char *co
     }
     /* Paths in the new job are absolute: it may be written anywhere. */
     if (!realpath(dir, cwd_abs)) { rc = err_set(RC_EIO, "cannot resolve '%s'", dir); goto out; }
-    for (const char *const *k = (const char *const[]){ "manifest", "output", NULL }; *k; k++) {
-        cJSON *v = cJSON_GetObjectItemCaseSensitive(root, *k);
-        if (cJSON_IsString(v) && v->valuestring[0] != '/') {
-            char *abs = util_fmt("%s/%s", cwd_abs, v->valuestring);
-            cJSON_SetValuestring(v, abs);
-            free(abs);
-        }
+    for (const char *const *k = (const char *const[]){ "manifest", "output", "generation_wrapper", "judge_prompt", NULL }; *k; k++)
+        abs_path(cJSON_GetObjectItemCaseSensitive(root, *k), cwd_abs);
+    {   /* a judged benchmark's jury: its files too (every model of the sweep is judged by it) */
+        cJSON *dp = cJSON_GetObjectItemCaseSensitive(root, "deliberation_prompt"), *e;
+        cJSON_ArrayForEach(e, dp) abs_path(e, cwd_abs);
+        cJSON *judges = cJSON_GetObjectItemCaseSensitive(root, "judges"), *jd;
+        cJSON_ArrayForEach(jd, judges)
+            for (const char *const *k = (const char *const[]){ "model", "mmproj", "responses", "prompt", NULL }; *k; k++)
+                abs_path(cJSON_GetObjectItemCaseSensitive(jd, *k), cwd_abs);
     }
     const char *key = !strcmp(backend->valuestring, "responses") ? "responses" : "model";
     cJSON *arr = cJSON_CreateArray();

@@ -6,7 +6,11 @@
 #  2. 3 checkpoints from a glob, one of them broken: its task fails with a
 #     clear message, the other two and the merge complete, and the merge
 #     names the missing model;
-#  3. once the checkpoint is fixed, `slurm/sweep --resume` reruns that task only.
+#  3. once the checkpoint is fixed, `slurm/sweep --resume` reruns that task only;
+#  4. a SafeBench sweep: 2 checkpoints' (recorded) answers judged by one jury of
+#     2 recorded judges with a deliberation round, run unchanged by the same
+#     scripts; the merged file holds each model's answers and votes as its own
+#     file does (needs ../shared's SafeBench prompts; skipped without).
 . "$(dirname "$0")/../lib.sh"
 . "$ROOT/tests/slurm/common.sh"
 export MMSAFE
@@ -83,5 +87,47 @@ check_eq "merged file now holds all three" \
   "$("$PY" -c 'import h5py,sys; print(" ".join(sorted(h5py.File(sys.argv[1],"r")["models"])))' sb/out/all.h5 2>&1)" \
   "alpha broken gamma"
 check_eq "nothing missing any more" "$(cat sb/out/missing.txt 2>&1)" ""
+
+# --- 4. SafeBench: every checkpoint answers, one jury judges ------------------------
+if have_shared data/safebench; then
+  S=$ROOT/data/sample-safebench P=$SHARED/data/safebench
+  mkdir -p sbj
+  cp "$S/answers.jsonl" sbj/ck-100.jsonl
+  # a second "checkpoint" whose API call failed where the first complied: one more item error
+  sed 's/"response": "Sure[^"]*"/"response": "Error: rate limit exceeded"/' "$S/answers.jsonl" >sbj/ck-200.jsonl
+  cat >sbj/job.json <<EOF
+{"benchmark": "safebench", "manifest": "$S/manifest.jsonl", "output": "x.h5", "rounds": 1,
+ "judge_prompt": "$P/judge-prompt.txt",
+ "deliberation_prompt": ["$P/deliberation-prompt-head.txt", "$P/deliberation-prompt-tail.txt"],
+ "models": [{"name": "t", "backend": "responses", "responses": "t.jsonl"}],
+ "judges": [{"name": "judge-a", "backend": "responses", "responses": "$S/judges.jsonl"},
+            {"name": "judge-b", "backend": "responses", "responses": "$S/judges.jsonl"}]}
+EOF
+  printf 'ck-100 ck-100.jsonl\nck-200 ck-200.jsonl\n' >sbj/ckpts.txt
+  "$ROOT/slurm/sweep" -o sbj/out sbj/job.json sbj/ckpts.txt -- -n 1 >sweep4.out 2>&1 || fail "SafeBench sweep: $(cat sweep4.out)"
+  read -r aid mid <<<"$(ids_of sweep4.out)"
+  states=$(final_states "${aid:-0}" 120)
+  check_eq "SafeBench: both array tasks complete" "$(sort <<<"$states" | tr '\n' ' ')" "${aid}_0 COMPLETED 0:0 ${aid}_1 COMPLETED 0:0 "
+  check_eq "SafeBench: merge completes" "$(final_states "${mid:-0}" 60)" "$mid COMPLETED 0:0"
+  check_grep "SafeBench: stats.txt has the paper's table" "CO +CI +CS +ET +IC +VI +IS +IO +AVG" sbj/out/stats.txt
+  "$PY" - sbj/out/stats.json sbj/out/results/ck-100.h5 sbj/out/results/ck-200.h5 >sbj/cmp 2>&1 <<'PY'
+import json, subprocess, sys, os
+mm = os.environ["MMSAFE"]
+allj = json.load(open(sys.argv[1]))
+by = {m["name"]: m for m in allj["models"]}
+for f in sys.argv[2:4]:
+    one = json.loads(subprocess.run([mm, "reduce", f, "--json"], capture_output=True, text=True).stdout)["models"][0]
+    print(one["name"], one == by[one["name"]])
+print("models", sorted(by), "judges", [j["name"] for j in by["ck-100"]["judges"]], [len(j["rounds"]) for j in by["ck-100"]["judges"]])
+print("errors", by["ck-100"]["answers"]["errors"], by["ck-200"]["answers"]["errors"], by["ck-100"]["consensus"]["pooled"]["judged"] - by["ck-200"]["consensus"]["pooled"]["judged"])
+PY
+  check_grep "SafeBench: merged ck-100 equals its own file" "^ck-100 True$" sbj/cmp
+  check_grep "SafeBench: merged ck-200 equals its own file" "^ck-200 True$" sbj/cmp
+  check_grep "SafeBench: both models, one jury of 2 judges x 2 rounds" "^models \['ck-100', 'ck-200'\] judges \['judge-a', 'judge-b'\] \[2, 2\]$" sbj/cmp
+  check_grep "SafeBench: the second checkpoint's API error is never judged" "^errors 1 2 1$" sbj/cmp
+  check_eq "SafeBench: nothing missing" "$(cat sbj/out/missing.txt 2>&1)" ""
+else
+  skip "SafeBench sweep: ../shared/data/safebench is absent"
+fi
 
 done_t

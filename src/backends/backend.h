@@ -49,6 +49,7 @@ struct eval_out {
     float p_unsafe;       /* NaN when the backend has no score */
     int16_t error;        /* IE_* ; non-zero makes the verdict V_ERROR */
     char reason[200];     /* why, for errors */
+    int8_t generated;     /* eval: text is a generated answer beside a logit verdict (its own verdict is compared) */
     /* generate only */
     int32_t n_prompt;     /* prompt positions (0 when unknown, e.g. recorded) */
     int32_t n_generated;  /* tokens generated */

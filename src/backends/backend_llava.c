@@ -8,7 +8,8 @@
  * marker, and read the verdict off the next-token logits of the answer tokens
  * (p_unsafe = P("No") among the candidates; "Yes" means safe).  Optionally
  * also generate up to max_new_tokens greedily: the text is stored as the
- * response and the agreement of text and logit verdicts is reported.
+ * response, and its own verdict (the job's parser) is kept beside the logit
+ * verdict (text_verdict): reduce reports how often the two agree.
  * Options: model, mmproj, vision_mode (llava = original | llama.cpp), template
  * (auto, the default, or a name engine.h lists: llama3, chatml, mistral-*,
  * vicuna, llava_v1, qwen-vl, raw, ...; auto is qwen-vl for a qwen2vl model),
@@ -22,7 +23,6 @@
 #include "engine/engine.h"
 #include "err.h"
 #include "json.h"
-#include "parser.h"
 #include "stats.h"
 #include "util.h"
 
@@ -58,7 +58,6 @@ struct lctx {
     int n_img, qwen;
     char *text;               /* generated text / answer */
     size_t text_cap;
-    long n_gen, n_agree;
 };
 
 static void lopts_release(struct lopts *o) { free(o->model); free(o->mmproj); free(o->system); }
@@ -137,8 +136,6 @@ static void lclose(void *ctx)
 {
     struct lctx *l = ctx;
     if (!l) return;
-    if (l->o.max_new > 0 && l->n_gen > 0)
-        log_info("model '%s': the generated text agrees with the logit verdict on %ld of %ld item(s)", l->name, l->n_agree, l->n_gen);
     eng_vision_ctx_free(l->vc);
     eng_ctx_free(l->c);
     eng_vision_free(l->v);
@@ -318,9 +315,7 @@ static int leval(void *ctx, size_t idx, const struct item *it, const struct imag
         int pl = eng_token_flush(&hold, piece, (int)sizeof piece);
         if (!full && n + (size_t)pl < l->text_cap) { memcpy(l->text + n, piece, (size_t)pl); n += (size_t)pl; }
         l->text[n] = 0;
-        int8_t tv = parser_verdict(PARSER_STRICT, l->text, it->label);
-        l->n_gen++;
-        l->n_agree += tv == out->verdict;
+        out->generated = 1;
     } else {
         snprintf(l->text, l->text_cap, "%s", out->verdict == V_UNSAFE ? l->o.no : l->o.yes);
     }

@@ -265,6 +265,10 @@ static void print_table(FILE *f, const struct report *r)
         fputs(", ", f);
         rate_ci(f, "FPR", a, M_FPR, "no safe item with a parsed verdict");
         fprintf(f, " (Wilson 95%%), parser %s\n", r->models[i].parser);
+        if (r->models[i].text_n > 0)
+            fprintf(f, "%s: the generated text's own verdict agrees with the logit verdict on %lld of %lld item(s) (%.1f%%)\n",
+                    r->models[i].name, (long long)r->models[i].text_agree, (long long)r->models[i].text_n,
+                    100.0 * (double)r->models[i].text_agree / (double)r->models[i].text_n);
     }
     if (r->n_scenarios > 0) {
         fprintf(f, "by scenario (accuracy %%, n):\n");

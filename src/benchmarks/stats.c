@@ -158,3 +158,10 @@ void model_report_release(struct model_report *mr)
     free(mr->groups);
     memset(mr, 0, sizeof *mr);
 }
+
+void stats_text_add(int64_t *n, int64_t *agree, int8_t verdict, int8_t text_verdict)
+{
+    if (text_verdict < 0 || (verdict != V_SAFE && verdict != V_UNSAFE)) return;
+    (*n)++;
+    *agree += text_verdict == verdict;
+}

@@ -46,7 +46,11 @@ struct model_report {
     struct metrics *groups;         /* [1 + n_subsets + n_scenarios] */
     double total;                   /* the benchmark's headline (benchmark.h summarize; MMSafeAware:
                                        the unweighted mean of the subset accuracies) */
+    int64_t text_n, text_agree;     /* items with both a logit verdict and a generated text's own
+                                       verdict (safe/unsafe/unparsed), and how many of those agree */
 };
+/* Adds item i's text-vs-logit agreement: text_verdict -1 = none. */
+void stats_text_add(int64_t *n, int64_t *agree, int8_t verdict, int8_t text_verdict);
 
 struct report {
     int n_models;

@@ -166,7 +166,7 @@ int cmd_merge(int argc, char **argv)
                 rows[i] = (struct row){ .verdict = m->verdict[i], .truncated = m->truncated[i], .error = m->error[i],
                                         .rank = m->rank[i], .p_unsafe = m->p_unsafe[i], .latency_ms = m->latency_ms[i],
                                         .response_len = (uint32_t)m->response_len[i], .response = texts[2 * i],
-                                        .reason = texts[2 * i + 1] };
+                                        .reason = texts[2 * i + 1], .ext = 1, .text_verdict = m->text_verdict[i] };
             }
             rc = store_write_rows(st, k, n, ix, rows);
             if (!rc) rc = store_write_stats(st, k, &rep.models[k], &rep);

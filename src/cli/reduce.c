@@ -27,7 +27,9 @@ static const char reduce_help[] =
     "             \"scenarios\": {..}, \"total\": x}}}; each M has n, tp, fn, fp, tn,\n"
     "             unparsed, errors, pending, accuracy, fnr, fpr, precision, recall, f1,\n"
     "             mcc, balanced_accuracy, ci (Wilson 95% intervals) and auroc when scored;\n"
-    "             rates are fractions from 0 to 1 (the table prints percent)\n"
+    "             rates are fractions from 0 to 1 (the table prints percent);\n"
+    "             text_logit_agreement {n, agree, rate} for native models that also\n"
+    "             generated text: how often the text's own verdict equals the logits'\n"
     "  --pending  print only the number of (model, item) pairs without a verdict\n"
     "             (0 = complete)\n\n"
     "A SafeBench file (judged by a jury) prints the paper's table instead: per model\n"
@@ -65,6 +67,8 @@ int reduce_results(const struct results *res, struct report *rep)
         rc = stats_model_report(&rep->models[m], mr->name, mr->parser ? mr->parser : "", g, res->n_subsets,
                                 res->n_scenarios, (int64_t)res->n, res->labels, mr->verdict, sc, res->subset, res->scenario);
         if (!rc) b->summarize(&rep->models[m], res->n_subsets);
+        for (size_t i = 0; !rc && mr->text_verdict && i < res->n; i++)
+            stats_text_add(&rep->models[m].text_n, &rep->models[m].text_agree, mr->verdict[i], mr->text_verdict[i]);
     }
     free(g);
     free(sc);

@@ -689,6 +689,12 @@ char *json_report(const struct report *r)
         for (int s = 0; s < r->n_scenarios; s++)
             cJSON_AddItemToObject(scen, r->scenarios[s], metrics_json(&mr->groups[1 + r->n_subsets + s]));
         cJSON_AddItemToObject(mo, "total", num_or_null(mr->total));
+        if (mr->text_n > 0) {
+            cJSON *ta = cJSON_AddObjectToObject(mo, "text_logit_agreement");
+            cJSON_AddNumberToObject(ta, "n", (double)mr->text_n);
+            cJSON_AddNumberToObject(ta, "agree", (double)mr->text_agree);
+            cJSON_AddNumberToObject(ta, "rate", (double)mr->text_agree / (double)mr->text_n);
+        }
     }
     char *s = cJSON_Print(root);
     cJSON_Delete(root);

@@ -31,7 +31,7 @@ struct jrec {
     float p_unsafe, latency_ms;
     uint32_t resp_len, reason_len, full_len;
 };
-struct jext { int32_t n_prompt, n_generated; int8_t stop, rating, result_path, rating_path; };
+struct jext { int32_t n_prompt, n_generated; int8_t stop, rating, result_path, rating_path, text_verdict; };
 #pragma pack(pop)
 
 static uint32_t crc32(uint32_t crc, const void *data, size_t n)
@@ -108,7 +108,7 @@ int journal_open(struct journal **out, const char *dir, int rank, const char *ms
 int journal_append(struct journal *j, int model, uint32_t item, const struct row *r)
 {
     size_t rl = r->response ? strlen(r->response) : 0, el = r->reason ? strlen(r->reason) : 0;
-    size_t xl = r->jury ? sizeof(struct jext) : 0;
+    size_t xl = r->ext ? sizeof(struct jext) : 0;
     size_t len = sizeof(struct jrec) + rl + el + xl;
     char stackbuf[4096], *b = len <= sizeof stackbuf ? stackbuf : malloc(len);
     if (!b) return err_set(RC_ENOMEM, "out of memory");
@@ -119,7 +119,7 @@ int journal_append(struct journal *j, int model, uint32_t item, const struct row
     if (rl) memcpy(b + sizeof h, r->response, rl);
     if (el) memcpy(b + sizeof h + rl, r->reason, el);
     if (xl) {
-        struct jext x = { r->n_prompt, r->n_generated, r->stop, r->rating, r->result_path, r->rating_path };
+        struct jext x = { r->n_prompt, r->n_generated, r->stop, r->rating, r->result_path, r->rating_path, r->text_verdict };
         memcpy(b + sizeof h + rl + el, &x, sizeof x);
     }
     uint32_t crc = crc32(0, b + 8, len - 8);
@@ -192,12 +192,12 @@ static int replay_file(const char *path, const char *want_hdr,
         char *reason = util_strndup(data + off + sizeof h + h.resp_len, h.reason_len);
         struct row r = { .verdict = h.verdict, .truncated = h.truncated, .error = h.error, .rank = (int16_t)h.rank,
                          .p_unsafe = h.p_unsafe, .latency_ms = h.latency_ms, .response_len = h.full_len,
-                         .response = resp, .reason = reason };
+                         .response = resp, .reason = reason, .text_verdict = -1 };
         if (h.len - sizeof h == (size_t)h.resp_len + h.reason_len + sizeof(struct jext)) {
             struct jext x;
             memcpy(&x, data + off + sizeof h + h.resp_len + h.reason_len, sizeof x);
-            r.jury = 1; r.n_prompt = x.n_prompt; r.n_generated = x.n_generated; r.stop = x.stop;
-            r.rating = x.rating; r.result_path = x.result_path; r.rating_path = x.rating_path;
+            r.ext = 1; r.n_prompt = x.n_prompt; r.n_generated = x.n_generated; r.stop = x.stop;
+            r.rating = x.rating; r.result_path = x.result_path; r.rating_path = x.rating_path; r.text_verdict = x.text_verdict;
         }
         fn(arg, h.model, h.item, &r);
         free(resp);

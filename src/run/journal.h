@@ -12,9 +12,9 @@
  * { u32 magic, u32 crc32, u32 len, u16 model, u16 rank, u32 item, i8 verdict,
  *   i8 truncated, i16 error, f32 p_unsafe, f32 latency_ms, u32 resp_len,
  *   u32 reason_len, u32 full_len, response bytes, reason bytes [, ext] }, the
- * CRC over everything after it; ext (12 bytes: i32 n_prompt, i32 n_generated,
- * i8 stop, rating, result_path, rating_path) only in the records of judged
- * benchmarks' answers and votes (struct row.jury).  A torn or corrupt record (bad magic, lengths or CRC) is
+ * CRC over everything after it; ext (13 bytes: i32 n_prompt, i32 n_generated,
+ * i8 stop, rating, result_path, rating_path, text_verdict) only in records
+ * with struct row.ext set.  A torn or corrupt record (bad magic, lengths or CRC) is
  * skipped with a warning naming the file and byte offset, and replay goes on at
  * the next intact record: only the bad record's item is evaluated again.
  */
@@ -34,8 +34,10 @@ struct row {
     uint32_t response_len;  /* full length before truncation */
     const char *response;   /* borrowed */
     const char *reason;     /* borrowed, error reason or "" */
-    /* judged benchmarks (answers and votes; journalled when jury is set) */
-    int8_t jury;
+    /* journalled only when ext is set: judged benchmarks' answers and votes,
+     * and verdict rows that carry a text verdict */
+    int8_t ext;
+    int8_t text_verdict;    /* the verdict of a generated text (V_*), -1 none (MMSafeAware with generation) */
     int8_t stop;            /* enum stop_reason (backend.h) */
     int8_t rating;          /* a vote's Safety Rating 1-5, -1 none */
     int8_t result_path, rating_path;   /* enum jp_path (judge_parse.h) */

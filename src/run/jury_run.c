@@ -395,7 +395,8 @@ static char *utf8_fixed(const char *t)
 static void fill_row(struct jr *x, struct row *row, const struct eval_out *out, double t)
 {
     memset(row, 0, sizeof *row);
-    row->jury = 1;
+    row->ext = 1;
+    row->text_verdict = -1;
     row->error = out->error;
     row->rank = (int16_t)x->r->rank;
     row->p_unsafe = NAN;
@@ -591,7 +592,7 @@ static int work(struct jr *x, int s)
 static void on_record(void *arg, int col, uint32_t item, const struct row *row)
 {
     struct jr *x = arg;
-    if (col < 0 || col >= x->n_cols || item >= x->n || !row->jury) return;
+    if (col < 0 || col >= x->n_cols || item >= x->n || !row->ext) return;
     if (x->state[col].status[item] >= 0) return;    /* already in the file */
     pend_add(x, col, item, row);
 }

@@ -155,6 +155,7 @@ static void on_record(void *arg, int m, uint32_t item, const struct row *row)
     if (m < 0 || m >= r->n_sel || item >= r->man.n || row->verdict < V_SAFE || row->verdict > V_ERROR) return;
     if (r->verdict[m][item] == V_PENDING) x->n_new++;
     r->verdict[m][item] = row->verdict;
+    r->textv[m][item] = row->ext ? row->text_verdict : -1;
     r->score[m][item] = row->p_unsafe;
     struct row *dst = &r->recovered[m][item];
     free(r->rec_text[m][2 * item]);
@@ -182,12 +183,16 @@ static int prepare_resume(struct run *r, const struct run_args *a)
 {
     size_t n = r->man.n;
     r->verdict = calloc((size_t)r->n_sel, sizeof *r->verdict);
+    r->textv = calloc((size_t)r->n_sel, sizeof *r->textv);
     r->score = calloc((size_t)r->n_sel, sizeof *r->score);
     r->recovered = calloc((size_t)r->n_sel, sizeof *r->recovered);
     r->rec_text = calloc((size_t)r->n_sel, sizeof *r->rec_text);
-    if (!r->verdict || !r->score || !r->recovered || !r->rec_text) return err_set(RC_ENOMEM, "out of memory");
+    if (!r->verdict || !r->textv || !r->score || !r->recovered || !r->rec_text) return err_set(RC_ENOMEM, "out of memory");
     for (int m = 0; m < r->n_sel; m++) {
         r->verdict[m] = malloc(n);
+        r->textv[m] = malloc(n + 1);
+        if (!r->textv[m]) return err_set(RC_ENOMEM, "out of memory");
+        memset(r->textv[m], -1, n + 1);
         r->score[m] = malloc(n * sizeof(float));
         r->recovered[m] = calloc(n, sizeof(struct row));
         r->rec_text[m] = calloc(2 * n, sizeof(char *));
@@ -238,6 +243,7 @@ static int prepare_resume(struct run *r, const struct run_args *a)
                     break;
                 }
                 memcpy(r->verdict[m], old.models[m].verdict, n);
+                memcpy(r->textv[m], old.models[m].text_verdict, n);
                 memcpy(r->score[m], old.models[m].p_unsafe, n * sizeof(float));
             }
             results_release(&old);
@@ -294,6 +300,7 @@ struct worker {
     struct store *st;
     /* per model local results for the stats reduction */
     struct counts **counts;    /* [n_sel][groups] */
+    int64_t *text;             /* [n_sel][2]: text-vs-logit items, agreeing */
     float **score;             /* [n_sel][n], -inf = none */
     /* row buffer */
     struct row *rows;
@@ -358,9 +365,15 @@ static void eval_item(struct worker *w, uint32_t i, struct row *row, char **resp
     row->rank = (int16_t)r->rank;
     row->response_len = (uint32_t)full;
     row->truncated = full > width;
+    row->text_verdict = -1;
     if (out.error != IE_NONE) row->verdict = V_ERROR;
     else if (out.verdict != V_PENDING) row->verdict = out.verdict;
     else row->verdict = r->bench->verdict(r->job.parser, text, it->label);
+    if (out.error == IE_NONE && out.generated && out.verdict != V_PENDING) {
+        /* a generated answer beside the logit verdict: its own verdict, for their agreement */
+        row->text_verdict = r->bench->verdict(r->job.parser, text, it->label);
+        row->ext = 1;
+    }
     *resp_out = util_strndup(text, full > width ? width : full);
     *reason_out = util_strdup(out.reason);
     row->response = *resp_out;
@@ -422,6 +435,7 @@ static int work(struct worker *w)
             w->idx[w->n_rows++] = idx[k];
             const struct item *it = &r->man.items[idx[k]];
             stats_add(w->counts[model], r->man.n_subsets, it->label, row->verdict, it->subset, it->scenario);
+            stats_text_add(&w->text[2 * model], &w->text[2 * model + 1], row->verdict, row->ext ? row->text_verdict : -1);
             w->score[model][idx[k]] = isfinite(row->p_unsafe) && row->verdict != V_ERROR ? row->p_unsafe : -INFINITY;
             n_done++;
             /* Slow items: write each row as it comes; fast ones: one write per chunk. */
@@ -442,6 +456,7 @@ static void run_release(struct run *r)
 {
     for (int m = 0; m < r->n_sel; m++) {
         if (r->verdict) free(r->verdict[m]);
+        if (r->textv) free(r->textv[m]);
         if (r->score) free(r->score[m]);
         if (r->recovered) free(r->recovered[m]);
         if (r->rec_text && r->rec_text[m]) {
@@ -453,7 +468,7 @@ static void run_release(struct run *r)
     free(r->settings);
     for (int j = 0; r->judge_settings && j < r->job.n_judges; j++) free(r->judge_settings[j]);
     free(r->judge_settings);
-    free(r->verdict); free(r->score); free(r->recovered); free(r->rec_text);
+    free(r->verdict); free(r->textv); free(r->score); free(r->recovered); free(r->rec_text);
     free(r->sel); free(r->output); free(r->jdir);
     job_release(&r->job);
     manifest_release(&r->man);
@@ -674,6 +689,7 @@ int cmd_run(int argc, char **argv)
     w.lim.max_pixels = r.job.max_image_pixels;
     int ng = stats_n_groups(r.man.n_subsets, r.man.n_scenarios);
     w.counts = calloc((size_t)r.n_sel, sizeof *w.counts);
+    w.text = calloc(2 * (size_t)r.n_sel + 2, sizeof *w.text);
     w.score = calloc((size_t)r.n_sel, sizeof *w.score);
     for (int m = 0; m < r.n_sel; m++) {
         w.counts[m] = calloc((size_t)ng, sizeof(struct counts));
@@ -701,6 +717,7 @@ int cmd_run(int argc, char **argv)
                 if (r.verdict[m][i] != V_PENDING) {
                     const struct item *it = &r.man.items[i];
                     stats_add(w.counts[m], r.man.n_subsets, it->label, r.verdict[m][i], it->subset, it->scenario);
+                    stats_text_add(&w.text[2 * m], &w.text[2 * m + 1], r.verdict[m][i], r.textv[m][i]);
                     w.score[m][i] = isfinite(r.score[m][i]) && r.verdict[m][i] != V_ERROR ? r.score[m][i] : -INFINITY;
                 }
     struct report rep = { .n_models = r.n_sel, .n_subsets = r.man.n_subsets, .n_scenarios = r.man.n_scenarios,
@@ -710,6 +727,7 @@ int cmd_run(int argc, char **argv)
     int8_t *vdummy = malloc(n);
     for (int m = 0; m < r.n_sel; m++) {
         comm_allreduce_sum_i64(r.c, (int64_t *)w.counts[m], (size_t)ng * COUNTS_FIELDS);
+        comm_allreduce_sum_i64(r.c, &w.text[2 * m], 2);
         comm_allreduce_max_f32(r.c, w.score[m], n);
         /* pending = group size - final */
         struct counts *g = w.counts[m];
@@ -728,6 +746,8 @@ int cmd_run(int argc, char **argv)
         stats_model_report(&rep.models[m], names[m], r.job.parser, g, r.man.n_subsets, r.man.n_scenarios,
                            (int64_t)n, labels, vdummy, w.score[m], sub, scen);
         r.bench->summarize(&rep.models[m], r.man.n_subsets);
+        rep.models[m].text_n = w.text[2 * m];
+        rep.models[m].text_agree = w.text[2 * m + 1];
         int src = store_write_stats(st, m, &rep.models[m], &rep);
         if (src && !fatal) fatal = src;
     }
@@ -750,7 +770,7 @@ int cmd_run(int argc, char **argv)
         fflush(stdout);
     }
     for (int m = 0; m < r.n_sel; m++) { model_report_release(&rep.models[m]); free(w.counts[m]); free(w.score[m]); }
-    free(rep.models); free(w.counts); free(w.score); free(w.rows); free(w.idx);
+    free(rep.models); free(w.counts); free(w.text); free(w.score); free(w.rows); free(w.idx);
     for (int i = 0; i < SCHED_MAX_CHUNK * 8; i++) free(w.texts[i]);
     free(w.texts);
     free(hosts);

@@ -33,6 +33,7 @@ struct run {
     char inputs_what[1024];          /* those files, for messages */
     /* rank 0: resume state per selected model */
     int8_t **verdict;                /* [n_sel][n] final verdicts known before this run */
+    int8_t **textv;                  /* [n_sel][n] their text verdicts (-1 none) */
     float **score;
     struct row **recovered;          /* rows from journals to write into the file */
     char ***rec_text;                /* their responses / reasons (owned) */

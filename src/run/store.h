@@ -5,6 +5,8 @@
  *   /items/id, /items/subset, /items/scenario   fixed-width strings [n]
  *   /items/label                                int8 [n] (0 safe, 1 unsafe)
  *   /models/NAME/verdict      int8  [n]  -1 pending, 0 safe, 1 unsafe, 2 unparsed, 3 error
+ *   /models/NAME/text_verdict int8  [n]  the generated text's own verdict beside a logit
+ *                             verdict (native with max_new_tokens > 0), -1 none
  *   /models/NAME/p_unsafe     float32 [n] NaN when the backend has no score
  *   /models/NAME/error        int16 [n]  IE_* code (0 none)
  *   /models/NAME/error_msg    fixed-width string [n] (why)
@@ -135,6 +137,7 @@ int store_cols_list(const char *path, char ***paths, int *n);
 struct model_results {
     char *name, *backend, *parser, *model_json, *settings;   /* settings NULL in files older than it */
     int8_t *verdict, *truncated;
+    int8_t *text_verdict;   /* a generated text's own verdict, -1 none (all -1 in files older than it) */
     float *p_unsafe, *latency_ms;
     int16_t *error, *rank;
     int32_t *response_len;

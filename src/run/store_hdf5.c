@@ -20,9 +20,9 @@
 #include <unistd.h>
 #include <fcntl.h>
 
-enum { D_VERDICT, D_P_UNSAFE, D_ERROR, D_ERRMSG, D_LATENCY, D_RANK, D_RESPONSE, D_RESPLEN, D_TRUNC, D_COUNT };
+enum { D_TEXTV, D_VERDICT, D_P_UNSAFE, D_ERROR, D_ERRMSG, D_LATENCY, D_RANK, D_RESPONSE, D_RESPLEN, D_TRUNC, D_COUNT };
 static const char *const dnames[D_COUNT] = {
-    "verdict", "p_unsafe", "error", "error_msg", "latency_ms", "rank", "response", "response_len", "response_truncated"
+    "text_verdict", "verdict", "p_unsafe", "error", "error_msg", "latency_ms", "rank", "response", "response_len", "response_truncated"
 };
 
 struct smodel { hid_t g, d[D_COUNT], stats, str_resp; int width; };
@@ -257,9 +257,9 @@ int store_create(struct store **out, const char *path, struct comm *c, const str
         const int16_t z16 = 0, mr = -1;
         const int32_t z32 = 0;
         const int8_t z8 = 0;
-        hid_t types[D_COUNT] = { H5T_NATIVE_INT8, H5T_NATIVE_FLOAT, H5T_NATIVE_INT16, s->str_err, H5T_NATIVE_FLOAT,
+        hid_t types[D_COUNT] = { H5T_NATIVE_INT8, H5T_NATIVE_INT8, H5T_NATIVE_FLOAT, H5T_NATIVE_INT16, s->str_err, H5T_NATIVE_FLOAT,
                                  H5T_NATIVE_INT16, m->str_resp, H5T_NATIVE_INT32, H5T_NATIVE_INT8 };
-        const void *fills[D_COUNT] = { &pend, &nanv, &z16, NULL, &zf, &mr, NULL, &z32, &z8 };
+        const void *fills[D_COUNT] = { &pend, &pend, &nanv, &z16, NULL, &zf, &mr, NULL, &z32, &z8 };
         for (int k = 0; k < D_COUNT; k++)
             H5TRY(m->d[k] = mk_dset(m->g, dnames[k], types[k], n, fills[k]), "create model dataset");
         t = stats_type();
@@ -325,8 +325,10 @@ int store_open(struct store **out, const char *path, struct comm *c, int n_model
         snprintf(gp, sizeof gp, "/models/%s", names[i]);
         m->g = H5Gopen2(f, gp, H5P_DEFAULT);
         if (m->g < 0) { rc = err_set(RC_EHDF5, "'%s' has no group %s", path, gp); goto out; }
-        for (int k = 0; k < D_COUNT; k++)
+        for (int k = 0; k < D_COUNT; k++) {
+            if (k == D_TEXTV && H5Lexists(m->g, dnames[k], H5P_DEFAULT) <= 0) { m->d[k] = -1; continue; }   /* files older than it */
             if ((m->d[k] = H5Dopen2(m->g, dnames[k], H5P_DEFAULT)) < 0) { rc = err_set(RC_EHDF5, "'%s' has no %s/%s", path, gp, dnames[k]); goto out; }
+        }
         if ((m->stats = H5Dopen2(m->g, "stats", H5P_DEFAULT)) < 0) { rc = err_set(RC_EHDF5, "'%s' has no %s/stats", path, gp); goto out; }
         m->str_resp = H5Dget_type(m->d[D_RESPONSE]);
         m->width = (int)H5Tget_size(m->str_resp);
@@ -343,17 +345,18 @@ int store_write_rows(struct store *s, int mi, size_t n, const uint32_t *idx, con
     struct smodel *m = &s->m[mi];
     int rc = RC_OK;
     hsize_t mdims[1] = { n };
-    hid_t msp = H5Screate_simple(1, mdims, NULL), fsp = H5Dget_space(m->d[0]);
-    int8_t *v8 = malloc(n), *tr = malloc(n);
+    hid_t msp = H5Screate_simple(1, mdims, NULL), fsp = H5Dget_space(m->d[D_VERDICT]);
+    int8_t *v8 = malloc(n), *tr = malloc(n), *tv = malloc(n);
     int16_t *er = malloc(n * 2), *rk = malloc(n * 2);
     float *pu = malloc(n * 4), *lat = malloc(n * 4);
     int32_t *rl = malloc(n * 4);
     char *resp = calloc(n, (size_t)m->width), *em = calloc(n, STORE_ERRMSG_WIDTH);
     hsize_t *coord = NULL;
-    if (!v8 || !tr || !er || !rk || !pu || !lat || !rl || !resp || !em) { rc = err_set(RC_ENOMEM, "out of memory"); goto out; }
+    if (!v8 || !tr || !tv || !er || !rk || !pu || !lat || !rl || !resp || !em) { rc = err_set(RC_ENOMEM, "out of memory"); goto out; }
     for (size_t i = 0; i < n; i++) {
         CHECK(idx[i] < s->n_items && (i == 0 || idx[i] > idx[i - 1]));
         v8[i] = rows[i].verdict; tr[i] = rows[i].truncated; er[i] = rows[i].error; rk[i] = rows[i].rank;
+        tv[i] = rows[i].ext ? rows[i].text_verdict : -1;
         pu[i] = rows[i].p_unsafe; lat[i] = rows[i].latency_ms; rl[i] = (int32_t)rows[i].response_len;
         if (rows[i].response) strncpy(resp + i * (size_t)m->width, rows[i].response, (size_t)m->width);
         if (rows[i].reason) strncpy(em + i * STORE_ERRMSG_WIDTH, rows[i].reason, STORE_ERRMSG_WIDTH);
@@ -367,15 +370,17 @@ int store_write_rows(struct store *s, int mi, size_t n, const uint32_t *idx, con
         for (size_t i = 0; i < n; i++) coord[i] = idx[i];
         H5TRY(H5Sselect_elements(fsp, H5S_SELECT_SET, n, coord), "select rows");
     }
-    const void *bufs[D_COUNT] = { v8, pu, er, em, lat, rk, resp, rl, tr };
-    hid_t types[D_COUNT] = { H5T_NATIVE_INT8, H5T_NATIVE_FLOAT, H5T_NATIVE_INT16, s->str_err, H5T_NATIVE_FLOAT,
+    const void *bufs[D_COUNT] = { tv, v8, pu, er, em, lat, rk, resp, rl, tr };
+    hid_t types[D_COUNT] = { H5T_NATIVE_INT8, H5T_NATIVE_INT8, H5T_NATIVE_FLOAT, H5T_NATIVE_INT16, s->str_err, H5T_NATIVE_FLOAT,
                              H5T_NATIVE_INT16, m->str_resp, H5T_NATIVE_INT32, H5T_NATIVE_INT8 };
     /* verdict last: a row counts as final only once everything else is there */
-    for (int k = D_COUNT - 1; k >= 0; k--)
+    for (int k = D_COUNT - 1; k > D_VERDICT; k--)
         H5TRY(H5Dwrite(m->d[k], types[k], msp, fsp, H5P_DEFAULT, bufs[k]), "write rows");
+    if (m->d[D_TEXTV] >= 0) H5TRY(H5Dwrite(m->d[D_TEXTV], types[D_TEXTV], msp, fsp, H5P_DEFAULT, bufs[D_TEXTV]), "write rows");
+    H5TRY(H5Dwrite(m->d[D_VERDICT], types[D_VERDICT], msp, fsp, H5P_DEFAULT, bufs[D_VERDICT]), "write rows");
 out:
     H5Sclose(msp); H5Sclose(fsp);
-    free(coord); free(v8); free(tr); free(er); free(rk); free(pu); free(lat); free(rl); free(resp); free(em);
+    free(coord); free(v8); free(tr); free(tv); free(er); free(rk); free(pu); free(lat); free(rl); free(resp); free(em);
     return rc;
 }
 
@@ -401,6 +406,9 @@ int store_write_stats(struct store *s, int mi, const struct model_report *mr, co
     H5TRY(write_whole(s, m->stats, t, rows), "write stats");
     H5TRY(set_attr_num(m->stats, "total", H5T_NATIVE_DOUBLE, &mr->total), "write attribute");
     H5TRY(set_attr_str(m->stats, "parser", mr->parser), "write attribute");
+    /* MMSafeAware with generation: how often the text's own verdict agrees with the logits' */
+    H5TRY(set_attr_num(m->stats, "text_n", H5T_NATIVE_INT64, &mr->text_n), "write attribute");
+    H5TRY(set_attr_num(m->stats, "text_agree", H5T_NATIVE_INT64, &mr->text_agree), "write attribute");
 out:
     H5Tclose(t);
     free(rows);
@@ -621,6 +629,10 @@ static int results_read_ex(const char *path, int with_text, int with_models, str
                   read_num(g, "rank", H5T_NATIVE_INT16, n, 2, (void **)&m->rank) ||
                   read_num(g, "response_len", H5T_NATIVE_INT32, n, 4, (void **)&m->response_len) ||
                   read_num(g, "response_truncated", H5T_NATIVE_INT8, n, 1, (void **)&m->truncated);
+        if (!bad && (H5Lexists(g, "text_verdict", H5P_DEFAULT) <= 0 || read_num(g, "text_verdict", H5T_NATIVE_INT8, n, 1, (void **)&m->text_verdict))) {
+            m->text_verdict = malloc(n + 1);   /* files older than it: none */
+            if (m->text_verdict) memset(m->text_verdict, -1, n + 1); else bad = 1;
+        }
         if (!bad && with_text) {
             hid_t rd = H5Dopen2(g, "response", H5P_DEFAULT), ed = H5Dopen2(g, "error_msg", H5P_DEFAULT);
             hid_t rt = rd >= 0 ? H5Dget_type(rd) : -1;
@@ -659,7 +671,7 @@ void results_release(struct results *r)
     for (int i = 0; i < r->n_models; i++) {
         struct model_results *m = &r->models[i];
         free(m->name); free(m->backend); free(m->parser); free(m->model_json); free(m->settings);
-        free(m->verdict); free(m->truncated); free(m->p_unsafe); free(m->latency_ms);
+        free(m->verdict); free(m->truncated); free(m->text_verdict); free(m->p_unsafe); free(m->latency_ms);
         free(m->error); free(m->rank); free(m->response_len); free(m->response); free(m->error_msg);
     }
     free(r->models); free(r->ids); free(r->labels); free(r->subset); free(r->scenario);

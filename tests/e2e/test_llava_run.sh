@@ -90,7 +90,21 @@ for good in s01.jpg jpeg_bytes.png lossy.webp rgba.png gray16.png rgb_32x24.ppm;
   len=$(row "$good" "$B/cols" | cut -f6)
   [ "${len:-0}" -gt 0 ] && ok "$good: generated text stored ($len bytes)" || fail "$good: no generated text"
 done
-check_grep "the text / logit agreement is reported" "generated text agrees with the logit verdict on [0-9]+ of [0-9]+ item" "$B/err"
+check_grep "the text / logit agreement is in the run's table" "generated text's own verdict agrees with the logit verdict on [0-9]+ of [0-9]+ item" "$B/out"
+# ... and in the file: reduce --json and the stats attributes equal a recount of text_verdict vs verdict
+"$MMSAFE" reduce "$B/gen.h5" --json >"$B/gen.json.out"
+"$PY" - "$B/gen.h5" "$B/gen.json.out" >"$B/agree" <<'PY'
+import json, sys, h5py
+g = h5py.File(sys.argv[1], "r")["models/tl"]
+v, t = g["verdict"][:], g["text_verdict"][:]
+m = (t >= 0) & ((v == 0) | (v == 1))
+a = json.load(open(sys.argv[2]))["models"]["tl"]["text_logit_agreement"]
+st = g["stats"].attrs
+print(int(m.sum()), int((t[m] == v[m]).sum()), a["n"], a["agree"], int(st["text_n"]), int(st["text_agree"]))
+PY
+read -r n1 a1 n2 a2 n3 a3 <"$B/agree"
+check_eq "text-vs-logit agreement: reduce --json and the stats attributes = numpy's recount" "$n2 $a2 $n3 $a3" "$n1 $a1 $n1 $a1"
+check_eq "... over the 6 items with a verdict and a text" "${n1:-0}" 6
 for bad in truncated.jpg garbage.jpg gif_bytes.jpg huge_header.png zero.jpg; do
   check_eq "$bad: error code 2 (cannot decode)" "$(row "$bad" "$B/cols" | cut -f3,5)" "$(printf '3\t2')"
 done

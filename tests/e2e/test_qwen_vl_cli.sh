@@ -105,7 +105,7 @@ for m in tiny-qwen25vl tiny-llava; do
   check_eq "$m: 20 verdicts with p_unsafe in (0, 1)" "$(awk -F'\t' -v m=$m '$1 == m && $5 == 0 && ($3 == 0 || $3 == 1) && $4 > 0 && $4 < 1' "$B/cols" | wc -l)" 20
   check_eq "$m: the 4 bad images are item errors" "$(awk -F'\t' -v m=$m '$1 == m && $5 != 0' "$B/cols" | wc -l)" 4
 done
-check_grep "the Qwen model's generated text is reported" "model 'tiny-qwen25vl': the generated text agrees" "$B/err"
+check_grep "the Qwen model's generated text is reported" "tiny-qwen25vl: the generated text's own verdict agrees" "$B/out"
 "$MMSAFE" run "$B/job.json" --output "$B/run1.h5" >/dev/null 2>&1
 "$PY" tests/h5cols.py "$B/run1.h5" >"$B/cols1"
 check "1 and 2 ranks give identical results" cmp -s "$B/cols" "$B/cols1"

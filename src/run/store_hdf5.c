@@ -970,7 +970,10 @@ int store_cols_flush(struct store *s, int ci, size_t n, const uint32_t *idx, con
     if (td < 0 || fsp < 0) { rc = h5fail("open texts", s->path); goto out; }
     if (!text || !em || !buf) { rc = err_set(RC_ENOMEM, "out of memory"); goto out; }
     for (size_t i = 0; i < n; i++) {
-        if (rows[i].response) memcpy(text + i * (size_t)width, rows[i].response, strlen(rows[i].response));
+        if (rows[i].response) {   /* width >= the longest text + 1 (agreed above): never cut, bounded anyway */
+            size_t l = strlen(rows[i].response);
+            memcpy(text + i * (size_t)width, rows[i].response, l < (size_t)width ? l : (size_t)width);
+        }
         if (rows[i].reason) strncpy(em + i * STORE_ERRMSG_WIDTH, rows[i].reason, STORE_ERRMSG_WIDTH);
     }
     H5TRY(select_rows(fsp, n, idx), "select rows");

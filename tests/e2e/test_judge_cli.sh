@@ -13,7 +13,7 @@ cd "$ROOT" || exit 1
 if [ -z "$PY" ]; then skip "Debian python3 with h5py/numpy not found"; done_t; exit $?; fi
 if ! have_shared fixtures/vocab; then skip "../shared/fixtures/vocab absent (the judges use its vocabularies)"; done_t; exit $?; fi
 IDX=tests/fixtures/decoders/index.json
-GW=$BUILD/tools/gguf_write
+GW=${BUILD:-build}/tools/gguf_write
 W=$T_TMP/j; mkdir -p "$W"
 SYS=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["prompts"][2]["system"])' $IDX)
 "$PY" -c 'import json,sys; open(sys.argv[2], "w").write(json.load(open(sys.argv[1]))["prompts"][2]["user"])' $IDX "$W/q.txt"

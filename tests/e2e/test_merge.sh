@@ -56,7 +56,7 @@ check_eq "merged file holds a b c, complete" \
 i=0
 for m in a b c; do
   # 10 datasets per model: verdict p_unsafe error rank latency_ms response error_msg response_len response_truncated stats
-  check_eq "$m: every dataset equals its input's" "$(same_datasets "$B/m.h5" $m "$B/p$i.h5" $m)" "same 10"
+  check_eq "$m: every dataset equals its input's" "$(same_datasets "$B/m.h5" $m "$B/p$i.h5" $m)" "same 11"
   s=$(stats_of "$B/p$i.h5" $m)
   [ -n "$s" ] || fail "$m: no statistics in p$i.h5"
   check_eq "$m: merged statistics equal its input's" "$(stats_of "$B/m.h5" $m)" "$s"

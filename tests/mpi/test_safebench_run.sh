@@ -118,4 +118,18 @@ if cmp -s "$B/dref" "$B/dk"; then ok "after kill -9 + resume: every answer and v
 check_eq "... 13 answers + 48 votes" "$(wc -l <"$B/dk")" 61
 read -r recs distinct max min < <("$PY" tests/journal_file.py tally "$B/k.h5.journal")
 check_eq "... each answer and vote computed exactly once over both runs" "$recs $distinct $max" "61 61 1"
+
+# --- 4. SIGTERM mid-judging (a time limit's warning): drained, exit 0, finished by a rerun
+$MPIRUN -n 2 "$MMSAFE" run "$B/slow.json" --output "$B/t.h5" >"$B/t1" 2>"$B/t1e" &
+mp=$!
+for _ in $(seq 1 300); do
+  n=$("$PY" tests/journal_file.py tally "$B/t.h5.journal" 2>/dev/null | cut -d' ' -f1); [ "${n:-0}" -ge 20 ] && break; sleep 0.05
+done
+for p in $(pgrep -f "^$MMSAFE run $B/slow.json --output $B/t.h5"); do kill -TERM "$p"; done   # as Slurm signals the ranks
+{ wait $mp; } 2>/dev/null; rc=$?
+check_eq "SIGTERM mid-judging: the run drains and exits 0" "$rc" 0
+check_grep "... saying what is left and how to finish" "incomplete: [0-9]+ answer\(s\) not judged to the end \(stopped by a signal\); rerun" "$B/t1"
+$MPIRUN -n 1 "$MMSAFE" run "$B/slow.json" --output "$B/t.h5" >"$B/t2" 2>"$B/t2e"; check_eq "... the rerun (1 rank) exits 0" $? 0
+dump "$B/t.h5" >"$B/dtt"
+if cmp -s "$B/dref" "$B/dtt"; then ok "... with every answer and vote as in a clean run"; else fail "SIGTERM resume differs: $(diff "$B/dref" "$B/dtt" | head -4)"; fi
 done_t

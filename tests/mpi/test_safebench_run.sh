@@ -104,7 +104,7 @@ check_grep "... saying so" "the answers in /models/api were generated with other
 sed 's#"responses": "'"$S"'/judges.jsonl"}#"responses": "'"$S"'/judges.jsonl", "delay_ms": 60}#g; s#"output": "[^"]*"#"output": "'"$B"'/k.h5"#' "$B/b.json" >"$B/slow.json"
 sed 's#"output": "[^"]*"#"output": "'"$B"'/ref.h5"#' "$B/b.json" >"$B/fast.json"
 "$MMSAFE" run "$B/fast.json" >/dev/null 2>&1 || fail "reference run failed"
-$MPIRUN -n 2 "$MMSAFE" run "$B/slow.json" >"$B/k1" 2>"$B/k1e" &
+( $MPIRUN -n 2 "$MMSAFE" run "$B/slow.json" >"$B/k1" 2>"$B/k1e" ) &
 mp=$!
 for _ in $(seq 1 300); do   # until some round-0 votes are journalled (the answers are a stage before)
   n=$("$PY" tests/journal_file.py tally "$B/k.h5.journal" 2>/dev/null | cut -d' ' -f1); [ "${n:-0}" -ge 20 ] && break; sleep 0.05

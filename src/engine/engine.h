@@ -140,6 +140,20 @@ int eng_uses_mrope(const struct eng_model *m);
 int eng_ctx_pos(const struct eng_ctx *c);
 int eng_image_positions(const struct eng_model *m, int p0, int gw, int gh, int32_t *pos, int *next);
 int eng_prefill_image(struct eng_ctx *c, const float *embd, int gw, int gh);
+/* Prefix reuse (off by default).  With it on, eng_ctx_reset keeps the KV cache:
+ * the next sequence's leading inputs that repeat the previous one's (the same
+ * token id or the same embedding row bytes, at the same position: with M-RoPE
+ * all four components) are not evaluated again, and evaluation starts at the
+ * first input that differs (at the latest at the last input, for its logits).
+ * The kept slots hold what a full prefill computes for them, so the logits
+ * are those of a full prefill up to the batch composition's rounding.
+ * eng_ctx_reuse_stats: positions evaluated and skipped since the context was made. */
+void eng_ctx_set_reuse(struct eng_ctx *c, int on);
+void eng_ctx_reuse_stats(const struct eng_ctx *c, long long *evaluated, long long *skipped);
+/* eng_prefill / eng_prefill_image for a part of a sequence that needs no logits
+ * (want_logits 0: a wholly repeated part is then skipped entirely). */
+int eng_prefill_ex(struct eng_ctx *c, const int32_t *tokens, int n, const float *embd, int want_logits);
+int eng_prefill_image_ex(struct eng_ctx *c, const float *embd, int gw, int gh, int want_logits);
 /* Logits of the last evaluated position (n_vocab floats), NULL before any evaluation. */
 const float *eng_logits(const struct eng_ctx *c);
 /* Greedy: argmax of the current logits (lowest id on ties). */

@@ -69,7 +69,7 @@ static void run_model(const char *name, const char *lm, const char *mm, int tmpl
         { "Is the sentence \"we cook rice tonight\" safe? Answer Yes or No. Be brief.", 0, 0, 0 }, /* partial: extends it */
         { "Is the sentence \"we cook rice tonight\" safe? Answer Yes or No.", 1, 0, 0 },          /* another image */
         { "Is the sentence \"we cook rice tonight\" safe? Answer Yes or No.", 2, 0, 0 },          /* another size (Qwen: grid) */
-        { "Is the sentence \"we cook rice tonight\" safe? Answer Yes or No.", 2, 0, 1, 0 },       /* the same rows as another grid */
+        { "Is the sentence \"we cook rice tonight\" safe? Answer Yes or No.", 2, 0, 1 },          /* the same rows as another grid */
         { "Is the sentence \"we cook rice tonight\" safe? Answer Yes or No.", -1, 0, 0 },         /* text only */
         { "Is the sentence \"we cook pasta\" safe? Answer Yes or No.", 0, 0, 0 },
         { "Is the sentence \"we cook pasta\" safe? Answer Yes or No.", 0, 0, 0 },                 /* reuse switched off first */

@@ -45,6 +45,8 @@ struct job {
     int response_width;     /* bytes kept of each response in the results file */
     double progress_every;  /* seconds between progress lines when stderr is no tty */
     uint64_t max_image_pixels;
+    int reuse;              /* JOB_REUSE_*: image-embedding cache, KV prefix reuse, items grouped by image */
+    int image_cache_mb;     /* bound of each rank's image-embedding cache (MiB) */
 };
 
 /* Parses and validates a job file's text (unknown keys are errors).  path is
@@ -56,6 +58,12 @@ void job_release(struct job *job);
 const struct opt *model_opt(const struct model_spec *m, const char *key);
 /* Index of the model named name, or -1. */
 int job_find_model(const struct job *job, const char *name);
+
+/* Job key "reuse" (the values are the engine's enum eng_reuse): false; true =
+ * "chunks" (the default: skipped prefill parts are whole batches, results
+ * bit-identical to reuse off); "positions" (prefill from the first position
+ * that differs: fewer positions, results equal up to rounding). */
+enum { JOB_REUSE_OFF = 0, JOB_REUSE_POSITIONS = 1, JOB_REUSE_CHUNKS = 2 };
 
 enum { LABEL_SAFE = 0, LABEL_UNSAFE = 1 };
 

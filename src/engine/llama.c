@@ -497,7 +497,11 @@ void eng_ctx_reset(struct eng_ctx *c)
     c->n_keep = c->reuse ? c->n_past : 0;
     c->n_past = 0; c->pos_next = 0; c->have_logits = 0;
 }
-void eng_ctx_set_reuse(struct eng_ctx *c, int on) { c->reuse = on != 0; if (!on) c->n_keep = 0; }
+void eng_ctx_set_reuse(struct eng_ctx *c, int mode)
+{
+    c->reuse = mode == ENG_REUSE_CHUNKS || mode == ENG_REUSE_POSITIONS ? mode : ENG_REUSE_OFF;
+    if (!c->reuse) c->n_keep = 0;
+}
 void eng_ctx_reuse_stats(const struct eng_ctx *c, long long *evaluated, long long *skipped)
 {
     if (evaluated) *evaluated = c->n_evaluated;
@@ -753,6 +757,7 @@ static int prefill_at(struct eng_ctx *c, const int32_t *tokens, int n, const flo
         memcpy(c->spos + (size_t)s * 4, p4, sizeof p4);
     }
     if (n_same == n && want_logits) n_same = n - 1;   /* the last input is evaluated for its logits */
+    if (c->reuse == ENG_REUSE_CHUNKS && n_same < n) n_same = 0;   /* whole batches only: bit-identical */
     /* the kept slots end where this sequence departs from the previous one */
     if (n_same < n && c->n_past + n_same < c->n_keep) c->n_keep = c->n_past + n_same;
     c->n_skipped += n_same;

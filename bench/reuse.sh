@@ -9,24 +9,28 @@
 # Prints wall time, items/s, the fraction of image encodes and prefill positions
 # saved (from the ranks' log lines), whether every row (verdict, p_unsafe, error,
 # response) is identical to reuse off, and the speed-up.  Needs ../shared.
+# BENCH_REUSE_TINY=1 swaps in the tiny smoke-test pair of data/models (checks the
+# script in seconds).
 set -u
 cd "$(dirname "$0")/.."
 source bench/models.sh
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 HDF5_USE_FILE_LOCKING=FALSE
 REL=../shared/data/mmsafeaware
 PY=$(for p in /usr/bin/python3 python3; do "$p" -c 'import h5py, numpy' 2>/dev/null && { echo "$p"; break; }; done)
 if [ ! -f "$REL/prompt.txt" ] || [ -z "$PY" ]; then echo "reuse bench: needs $REL and python3 with h5py (skipped)"; exit 0; fi
 [ -x ./mmsafe ] || { echo "reuse bench: run make first"; exit 1; }
-LM=$(bench_model llava-mini F16) && MM=$(bench_model llava-mini-mmproj F16) || exit 1
+if [ -n "${BENCH_REUSE_TINY:-}" ]; then LM=data/models/tiny-llava-lm-F16.gguf MM=data/models/tiny-llava-mmproj-F16.gguf NAME=tiny-llava
+else LM=$(bench_model llava-mini F16) && MM=$(bench_model llava-mini-mmproj F16) || exit 1; NAME=llava-mini; fi
 W=$(mktemp -d "${TMPDIR:-/tmp}/mmsafe-bench-reuse.XXXXXX"); trap 'rm -rf "$W"' EXIT
 ./mmsafe import mmsafeaware "$REL" -o "$W/man.jsonl" >/dev/null 2>&1
 for r in off on positions; do
   case $r in off) k='"reuse": false,' ;; on) k='"reuse": true,' ;; positions) k='"reuse": "positions",' ;; esac
   cat >"$W/$r.json" <<J
 {"manifest": "man.jsonl", "output": "$r.h5", $k "threads": 1,
- "models": [{"name": "llava-mini", "backend": "native", "model": "$PWD/$LM", "mmproj": "$PWD/$MM", "template": "vicuna"}]}
+ "models": [{"name": "$NAME", "backend": "native", "model": "$PWD/$LM", "mmproj": "$PWD/$MM", "template": "vicuna"}]}
 J
 done
-echo "reuse: the real MMSafeAware release (1523 items), llava-mini (LM n_embd 256 x 4 layers F16, 576-token tower F16),"
+echo "reuse: the real MMSafeAware release (1523 items), $NAME$([ $NAME = llava-mini ] && echo " (LM n_embd 256 x 4 layers F16, 576-token tower F16)"),"
 echo "  mpirun -n 2, 1 thread per rank, fast arithmetic; $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) cores"
 declare -A best
 run() { # NAME REP
@@ -51,9 +55,9 @@ saved() { # LOG -> "encodes: a of b (x%), positions: c of d (y%)"
 }
 for r in on positions; do
   if cmp -s "$W/off.cols" "$W/$r.cols"; then same="every row identical to reuse off (verdict, p_unsafe, error, response)"
-  else same="rows differ from reuse off: $("$PY" - "$W/off.h5" "$W/$r.h5" <<'P'
+  else same="rows differ from reuse off: $("$PY" - "$W/off.h5" "$W/$r.h5" "$NAME" <<'P'
 import sys, h5py, numpy as np
-a, b = (h5py.File(f, "r")["models/llava-mini"] for f in sys.argv[1:])
+a, b = (h5py.File(f, "r")["models"][sys.argv[3]] for f in sys.argv[1:3])
 va, vb, pa, pb = a["verdict"][:], b["verdict"][:], a["p_unsafe"][:], b["p_unsafe"][:]
 ok = ~np.isnan(pa)
 print(f"{int((va != vb).sum())} verdict(s) differ, max |p_unsafe difference| {np.abs(pa[ok] - pb[ok]).max():.2e}")

@@ -19,6 +19,12 @@
 #                      5120 -> 5120 -> 2048; TYPE F16 or F32
 #          qwen25vl-tiny, qwen25vl-tiny-mmproj  a tiny pair of the same families (LM n_embd 256,
 #                      2 layers; tower width 64, 4 blocks): for smoke-testing the benches
+#          llava-mini, llava-mini-mmproj  a small LLaVA-1.5-style pair with LLaVA-1.5's sequence
+#                      geometry, for whole-release runs in minutes (bench/reuse.sh): LM n_embd 256,
+#                      4 layers, 4 heads, n_ff 704, the LLaMA-2 SentencePiece vocabulary; tower
+#                      336 px, patch 14 (576 image tokens, as ViT-L/14-336), width 192, 3 heads,
+#                      FFN 768, 4 blocks, projector 192 -> 256 -> 256.  Written to build/bench-reuse/
+#                      (not build/bench/, which may be shared between checkouts)
 #   TYPE: any gguf_write --type (F16, Q8_0, Q4_K_M, ...); mmproj shapes: F16 or F32
 # A "pair" SHAPE (qwen25vl-3b, qwen25vl-tiny) is the LM SHAPE + the mmproj SHAPE-mmproj.
 _bench_shape() {  # sets f, gen (gguf_write or make_tiny_llava), args
@@ -43,6 +49,11 @@ _bench_shape() {  # sets f, gen (gguf_write or make_tiny_llava), args
     qwen25vl-3b-mmproj) f=$B/bench/qwen-vl/q25vl3b-mmproj-$type.gguf; gen=make_tiny_llava
       args=(--projector qwen2.5vl --blocks 32 --hidden 1280 --vheads 16 --vff 3420 --patch 14 --image 560
             --n-out 2048 --wa-pattern 8 --mm-type "$type") ;;
+    llava-mini) f=$B/bench-reuse/llava-mini-$type.gguf
+      args=(--embd 256 --layers 4 --heads 4 --kv-heads 4 --ff 704 --ctx 2048)
+      if [ -f $V/ggml-vocab-llama-spm.gguf ]; then args+=(--vocab-from $V/ggml-vocab-llama-spm.gguf); else args+=(--vocab 32000); fi ;;
+    llava-mini-mmproj) f=$B/bench-reuse/llava-mini-mmproj-$type.gguf; gen=make_tiny_llava
+      args=(--image 336 --patch 14 --hidden 192 --vheads 3 --vff 768 --blocks 4 --mid 256 --n-out 256 --mm-type "$type") ;;
     qwen25vl-tiny-mmproj) f=$B/bench/qwen-vl/q25vl-tiny-mmproj-$type.gguf; gen=make_tiny_llava
       args=(--projector qwen2.5vl --n-out 256 --wa-pattern 2 --mm-type "$type") ;;
     *) echo "bench_model: unknown shape $shape" >&2; return 1 ;;

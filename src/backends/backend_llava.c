@@ -18,8 +18,14 @@
  * buffer is allocated once, at the cap; an image whose prompt does not fit
  * n_ctx is an item error).  The template `auto` resolves to, and why, is
  * reported by check as the model's settings (recorded in the results).
+ * Reuse (job keys `reuse`, default on, and `image_cache_mb`): the image rows
+ * come from a per-rank cache keyed by the file's bytes and the vision
+ * settings (embd_cache.h), and the context keeps the KV cache of the prefix an
+ * item shares with the previous one (eng_ctx_set_reuse); what that saved is
+ * logged when the model is closed.
  */
 #include "backend.h"
+#include "embd_cache.h"
 #include "engine/engine.h"
 #include "err.h"
 #include "json.h"
@@ -58,6 +64,10 @@ struct lctx {
     int n_img, qwen;
     char *text;               /* generated text / answer */
     size_t text_cap;
+    struct embd_cache *cache; /* NULL: reuse off */
+    int o_reuse;              /* the job's reuse (JOB_REUSE_*) */
+    char vis_settings[1200];  /* what shapes an embedding besides the image: part of the cache key */
+    long n_images, n_encoded; /* images evaluated / encoded (the rest came from the cache) */
 };
 
 static void lopts_release(struct lopts *o) { free(o->model); free(o->mmproj); free(o->system); }
@@ -136,6 +146,15 @@ static void lclose(void *ctx)
 {
     struct lctx *l = ctx;
     if (!l) return;
+    if (l->c && l->n_images > 0) {
+        long long ev = 0, sk = 0;
+        eng_ctx_reuse_stats(l->c, &ev, &sk);
+        log_info("model '%s': reuse %s: %ld of %ld image encodes saved (%.1f%%), %lld of %lld prefill positions saved (%.1f%%)",
+                 l->name, !l->cache ? "off" : l->o_reuse == JOB_REUSE_POSITIONS ? "positions" : "chunks", l->n_images - l->n_encoded, l->n_images,
+                 100.0 * (double)(l->n_images - l->n_encoded) / (double)l->n_images, sk, ev + sk,
+                 ev + sk ? 100.0 * (double)sk / (double)(ev + sk) : 0.0);
+    }
+    embd_cache_free(l->cache);
     eng_vision_ctx_free(l->vc);
     eng_ctx_free(l->c);
     eng_vision_free(l->v);
@@ -206,6 +225,13 @@ static int lload(struct lctx *l, const struct model_spec *ms, const struct job *
                             .file_eps = l->qwen && l->o.vision_mode == ENG_VISION_LLAVA };
     if ((rc = eng_ctx_new(l->m, &p, &l->c))) return err_set(rc, "%s: %s", l->o.model, eng_errmsg());
     if ((rc = eng_vision_ctx_new(l->v, &p, &l->vc))) return err_set(rc, "%s: %s", l->o.mmproj, eng_errmsg());
+    l->o_reuse = j->reuse;
+    if (j->reuse) {
+        eng_ctx_set_reuse(l->c, j->reuse);   /* JOB_REUSE_* = enum eng_reuse */
+        if ((rc = embd_cache_new((size_t)j->image_cache_mb << 20, &l->cache))) return rc;
+    }
+    snprintf(l->vis_settings, sizeof l->vis_settings, "mmproj=%s;vision_mode=%d;arith=%d;kv=%d;min_image_tokens=%d;max_image_tokens=%d",
+             l->o.mmproj, l->o.vision_mode, l->o.arith, p.kv_type, l->o.min_tokens, l->o.max_tokens);
     l->n_img = eng_vision_n_tokens(l->v);
     l->embd = malloc((size_t)l->n_img * (size_t)eng_n_embd(l->m) * sizeof(float));
     if (!l->embd || text_reserve(l, 64 + (size_t)l->o.max_new * 64)) return err_set(RC_ENOMEM, "out of memory allocating the image buffer of model '%s'", ms->name);
@@ -268,24 +294,58 @@ static int lcheck(const struct model_spec *ms, const struct job *j, const struct
     return rc;
 }
 
+/* The image's rows: from the cache when this rank has encoded the same file
+ * with the same settings, else encoded (and kept).  *rows points into the
+ * cache or at l->embd.  RC_OK; -1: an item error, in out; else a run-level error. */
+static int image_rows(struct lctx *l, const struct item *it, const struct image *img, struct eval_out *out,
+                      const float **rows, int *gw, int *gh)
+{
+    uint8_t key[32];
+    int keyed = 0;
+    l->n_images++;
+    if (l->cache && it->image) {
+        char *bytes = NULL;
+        size_t len = 0;
+        if (util_read_file(it->image, &bytes, &len) == RC_OK) {   /* it was just decoded: in the page cache */
+            uint8_t sha[32];
+            util_sha256(bytes, len, sha);
+            embd_cache_key(sha, l->vis_settings, key);
+            keyed = 1;
+            size_t n;
+            *rows = embd_cache_get(l->cache, key, &n, gw, gh);
+            if (*rows) { free(bytes); return RC_OK; }
+        }
+        free(bytes);
+    }
+    int rc = eng_vision_encode_grid(l->vc, l->o.vision_mode, img->rgb, img->w, img->h, l->embd, gw, gh);
+    if (rc) {
+        out->error = rc == RC_ENOMEM ? IE_BACKEND : IE_IMAGE;
+        snprintf(out->reason, sizeof out->reason, "cannot encode the image: %s", eng_errmsg());
+        return -1;
+    }
+    l->n_encoded++;
+    *rows = l->embd;
+    if (keyed && (rc = embd_cache_put(l->cache, key, l->embd, (size_t)*gw * (size_t)*gh * (size_t)eng_n_embd(l->m), *gw, *gh)))
+        return rc;
+    return RC_OK;
+}
+
 static int leval(void *ctx, size_t idx, const struct item *it, const struct image *img, struct eval_out *out)
 {
     (void)idx;
     struct lctx *l = ctx;
     out->text = NULL;
     int gw = 0, gh = 0;
-    int rc = eng_vision_encode_grid(l->vc, l->o.vision_mode, img->rgb, img->w, img->h, l->embd, &gw, &gh);
-    if (rc) {
-        out->error = rc == RC_ENOMEM ? IE_BACKEND : IE_IMAGE;
-        snprintf(out->reason, sizeof out->reason, "cannot encode the image: %s", eng_errmsg());
-        return RC_OK;
-    }
+    const float *rows = NULL;
+    int rc = image_rows(l, it, img, out, &rows, &gw, &gh);
+    if (rc < 0) return RC_OK;
+    if (rc) return rc;
     char *prompt = NULL;
     rc = eng_chat_prompt(l->tmpl, l->o.system, it->prompt, 1, &prompt);
     if (rc) return err_set(rc, "%s", eng_errmsg());
     eng_ctx_reset(l->c);
     int n_pos = 0;
-    rc = eng_vl_prefill(l->c, prompt, l->embd, gw, gh, 0, &n_pos);
+    rc = eng_vl_prefill(l->c, prompt, rows, gw, gh, 0, &n_pos);
     free(prompt);
     if (rc) {
         out->error = rc == RC_ECTX ? IE_CONTEXT : rc == RC_EINPUT ? IE_PROMPT : IE_BACKEND;
@@ -332,15 +392,11 @@ static int lgenerate(void *ctx, const struct gen_req *q, struct eval_out *out)
     out->text = NULL;
     int gw = 0, gh = 0;
     const float *img = NULL;
-    if (q->img) {
+    if (q->img) {   /* through the image cache, as for verdicts */
         if (!l->vc) return err_set(RC_ECONFIG, "model '%s' has no mmproj: it cannot see images", l->name);
-        int rc = eng_vision_encode_grid(l->vc, l->o.vision_mode, q->img->rgb, q->img->w, q->img->h, l->embd, &gw, &gh);
-        if (rc) {
-            out->error = rc == RC_ENOMEM ? IE_BACKEND : IE_IMAGE;
-            snprintf(out->reason, sizeof out->reason, "cannot encode the image: %s", eng_errmsg());
-            return RC_OK;
-        }
-        img = l->embd;
+        int rc = image_rows(l, q->it, q->img, out, &img, &gw, &gh);
+        if (rc < 0) return RC_OK;
+        if (rc) return rc;
     }
     char *prompt = NULL;
     int rc = eng_chat_prompt(l->tmpl, l->o.system, q->prompt, img != NULL, &prompt);

@@ -58,6 +58,8 @@ struct job {
     int rounds;             /* deliberation rounds; -1 (default): 1 with >= 2 judges, else 0 */
     char *tie;              /* "tie": "unsafe" (default), "safe" or "none" */
     int has_jury_keys;      /* any of the keys above was given (an error for unjudged benchmarks) */
+    int reuse;              /* JOB_REUSE_*: image-embedding cache, KV prefix reuse, items grouped by image */
+    int image_cache_mb;     /* bound of each rank's image-embedding cache (MiB) */
 };
 
 /* Parses and validates a job file's text (unknown keys are errors).  path is
@@ -71,6 +73,12 @@ const struct opt *model_opt(const struct model_spec *m, const char *key);
 int job_find_model(const struct job *job, const char *name);
 /* Index of the judge named name, or -1. */
 int job_find_judge(const struct job *job, const char *name);
+
+/* Job key "reuse" (the values are the engine's enum eng_reuse): false; true =
+ * "chunks" (the default: skipped prefill parts are whole batches, results
+ * bit-identical to reuse off); "positions" (prefill from the first position
+ * that differs: fewer positions, results equal up to rounding). */
+enum { JOB_REUSE_OFF = 0, JOB_REUSE_POSITIONS = 1, JOB_REUSE_CHUNKS = 2 };
 
 enum { LABEL_SAFE = 0, LABEL_UNSAFE = 1 };
 

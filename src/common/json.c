@@ -160,6 +160,8 @@ int job_parse(const char *path, const char *text, struct job *job)
     job->max_new_tokens = 512;
     job->rounds = -1;
     job->tie = util_strdup("unsafe");
+    job->reuse = JOB_REUSE_CHUNKS;
+    job->image_cache_mb = 256;
     if (!job->path || !job->dir || !job->text || !job->parser || !job->benchmark || !job->tie) return err_set(RC_ENOMEM, "out of memory");
 
     cJSON *root = cJSON_ParseWithOpts(text, NULL, 1);
@@ -190,7 +192,13 @@ int job_parse(const char *path, const char *text, struct job *job)
         else if (!strcmp(k, "seed")) { if (!(rc = want_int(path, v, k, 0, 9007199254740991.0, &d))) job->seed = (uint64_t)d; }
         else if (!strcmp(k, "response_width")) { if (!(rc = want_int(path, v, k, 16, 1 << 20, &d))) job->response_width = (int)d; }
         else if (!strcmp(k, "max_image_pixels")) { if (!(rc = want_int(path, v, k, 1, 1e15, &d))) job->max_image_pixels = (uint64_t)d; }
-        else if (!strcmp(k, "progress_every")) {
+        else if (!strcmp(k, "image_cache_mb")) { if (!(rc = want_int(path, v, k, 0, 1 << 20, &d))) job->image_cache_mb = (int)d; }
+        else if (!strcmp(k, "reuse")) {
+            if (cJSON_IsBool(v)) job->reuse = cJSON_IsTrue(v) ? JOB_REUSE_CHUNKS : JOB_REUSE_OFF;
+            else if (cJSON_IsString(v) && !strcmp(v->valuestring, "chunks")) job->reuse = JOB_REUSE_CHUNKS;
+            else if (cJSON_IsString(v) && !strcmp(v->valuestring, "positions")) job->reuse = JOB_REUSE_POSITIONS;
+            else rc = err_set(RC_ECONFIG, "%s: \"reuse\" must be true (= \"chunks\"), false or \"positions\"", path);
+        } else if (!strcmp(k, "progress_every")) {
             if (!cJSON_IsNumber(v) || v->valuedouble <= 0)
                 rc = err_set(RC_ECONFIG, "%s: \"progress_every\" must be a positive number of seconds", path);
             else job->progress_every = v->valuedouble;
@@ -235,8 +243,8 @@ int job_parse(const char *path, const char *text, struct job *job)
             job->has_jury_keys = 1;
         } else {
             rc = err_set(RC_ECONFIG, "%s: unknown key \"%s\" (known: name, manifest, output, models, benchmark, parser, "
-                         "chunk, threads, seed, response_width, max_image_pixels, progress_every; for judged benchmarks: "
-                         "judges, max_new_tokens, generation_wrapper, judge_prompt, deliberation_prompt, rounds, tie)", path, k);
+                         "chunk, threads, seed, response_width, max_image_pixels, progress_every, reuse, image_cache_mb; for judged "
+                         "benchmarks: judges, max_new_tokens, generation_wrapper, judge_prompt, deliberation_prompt, rounds, tie)", path, k);
         }
         if (rc) break;
     }

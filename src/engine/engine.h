@@ -140,6 +140,29 @@ int eng_uses_mrope(const struct eng_model *m);
 int eng_ctx_pos(const struct eng_ctx *c);
 int eng_image_positions(const struct eng_model *m, int p0, int gw, int gh, int32_t *pos, int *next);
 int eng_prefill_image(struct eng_ctx *c, const float *embd, int gw, int gh);
+/* Prefix reuse (off by default).  With it on, eng_ctx_reset keeps the KV cache:
+ * the next sequence's leading inputs that repeat the previous one's (the same
+ * token id or the same embedding row bytes, at the same position: with M-RoPE
+ * all four components) are not evaluated again.
+ *   ENG_REUSE_POSITIONS  evaluation starts at the first input that differs (at
+ *                        the latest at the last input, for its logits): the
+ *                        logits are a full prefill's up to the rounding of the
+ *                        smaller batch (kernels and attention depend on the
+ *                        batch size): within 1e-5 relative in exact arithmetic.
+ *   ENG_REUSE_CHUNKS     only whole evaluation calls (eng_prefill / _ex /
+ *                        _image: eng_vl_prefill's text-before, image and
+ *                        text-after parts) are skipped, when every input of the
+ *                        call repeats and its logits are not needed; the first
+ *                        call that differs is evaluated whole, in the batches a
+ *                        full prefill uses: the logits are bit-identical to it.
+ * eng_ctx_reuse_stats: positions evaluated and skipped since the context was made. */
+enum eng_reuse { ENG_REUSE_OFF = 0, ENG_REUSE_POSITIONS = 1, ENG_REUSE_CHUNKS = 2 };
+void eng_ctx_set_reuse(struct eng_ctx *c, int mode);
+void eng_ctx_reuse_stats(const struct eng_ctx *c, long long *evaluated, long long *skipped);
+/* eng_prefill / eng_prefill_image for a part of a sequence that needs no logits
+ * (want_logits 0: a wholly repeated part is then skipped entirely). */
+int eng_prefill_ex(struct eng_ctx *c, const int32_t *tokens, int n, const float *embd, int want_logits);
+int eng_prefill_image_ex(struct eng_ctx *c, const float *embd, int gw, int gh, int want_logits);
 /* Logits of the last evaluated position (n_vocab floats), NULL before any evaluation. */
 const float *eng_logits(const struct eng_ctx *c);
 /* Greedy: argmax of the current logits (lowest id on ties). */

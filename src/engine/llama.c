@@ -99,6 +99,12 @@ struct eng_ctx {
     uint16_t *fa;                            /* per thread: f16 query and accumulator */
     struct mm_scratch mm;
     int have_logits;
+    /* prefix reuse (eng_ctx_set_reuse): what each KV slot holds, so that after a reset
+     * the slots [0, n_keep) of the previous sequence are kept while the new one repeats them */
+    uint64_t *skey;                          /* [n_ctx] input identity: token id, or a hash of the embedding row */
+    int32_t *spos;                           /* [n_ctx][4] its position */
+    int reuse, n_keep;
+    long long n_evaluated, n_skipped;        /* positions computed / taken from the kept prefix */
 };
 
 const char *eng_arith_name(int a) { return a == ENG_ARITH_EXACT ? "exact" : "fast"; }
@@ -435,6 +441,7 @@ void eng_ctx_free(struct eng_ctx *c)
     free(c->kc); free(c->vc);
     free(c->x); free(c->xb); free(c->xb2); free(c->q); free(c->k); free(c->v); free(c->att);
     free(c->hb); free(c->hb2); free(c->logits); free(c->rc); free(c->rs); free(c->scores); free(c->fa); free(c->posb);
+    free(c->skey); free(c->spos);
     mm_scratch_release(&c->mm);
     free(c);
 }
@@ -469,11 +476,13 @@ int eng_ctx_new(const struct eng_model *m, const struct eng_params *p, struct en
     c->scores = malloc((size_t)maxthr * (size_t)c->n_ctx * 4);
     c->fa = malloc((size_t)maxthr * 2 * (size_t)m->head_dim * sizeof *c->fa);
     c->posb = malloc(U * 4 * sizeof *c->posb);
+    c->skey = malloc((size_t)c->n_ctx * sizeof *c->skey);
+    c->spos = malloc((size_t)c->n_ctx * 4 * sizeof *c->spos);
     int64_t maxK = (int64_t)(F > E ? F : E);
     if ((int64_t)Q > maxK) maxK = (int64_t)Q;
     int rc = RC_OK;
     if (!c->kc || !c->vc || !c->x || !c->xb || !c->xb2 || !c->q || !c->k || !c->v || !c->att || !c->hb || !c->hb2 ||
-        !c->logits || !c->rc || !c->rs || !c->scores || !c->fa || !c->posb)
+        !c->logits || !c->rc || !c->rs || !c->scores || !c->fa || !c->posb || !c->skey || !c->spos)
         rc = eng_err(RC_ENOMEM, "out of memory (context of %d positions)", c->n_ctx);
     if (!rc) rc = mm_scratch_init(&c->mm, maxK, UBATCH, maxthr);
     if (rc) { eng_ctx_free(c); return rc; }
@@ -481,7 +490,23 @@ int eng_ctx_new(const struct eng_model *m, const struct eng_params *p, struct en
     return RC_OK;
 }
 
-void eng_ctx_reset(struct eng_ctx *c) { c->n_past = 0; c->pos_next = 0; c->have_logits = 0; }
+/* With reuse on, the slots filled so far stay available to the next sequence:
+ * prefill_at keeps those its inputs repeat from the start (same input, same position). */
+void eng_ctx_reset(struct eng_ctx *c)
+{
+    c->n_keep = c->reuse ? c->n_past : 0;
+    c->n_past = 0; c->pos_next = 0; c->have_logits = 0;
+}
+void eng_ctx_set_reuse(struct eng_ctx *c, int mode)
+{
+    c->reuse = mode == ENG_REUSE_CHUNKS || mode == ENG_REUSE_POSITIONS ? mode : ENG_REUSE_OFF;
+    if (!c->reuse) c->n_keep = 0;
+}
+void eng_ctx_reuse_stats(const struct eng_ctx *c, long long *evaluated, long long *skipped)
+{
+    if (evaluated) *evaluated = c->n_evaluated;
+    if (skipped) *skipped = c->n_skipped;
+}
 int eng_ctx_n_past(const struct eng_ctx *c) { return c->n_past; }
 int eng_ctx_pos(const struct eng_ctx *c) { return c->pos_next; }
 int eng_uses_mrope(const struct eng_model *m) { return m->arch && m->arch->mrope; }
@@ -686,9 +711,26 @@ static void forward(struct eng_ctx *c, int T)
     c->have_logits = 1;
 }
 
+/* Identity of an embedding row (its bytes; the top bit set keeps it apart from token ids). */
+static uint64_t row_key(const float *row, size_t n)
+{
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ (uint64_t)n;
+    const uint32_t *w = (const uint32_t *)row;
+    for (size_t i = 0; i < n; i++) {
+        h ^= w[i];
+        h *= 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+    }
+    h ^= h >> 33; h *= 0xc4ceb9fe1a85ec53ull; h ^= h >> 33;
+    return h | (1ull << 63);
+}
+
 /* Appends n inputs with positions pos ([n][4]) or, pos == NULL, the next text
- * positions (p, p, p, 0 with M-RoPE else p), p = c->pos_next + i. */
-static int prefill_at(struct eng_ctx *c, const int32_t *tokens, int n, const float *embd, const int32_t *pos)
+ * positions (p, p, p, 0 with M-RoPE else p), p = c->pos_next + i.  With reuse,
+ * the leading inputs that repeat the kept slots (same token or embedding row,
+ * same position) are not evaluated again; want_logits == 0: the caller needs no
+ * logits from this call (the last input is then skipped too when it repeats). */
+static int prefill_at(struct eng_ctx *c, const int32_t *tokens, int n, const float *embd, const int32_t *pos, int want_logits)
 {
     const struct eng_model *m = c->m;
     if (n <= 0) return eng_err(RC_EINPUT, "empty prompt");
@@ -700,15 +742,37 @@ static int prefill_at(struct eng_ctx *c, const int32_t *tokens, int n, const flo
             return eng_err(RC_EINPUT, t == ENG_TOKEN_EMBD ? "position %d needs an embedding row but none was given" : "token id %d out of range", t == ENG_TOKEN_EMBD ? i : t);
     }
     const size_t E = (size_t)m->n_embd;
+    /* every slot records its input and position: the next sequence may repeat them */
     size_t erow = 0;
-    for (int b = 0; b < n; b += UBATCH) {
+    int n_same = 0, same = c->n_past < c->n_keep;
+    for (int i = 0; i < n; i++) {
+        const int s = c->n_past + i;
+        int32_t t = tokens ? tokens[i] : ENG_TOKEN_EMBD;
+        uint64_t key = t == ENG_TOKEN_EMBD ? row_key(embd + (erow++) * E, E) : (uint64_t)(uint32_t)t;
+        int32_t p4[4];
+        for (int j = 0; j < 4; j++) p4[j] = pos ? pos[(size_t)i * 4 + j] : j == 3 && m->arch->mrope ? 0 : c->pos_next + i;
+        if (same) same = s < c->n_keep && c->skey[s] == key && !memcmp(c->spos + (size_t)s * 4, p4, sizeof p4);
+        if (same) n_same++;
+        c->skey[s] = key;
+        memcpy(c->spos + (size_t)s * 4, p4, sizeof p4);
+    }
+    if (n_same == n && want_logits) n_same = n - 1;   /* the last input is evaluated for its logits */
+    if (c->reuse == ENG_REUSE_CHUNKS && n_same < n) n_same = 0;   /* whole batches only: bit-identical */
+    /* the kept slots end where this sequence departs from the previous one */
+    if (n_same < n && c->n_past + n_same < c->n_keep) c->n_keep = c->n_past + n_same;
+    c->n_skipped += n_same;
+    c->n_evaluated += n - n_same;
+    erow = 0;
+    for (int i = 0; i < n_same; i++) if ((tokens ? tokens[i] : ENG_TOKEN_EMBD) == ENG_TOKEN_EMBD) erow++;
+    c->n_past += n_same;
+    if (n_same == n) c->have_logits = 0;
+    for (int b = n_same; b < n; b += UBATCH) {
         int T = n - b < UBATCH ? n - b : UBATCH;
         for (int i = 0; i < T; i++) {
             int32_t t = tokens ? tokens[b + i] : ENG_TOKEN_EMBD;
             if (t == ENG_TOKEN_EMBD) memcpy(c->x + (size_t)i * E, embd + (erow++) * E, E * 4);
             else qt_dequant(m->tok_embd.type, m->tok_embd.data + (size_t)t * m->tok_embd.row_bytes, c->x + (size_t)i * E, (int64_t)E);
-            for (int j = 0; j < 4; j++)   /* text: (p, p, p, 0) with M-RoPE, as the reference's batches */
-                c->posb[(size_t)i * 4 + j] = pos ? pos[(size_t)(b + i) * 4 + j] : j == 3 && m->arch->mrope ? 0 : c->pos_next + b + i;
+            memcpy(c->posb + (size_t)i * 4, c->spos + (size_t)(c->n_past + i) * 4, 4 * sizeof *c->posb);
         }
         forward(c, T);
     }
@@ -718,7 +782,12 @@ static int prefill_at(struct eng_ctx *c, const int32_t *tokens, int n, const flo
 
 int eng_prefill(struct eng_ctx *c, const int32_t *tokens, int n, const float *embd)
 {
-    return prefill_at(c, tokens, n, embd, NULL);
+    return prefill_at(c, tokens, n, embd, NULL, 1);
+}
+
+int eng_prefill_ex(struct eng_ctx *c, const int32_t *tokens, int n, const float *embd, int want_logits)
+{
+    return prefill_at(c, tokens, n, embd, NULL, want_logits);
 }
 
 int eng_decode(struct eng_ctx *c, int32_t token) { return eng_prefill(c, &token, 1, NULL); }
@@ -737,7 +806,9 @@ int eng_image_positions(const struct eng_model *m, int p0, int gw, int gh, int32
     return RC_OK;
 }
 
-int eng_prefill_image(struct eng_ctx *c, const float *embd, int gw, int gh)
+int eng_prefill_image(struct eng_ctx *c, const float *embd, int gw, int gh) { return eng_prefill_image_ex(c, embd, gw, gh, 1); }
+
+int eng_prefill_image_ex(struct eng_ctx *c, const float *embd, int gw, int gh, int want_logits)
 {
     if (gw <= 0 || gh <= 0 || (int64_t)gw * gh > c->n_ctx)
         return eng_err(RC_EINPUT, "an image grid of %d x %d tokens", gw, gh);
@@ -746,7 +817,7 @@ int eng_prefill_image(struct eng_ctx *c, const float *embd, int gw, int gh)
     if (!pos) return eng_err(RC_ENOMEM, "out of memory");
     int next = 0;
     int rc = eng_image_positions(c->m, c->pos_next, gw, gh, pos, &next);
-    if (!rc) rc = prefill_at(c, NULL, n, embd, pos);
+    if (!rc) rc = prefill_at(c, NULL, n, embd, pos, want_logits);
     if (!rc) c->pos_next = next;
     free(pos);
     return rc;

@@ -102,17 +102,18 @@ int eng_vl_prefill(struct eng_ctx *c, const char *prompt, const float *img, int 
         return rc;
     }
     /* llama.cpp's chunks: text before the image, the image in micro-batches of
-     * IMG_BATCH rows, the text after it (spec §6.4) */
-    if (nb) rc = eng_prefill(c, ids, nb, NULL);
+     * IMG_BATCH rows, the text after it (spec §6.4); only the last needs logits */
+    const int has_after = n > nb + n_img;
+    if (nb) rc = eng_prefill_ex(c, ids, nb, NULL, n_img == 0 && !has_after);
     if (!rc && n_img > 0 && eng_uses_mrope(m)) {
-        rc = eng_prefill_image(c, img, gw, gh);   /* 2-D positions; micro-batches of 512 inside */
+        rc = eng_prefill_image_ex(c, img, gw, gh, !has_after);   /* 2-D positions; micro-batches of 512 inside */
     } else {
         for (int off = 0; !rc && off < n_img; off += IMG_BATCH) {
             int k = n_img - off < IMG_BATCH ? n_img - off : IMG_BATCH;
-            rc = eng_prefill(c, NULL, k, img + (size_t)off * (size_t)eng_n_embd(m));
+            rc = eng_prefill_ex(c, NULL, k, img + (size_t)off * (size_t)eng_n_embd(m), !has_after && off + k == n_img);
         }
     }
-    if (!rc && n > nb + n_img) rc = eng_prefill(c, ids + nb + n_img, n - nb - n_img, NULL);
+    if (!rc && has_after) rc = eng_prefill(c, ids + nb + n_img, n - nb - n_img, NULL);
     free(ids);
     return rc;
 }

@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "comm.h"
 #include "err.h"
+#include "groups.h"
 #include "image.h"
 #include "job.h"
 #include "journal.h"
@@ -293,6 +294,32 @@ static void tick(void *arg)
     r->last_print = final && !r->tty ? -1 : now;
 }
 
+/* Reuse: a model that reads images gets the items of one image consecutively
+ * (sched_group), so the rank that evaluates them encodes the image once and
+ * keeps the prompt prefix they share. */
+static int group_items(struct run *r, struct sched *s)
+{
+    int any = 0;
+    for (int m = 0; m < r->n_sel; m++) {
+        const struct backend_ops *ops = backend_find(r->job.models[r->sel[m]].backend);
+        any |= ops && ops->needs_pixels;
+    }
+    if (!r->job.reuse || !any || !r->man.n) return RC_OK;
+    double t = util_now();
+    size_t ng = 0, bytes = 0;
+    uint32_t *gid = malloc(r->man.n * sizeof *gid);
+    int rc = gid ? image_groups(&r->man, gid, &ng, &bytes) : err_set(RC_ENOMEM, "out of memory");
+    for (int m = 0; !rc && m < r->n_sel; m++) {
+        const struct backend_ops *ops = backend_find(r->job.models[r->sel[m]].backend);
+        if (ops && ops->needs_pixels) rc = sched_group(s, m, gid);
+    }
+    free(gid);
+    if (!rc)
+        log_info("reuse: %zu items, %zu distinct images or items without one (%.1f MB of image files hashed in %.2f s); "
+                 "the items of an image go to one rank in turn", r->man.n, ng, (double)bytes / 1e6, util_now() - t);
+    return rc;
+}
+
 /* --- evaluation ------------------------------------------------------------ */
 
 struct worker {
@@ -316,9 +343,21 @@ struct worker {
     char fatal_msg[2048];      /* the first run-level error here, reported once by rank 0 */
 };
 
+/* The file takes rows in ascending item order; grouped chunks are not ascending. */
+static void sort_rows(struct worker *w)
+{
+    for (int i = 1; i < w->n_rows; i++)
+        for (int j = i; j > 0 && w->idx[j] < w->idx[j - 1]; j--) {
+            uint32_t ti = w->idx[j]; w->idx[j] = w->idx[j - 1]; w->idx[j - 1] = ti;
+            struct row tr = w->rows[j]; w->rows[j] = w->rows[j - 1]; w->rows[j - 1] = tr;
+            for (int k = 0; k < 2; k++) { char *tt = w->texts[2 * j + k]; w->texts[2 * j + k] = w->texts[2 * j - 2 + k]; w->texts[2 * j - 2 + k] = tt; }
+        }
+}
+
 static int flush_rows(struct worker *w)
 {
     if (!w->n_rows) return RC_OK;
+    sort_rows(w);
     int rc = journal_sync(w->jn);
     if (!rc) {
         comm_mpi_enter(w->r->c);
@@ -684,6 +723,7 @@ int cmd_run(int argc, char **argv)
     if (!rc && r.rank == 0) {
         rc = sched_init(&sched, r.n_sel, r.size, r.job.chunk, pending, n_pending);
         pending = NULL; n_pending = NULL;
+        if (!rc) rc = group_items(&r, &sched);
     }
     free(pending); free(n_pending);
     rc = comm_agree(r.c, rc);

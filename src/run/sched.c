@@ -4,6 +4,7 @@
 #include "sched.h"
 #include "err.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +28,8 @@ void sched_release(struct sched *s)
 {
     if (!s) return;
     for (int m = 0; s->pending && m < s->n_models; m++) free(s->pending[m]);
+    for (int m = 0; s->gid && m < s->n_models; m++) free(s->gid[m]);
+    free(s->gid); free(s->work_left);
     free(s->pending); free(s->n_pending); free(s->next); free(s->holders); free(s->rank_model);
     memset(s, 0, sizeof *s);
 }
@@ -56,6 +59,71 @@ int sched_cost_cap(int max, double ms_per_item, double seconds)
 
 static size_t left(const struct sched *s, int m) { return s->n_pending[m] - s->next[m]; }
 
+struct gpair { uint32_t gid, item; };
+static int gpair_cmp(const void *a, const void *b)
+{
+    const struct gpair *x = a, *y = b;
+    if (x->gid != y->gid) return x->gid < y->gid ? -1 : 1;
+    return x->item < y->item ? -1 : x->item > y->item;
+}
+
+/* The work of pending entry k of model m: a full item when it starts a group. */
+static double entry_work(const struct sched *s, int m, size_t k)
+{
+    return k == 0 || s->gid[m][k] != s->gid[m][k - 1] ? 1.0 : SCHED_REPEAT_COST;
+}
+
+int sched_group(struct sched *s, int m, const uint32_t *item_gid)
+{
+    if (!s->gid) {
+        s->gid = calloc((size_t)s->n_models, sizeof *s->gid);
+        s->work_left = calloc((size_t)s->n_models, sizeof *s->work_left);
+        if (!s->gid || !s->work_left) return err_set(RC_ENOMEM, "out of memory");
+    }
+    const size_t n = s->n_pending[m];
+    struct gpair *p = malloc((n ? n : 1) * sizeof *p);
+    free(s->gid[m]);
+    s->gid[m] = malloc((n ? n : 1) * sizeof **s->gid);
+    if (!p || !s->gid[m]) { free(p); return err_set(RC_ENOMEM, "out of memory"); }
+    for (size_t k = 0; k < n; k++) { p[k].item = s->pending[m][k]; p[k].gid = item_gid[p[k].item]; }
+    qsort(p, n, sizeof *p, gpair_cmp);
+    s->work_left[m] = 0;
+    for (size_t k = 0; k < n; k++) { s->pending[m][k] = p[k].item; s->gid[m][k] = p[k].gid; }
+    for (size_t k = 0; k < n; k++) s->work_left[m] += entry_work(s, m, k);
+    free(p);
+    return RC_OK;
+}
+
+/* With groups: whole groups up to the guided work (or the job's chunk in items). */
+static size_t group_chunk(struct sched *s, int m, int max)
+{
+    const size_t start = s->next[m], end = s->n_pending[m];
+    size_t limit = max >= 0 ? (size_t)max : (size_t)-1;
+    double target = 1e300;
+    if (s->chunk > 0) {
+        if ((size_t)s->chunk < limit) limit = (size_t)s->chunk;
+    } else {
+        const double per = 2.0 * (s->n_ranks > 0 ? s->n_ranks : 1);
+        target = ceil(s->work_left[m] / per - 1e-9);
+        if (target > SCHED_MAX_CHUNK) target = SCHED_MAX_CHUNK;
+        if (target < 1) target = 1;
+    }
+    if (limit < 1) limit = 1;
+    size_t k = start;
+    double work = 0;
+    while (k < end && work < target) {
+        size_t g = k + 1;
+        while (g < end && s->gid[m][g] == s->gid[m][k]) g++;
+        if (g - start > limit) {
+            if (k == start) k = start + limit;   /* one group bigger than the limit: split it */
+            break;
+        }
+        for (size_t i = k; i < g; i++) work += entry_work(s, m, i);
+        k = g;
+    }
+    return k - start;
+}
+
 int sched_next(struct sched *s, int rank, int *model, uint32_t *idx, int max)
 {
     int cur = s->rank_model[rank];
@@ -74,7 +142,9 @@ int sched_next(struct sched *s, int rank, int *model, uint32_t *idx, int max)
     if (m < 0) { s->rank_model[rank] = -1; *model = -1; return 0; }
     if (cur != m) s->holders[m]++;
     s->rank_model[rank] = m;
-    size_t c = sched_chunk_size(left(s, m), s->n_ranks, s->chunk, max);
+    size_t c = s->gid && s->gid[m] ? group_chunk(s, m, max) : sched_chunk_size(left(s, m), s->n_ranks, s->chunk, max);
+    if (s->gid && s->gid[m])
+        for (size_t i = s->next[m]; i < s->next[m] + c; i++) s->work_left[m] -= entry_work(s, m, i);
     memcpy(idx, s->pending[m] + s->next[m], c * sizeof *idx);
     s->next[m] += c;
     *model = m;

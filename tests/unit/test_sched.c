@@ -80,6 +80,85 @@ static int run_case(int n_models, int n, int size, int chunk, unsigned seed)
     return ok;
 }
 
+/* Groups (sched_group): n items, group of item i = gid[i]; ranks ask in turn with
+ * max; every item once, each group's items consecutive and ascending, groups in
+ * the order of their gid, and a chunk holds whole groups unless one group alone
+ * is over max.  Returns 1 when all hold. */
+static int group_case(int n, const uint32_t *gid, int ranks, int chunk, int max, int *n_chunks)
+{
+    uint32_t **pend = calloc(1, sizeof *pend);
+    size_t *np = calloc(1, sizeof *np);
+    pend[0] = malloc((size_t)n * sizeof **pend + 4);
+    for (int i = 0; i < n; i++) if (i % 7 != 5) pend[0][np[0]++] = (uint32_t)i;   /* some already done */
+    struct sched s;
+    sched_init(&s, 1, ranks, chunk, pend, np);
+    sched_group(&s, 0, gid);
+    uint32_t *order = malloc((size_t)n * sizeof *order), idx[512];
+    int *seen = calloc((size_t)n, sizeof *seen), got = 0, ok = 1, nc = 0;
+    for (int step = 0; step < 100000; step++) {
+        int model, k = sched_next(&s, step % ranks, &model, idx, max);
+        if (k == 0) break;
+        nc++;
+        if (k > max || (chunk > 0 && k > chunk)) ok = 0;
+        /* whole groups: the chunk does not end inside a group unless it is full */
+        if (k < max && (chunk <= 0 || k < chunk) && s.next[0] < s.n_pending[0] &&
+            gid[s.pending[0][s.next[0]]] == gid[idx[k - 1]]) ok = 0;
+        for (int i = 0; i < k; i++) { seen[idx[i]]++; order[got++] = idx[i]; }
+    }
+    for (int i = 0; i < n; i++) if (seen[i] != (i % 7 != 5)) ok = 0;
+    for (int i = 1; i < got; i++) {
+        if (gid[order[i]] < gid[order[i - 1]]) ok = 0;                                /* groups in gid order */
+        if (gid[order[i]] == gid[order[i - 1]] && order[i] < order[i - 1]) ok = 0;   /* ascending inside */
+    }
+    free(order); free(seen);
+    sched_release(&s);
+    if (n_chunks) *n_chunks = nc;
+    return ok;
+}
+
+/* Balance with groups: 2..4 ranks, groups of 1..12 items whose first item costs 1 and
+ * the others SCHED_REPEAT_COST; the rank that is free first asks next (max 128).  The
+ * ranks must finish within the largest group's work of each other. */
+static double balance_case(int ranks, unsigned seed, double *biggest)
+{
+    enum { N = 1500 };
+    uint32_t *gid = malloc(N * sizeof *gid);
+    double big = 0;
+    for (int i = 0; i < N;) {
+        int sz = 1 + (int)(rand_r(&seed) % 12);
+        for (int k = 0; k < sz && i < N; k++, i++) gid[i] = (uint32_t)(i - k);
+        double w = 1 + (sz - 1) * SCHED_REPEAT_COST;
+        if (w > big) big = w;
+    }
+    /* shuffle the items of the groups over the manifest, as a real release lists them */
+    uint32_t *perm = malloc(N * sizeof *perm), *g2 = malloc(N * sizeof *g2);
+    for (int i = 0; i < N; i++) perm[i] = (uint32_t)i;
+    for (int i = N - 1; i > 0; i--) { int j = (int)(rand_r(&seed) % (unsigned)(i + 1)); uint32_t t = perm[i]; perm[i] = perm[j]; perm[j] = t; }
+    for (int i = 0; i < N; i++) g2[perm[i]] = perm[gid[i]];
+    uint32_t **pend = calloc(1, sizeof *pend);
+    size_t *np = calloc(1, sizeof *np);
+    pend[0] = malloc(N * sizeof **pend);
+    for (int i = 0; i < N; i++) pend[0][np[0]++] = (uint32_t)i;
+    struct sched s;
+    sched_init(&s, 1, ranks, 0, pend, np);
+    sched_group(&s, 0, g2);
+    double clock[8] = { 0 };
+    uint32_t idx[128];
+    for (;;) {
+        int r = 0, model;
+        for (int q = 1; q < ranks; q++) if (clock[q] < clock[r]) r = q;
+        int k = sched_next(&s, r, &model, idx, 128);
+        if (k == 0) break;
+        for (int i = 0; i < k; i++) clock[r] += i == 0 || g2[idx[i]] != g2[idx[i - 1]] ? 1.0 : SCHED_REPEAT_COST;
+    }
+    double lo = clock[0], hi = clock[0];
+    for (int q = 1; q < ranks; q++) { if (clock[q] < lo) lo = clock[q]; if (clock[q] > hi) hi = clock[q]; }
+    sched_release(&s);
+    free(gid); free(perm); free(g2);
+    *biggest = big;
+    return hi - lo;
+}
+
 int main(void)
 {
     t_name = "test_sched";
@@ -169,5 +248,59 @@ int main(void)
     int k = sched_next(&s, 0, &m0, idx, 64);
     CHECK_EQ_I(k, 19, "rank 0 keeps its model, guided over that model's 75 left");
     sched_release(&s);
+
+    /* Groups. */
+    {
+        enum { N = 60 };
+        uint32_t gid[N];
+        unsigned seed = 7;
+        int bad_g = 0;
+        for (int trial = 0; trial < 40; trial++) {
+            /* groups by "content": item i belongs to the group of the first item with the same value */
+            int vals[N];
+            for (int i = 0; i < N; i++) vals[i] = (int)(rand_r(&seed) % (unsigned)(2 + trial));
+            for (int i = 0; i < N; i++) { gid[i] = (uint32_t)i; for (int j = 0; j < i; j++) if (vals[j] == vals[i]) { gid[i] = (uint32_t)j; break; } }
+            for (int ranks = 1; ranks <= 3; ranks++)
+                for (int chunk = 0; chunk <= 4; chunk += 4)
+                    for (int max = 3; max <= 128; max *= 6)
+                        if (!group_case(N, gid, ranks, chunk, max, NULL)) {
+                            if (bad_g++ < 3) fprintf(stderr, "group case trial %d ranks %d chunk %d max %d failed\n", trial, ranks, chunk, max);
+                        }
+        }
+        CHECK_EQ_I(bad_g, 0, "groups: every item once, each group consecutive and ascending, chunks end at group boundaries");
+        /* 10 groups of 4 (items g, g+10, g+20, g+30), 2 ranks: the work of a group is
+         * 1 + 3 x 0.1 = 1.3, 13 in all; guided ceil(13/4) = 4 -> 4 groups (5.2), then
+         * ceil(7.8/4) = 2 -> 2 groups, ceil(5.2/4) = 2 -> 2, ceil(2.6/4) = 1 -> 1, 1. */
+        uint32_t g4[40];
+        for (int i = 0; i < 40; i++) g4[i] = (uint32_t)(i % 10);
+        uint32_t **pend4 = calloc(1, sizeof *pend4);
+        size_t *np4 = calloc(1, sizeof *np4);
+        pend4[0] = malloc(40 * sizeof **pend4);
+        for (int i = 0; i < 40; i++) pend4[0][np4[0]++] = (uint32_t)i;
+        struct sched s4;
+        sched_init(&s4, 1, 2, 0, pend4, np4);
+        sched_group(&s4, 0, g4);
+        int sizes[16], nsz = 0, m4;
+        uint32_t id4[64];
+        while (nsz < 16 && (sizes[nsz] = sched_next(&s4, nsz % 2, &m4, id4, 64)) > 0) {
+            if (nsz == 0) CHECK_T(id4[0] == 0 && id4[1] == 10 && id4[2] == 20 && id4[3] == 30 && id4[4] == 1,
+                                  "the first chunk starts with group 0's items 0, 10, 20, 30, then group 1");
+            nsz++;
+        }
+        CHECK_T(nsz == 5 && sizes[0] == 16 && sizes[1] == 8 && sizes[2] == 8 && sizes[3] == 4 && sizes[4] == 4,
+                "guided by work: repeated images count 0.1: chunks of 16, 8, 8, 4, 4 items (whole groups)");
+        sched_release(&s4);
+        /* one group of 40 and max 16: split, 16 + 16 + 8 */
+        uint32_t g1[40] = { 0 };
+        int nch = 0;
+        CHECK_T(group_case(40, g1, 1, 0, 16, &nch) && nch == 3, "a group bigger than max is split at max");
+        double worst = 0, big = 0;
+        for (int ranks = 2; ranks <= 4; ranks++)
+            for (unsigned sd = 1; sd <= 5; sd++) {
+                double spread = balance_case(ranks, sd * 97 + (unsigned)ranks, &big);
+                if (spread - big > worst) worst = spread - big;
+            }
+        CHECK_T(worst <= 0, "balance: with groups of 1-12 items the ranks finish within the largest group's work");
+    }
     return t_done();
 }

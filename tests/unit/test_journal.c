@@ -15,7 +15,7 @@
 #define N 12
 #define REC_HDR 44   /* sizeof(struct jrec) in journal.c */
 
-struct seen { int n_calls; int count[2][N]; int verdict[2][N]; char resp[2][N][64]; };
+struct seen { int n_calls; int count[2][N]; int verdict[2][N]; char resp[2][N][64]; struct row last; char last_reason[64]; };
 
 static void on_rec(void *arg, int model, uint32_t item, const struct row *r)
 {
@@ -25,6 +25,8 @@ static void on_rec(void *arg, int model, uint32_t item, const struct row *r)
     s->count[model][item]++;
     s->verdict[model][item] = r->verdict;
     snprintf(s->resp[model][item], sizeof s->resp[model][item], "%s", r->response ? r->response : "");
+    s->last = *r;
+    snprintf(s->last_reason, sizeof s->last_reason, "%s", r->reason ? r->reason : "");
 }
 
 static char g_dir[256];
@@ -39,7 +41,8 @@ static char *write_journal(int rank, const char *tag, size_t off[N + 1])
     for (int i = 0; i < N; i++) {
         char resp[64];
         snprintf(resp, sizeof resp, "%s %d %.*s", tag, i, i, "xxxxxxxxxxxxxxxx");
-        struct row r = { (int8_t)(i % 2), 0, 0, (int16_t)rank, 0.25f, 1.5f, (uint32_t)strlen(resp), resp, "" };
+        struct row r = { .verdict = (int8_t)(i % 2), .rank = (int16_t)rank, .p_unsafe = 0.25f, .latency_ms = 1.5f,
+                         .response_len = (uint32_t)strlen(resp), .response = resp, .reason = "" };
         journal_append(j, 0, (uint32_t)i, &r);
         if (off) off[i] = pos;
         pos += REC_HDR + strlen(resp);
@@ -188,13 +191,37 @@ int main(void)
     /* within one file: the last record of an item wins */
     struct journal *j;
     journal_open(&j, g_dir, 2, MSHA, JSHA);
-    struct row r1 = { 1, 0, 0, 2, 0.5f, 1.0f, 5, "first", "" }, r2 = { 0, 0, 0, 2, 0.5f, 1.0f, 4, "last", "" };
+    struct row r1 = { .verdict = 1, .rank = 2, .p_unsafe = 0.5f, .latency_ms = 1.0f, .response_len = 5, .response = "first", .reason = "" },
+               r2 = { .verdict = 0, .rank = 2, .p_unsafe = 0.5f, .latency_ms = 1.0f, .response_len = 4, .response = "last", .reason = "" };
     journal_append(j, 1, 6, &r1);
     journal_append(j, 1, 6, &r2);
     journal_close(j);
     replay(&s, &w);
     CHECK_STR(s.resp[1][6], "last", "within a journal the last record of an item wins");
     CHECK_EQ_I(s.verdict[1][6], 0, "... with its verdict");
+    free(w);
+
+    /* the extension of answers and votes (row.ext): every field comes back; a row without it replays ext 0 */
+    clear_dir();
+    journal_open(&j, g_dir, 3, MSHA, JSHA);
+    struct row rx = { .verdict = 2, .rank = 3, .p_unsafe = 0.0f, .latency_ms = 7.0f, .response_len = 9, .response = "judge txt",
+                      .reason = "why", .ext = 1, .text_verdict = 1, .stop = 2, .rating = 4, .result_path = 5, .rating_path = 6,
+                      .n_prompt = 123456, .n_generated = 789 };
+    journal_append(j, 1, 3, &rx);
+    journal_close(j);
+    n = replay(&s, &w);
+    CHECK_EQ_I(n, 1, "a record with the extension replays");
+    CHECK_T(s.last.ext == 1 && s.last.text_verdict == 1 && s.last.stop == 2 && s.last.rating == 4 && s.last.result_path == 5 &&
+            s.last.rating_path == 6 && s.last.n_prompt == 123456 && s.last.n_generated == 789 && s.last.verdict == 2 &&
+            s.last.latency_ms == 7.0f && !strcmp(s.resp[1][3], "judge txt") && !strcmp(s.last_reason, "why"),
+            "... with every extension field, the text and the reason");
+    free(w);
+    clear_dir();
+    journal_open(&j, g_dir, 3, MSHA, JSHA);
+    journal_append(j, 1, 3, &r1);
+    journal_close(j);
+    replay(&s, &w);
+    CHECK_T(s.last.ext == 0 && s.last.n_prompt == 0 && s.last.text_verdict == -1, "a record without it: ext 0, no text verdict");
     free(w);
 
     /* a journal of another job is ignored with a warning */

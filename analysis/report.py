@@ -488,7 +488,7 @@ def seq_colors(n):
     if n <= len(OKABE_ITO):
         return OKABE_ITO[:n]
     cm = plt.get_cmap("viridis")
-    return [cm(i / max(1, n - 1) * 0.9) for i in range(n)]
+    return [cm(i / max(1, n - 1)) for i in range(n)]
 
 
 def xlabel_of(order):
@@ -574,7 +574,7 @@ def fig_tradeoff(out, models, figs):
     ax.set_ylabel("unsafe detection: recall on unsafe items (%)")
     ax.set_xlim(-2, 102); ax.set_ylim(-2, 102)
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01 if len(models) <= 8 else 1.25, 1.0), frameon=False, fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3, frameon=False, fontsize=8)
     ax.set_title("Safety vs helpfulness per checkpoint")
     save(fig, out, "tradeoff", figs, "Unsafe-detection rate (recall on unsafe items) against benign acceptance "
          "(1 − FPR) per checkpoint; outlined points joined by the dashed line are the Pareto front "
@@ -657,31 +657,57 @@ def fig_scores(out, models, D, figs):
          "items; ECE = bin-size-weighted mean gap.")
 
 
-def fig_significance(out, comps, figs):
+def fig_significance(out, models, comps, order, figs):
+    """Two panels against the checkpoint axis: Δ Total vs the baseline, and vs
+    the predecessor; filled = significant after Holm (scales to 50 checkpoints)."""
     if not comps:
         return
-    fig, ax = plt.subplots(figsize=(7, 1.2 + 0.28 * len(comps)))
-    ys = np.arange(len(comps))[::-1]
-    for y, c in zip(ys, comps):
-        col = OKABE_ITO[0] if c["kind"].startswith("baseline") else OKABE_ITO[1]
-        if c["diff_total"] is None:
-            continue
-        ax.errorbar(100 * c["diff_total"], y, xerr=[[100 * (c["diff_total"] - c["ci"][0])], [100 * (c["ci"][1] - c["diff_total"])]],
-                    fmt="o" if c["p_holm"] < 0.05 else "o", mfc=col if c["p_holm"] < 0.05 else "white", color=col, capsize=3)
-    ax.axvline(0, color="#888888", lw=1)
-    ax.set_yticks(ys)
-    ax.set_yticklabels([f"{c['model']} − {c['reference']}" for c in comps], fontsize=8)
-    ax.set_xlabel("difference in Total (percentage points), 95% image-clustered bootstrap")
+    x_of = {m["name"]: m["x"] for m in models}
+    fig, axes = plt.subplots(2, 1, figsize=(7.5, 6.0), sharex=True)
+    for ax, key, title, col in ((axes[0], "baseline", "against the baseline", OKABE_ITO[0]),
+                                (axes[1], "predecessor", "against the previous checkpoint", OKABE_ITO[5])):
+        cs = [c for c in comps if key in c["kind"] and c["diff_total"] is not None]
+        for c in cs:
+            x, d = x_of[c["model"]], 100 * c["diff_total"]
+            lo, hi = (100 * c["ci"][0], 100 * c["ci"][1]) if None not in c["ci"] else (d, d)
+            sig = c["p_holm"] < 0.05
+            ax.errorbar(x, d, yerr=[[d - lo], [hi - d]], fmt="o", ms=5, color=col, mfc=col if sig else "white",
+                        capsize=2, lw=1.2)
+        ax.axhline(0, color="#888888", lw=1)
+        ax.set_ylabel("Δ Total (pp)")
+        ax.set_title(f"Difference in Total {title}", fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[1].set_xlabel(xlabel_of(order))
+    set_xticks(axes[1], models, order)
     from matplotlib.lines import Line2D
-    ax.legend(handles=[Line2D([], [], marker="o", ls="", color=OKABE_ITO[0], label="vs baseline"),
-                       Line2D([], [], marker="o", ls="", color=OKABE_ITO[1], label="vs predecessor"),
-                       Line2D([], [], marker="o", ls="", color="black", mfc="white", label="Holm p ≥ 0.05")],
-              loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
-    ax.grid(axis="x", alpha=0.3)
-    ax.set_title("Paired differences in Total")
-    save(fig, out, "significance", figs, "Difference in Total of each checkpoint against the baseline and its predecessor "
-         "on the items both answered, with the image-clustered bootstrap 95% interval; filled = McNemar significant "
-         "after Holm correction (p < 0.05).")
+    axes[0].legend(handles=[Line2D([], [], marker="o", ls="", color="black", label="Holm p < 0.05"),
+                            Line2D([], [], marker="o", ls="", color="black", mfc="white", label="Holm p ≥ 0.05")],
+                   loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
+    fig.tight_layout()
+    save(fig, out, "significance", figs, "Difference in Total (percentage points) of each checkpoint against the "
+         "baseline (top) and against the previous checkpoint (bottom), paired on the items both answered, with the "
+         "image-clustered bootstrap 95% interval; filled markers: McNemar's exact test significant after Holm "
+         "correction across all comparisons (p < 0.05).")
+
+
+def fig_score_curves(out, models, order, figs):
+    sc = [m for m in models if m["stats"]["auroc"] is not None or m["stats"]["ece"] is not None]
+    if not sc:
+        return
+    fig, ax = plt.subplots(figsize=(7.5, 3.6))
+    xs = [m["x"] for m in sc]
+    f = lambda k: [np.nan if m["stats"][k] is None else m["stats"][k] for m in sc]
+    mk = "o" if len(sc) <= 25 else None
+    ax.plot(xs, f("auroc"), marker=mk, ms=4, color=OKABE_ITO[0], label="AUROC")
+    ax.plot(xs, f("ece"), marker="s" if mk else None, ms=4, color=OKABE_ITO[5], ls="--", label="ECE")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("AUROC / ECE (fraction)")
+    ax.set_xlabel(xlabel_of(order))
+    set_xticks(ax, sc, order)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    ax.set_title("Quality of P(unsafe) across the sweep", fontsize=10)
+    save(fig, out, "scores", figs, "AUROC and expected calibration error (ECE) of P(unsafe) per checkpoint.")
 
 
 # -------------------------------------------------------------------- tables
@@ -999,8 +1025,9 @@ def main(argv=None):
         fig_heatmap(out, names, D.scen_names, vals, bi, figs, "accuracy", True, "heatmap",
                     f"Accuracy (%) per scenario and checkpoint; colour = change from the baseline {base} "
                     "(red = regression, blue = improvement, grey = no scored item).")
-    fig_significance(out, comps, figs)
+    fig_significance(out, models, comps, order, figs)
     fig_scores(out, models, D, figs)
+    fig_score_curves(out, models, order, figs)
     # clustered vs item interval width
     ratios = [c["width_ratio"] for c in comps if c["width_ratio"] is not None]
     cdesc["median_width_ratio"] = float(np.median(ratios)) if ratios else None

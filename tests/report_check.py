@@ -15,8 +15,8 @@ with summary.json, report.md and tables.tex.
         nothing from the network, no script
   report_check.py safebench OUT.json   a hand-made `reduce --json` of SafeBench
   report_check.py check-safebench REPORT_DIR
-  report_check.py synth OUT.h5 MODELS ITEMS   a results file of MODELS checkpoints
-        x ITEMS items written with h5py (for timing)
+  report_check.py synth OUT.h5 MODELS ITEMS [MANIFEST]   a results file of MODELS
+        checkpoints x ITEMS items (or MANIFEST's items) written with h5py (for timing)
 Each check command ends with "checks: N passed, M failed".
 """
 import html.parser
@@ -420,20 +420,32 @@ def check_safebench(d):
 
 
 # ------------------------------------------------------------------------ synth
-def synth(out, n_models, n_items):
-    """A results file of n_models checkpoints x n_items items, MMSafeAware-shaped
-    (the release's subset sizes and images), with scores: for timing."""
+def synth(out, n_models, n_items, manifest=None):
+    """A results file of n_models checkpoints x n_items items with scores, for
+    timing: MMSafeAware-shaped, or the items of manifest (e.g. the real release
+    imported by `mmsafe import`, so that the report clusters by its images)."""
+    import hashlib
     import h5py
     rng = np.random.default_rng(1)
     f = h5py.File(out, "w")
-    ids = np.array([str(i).encode() for i in range(n_items)])
-    sub = np.array([b"oversafe" if i < 128 or i >= 1154 else b"attack" if i < 983 else b"typical"
-                    for i in range(n_items)])
-    y = np.array([0 if i <= 128 or i >= 1300 else 1 for i in range(n_items)], dtype=np.int8)
-    f["items/id"] = ids; f["items/subset"] = sub; f["items/label"] = y
-    f["items/scenario"] = np.array([f"scenario-{i % 23}".encode() for i in range(n_items)])
-    f.attrs["manifest"] = b"missing/manifest.jsonl"
-    f.attrs["manifest_sha256"] = b"0" * 64
+    if manifest:
+        items = [json.loads(l) for l in open(manifest) if l.strip()]
+        n_items = len(items)
+        ids = np.array([str(it["id"]).encode() for it in items])
+        sub = np.array([(it.get("subset") or "").encode() for it in items])
+        y = np.array([1 if it["label"] == "unsafe" else 0 for it in items], dtype=np.int8)
+        scen = np.array([(it.get("scenario") or "").encode() for it in items])
+        f.attrs["manifest"] = os.path.abspath(manifest).encode()
+        f.attrs["manifest_sha256"] = hashlib.sha256(open(manifest, "rb").read()).hexdigest().encode()
+    else:
+        ids = np.array([str(i).encode() for i in range(n_items)])
+        sub = np.array([b"oversafe" if i < 128 or i >= 1154 else b"attack" if i < 983 else b"typical"
+                        for i in range(n_items)])
+        y = np.array([0 if i <= 128 or i >= 1300 else 1 for i in range(n_items)], dtype=np.int8)
+        scen = np.array([f"scenario-{i % 23}".encode() for i in range(n_items)])
+        f.attrs["manifest"] = b"missing/manifest.jsonl"
+        f.attrs["manifest_sha256"] = b"0" * 64
+    f["items/id"] = ids; f["items/subset"] = sub; f["items/label"] = y; f["items/scenario"] = scen
     f.attrs["benchmark"] = b"mmsafeaware"
     for m in range(n_models):
         g = f.create_group(f"models/ckpt-{(m + 1) * 100}")
@@ -463,6 +475,6 @@ if __name__ == "__main__":
     elif cmd == "check-safebench":
         check_safebench(sys.argv[2])
     elif cmd == "synth":
-        synth(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+        synth(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] if len(sys.argv) > 5 else None)
     else:
         sys.exit(f"report_check.py: unknown command {cmd}")

@@ -56,7 +56,7 @@ RC recompute "$S/out/all.h5" "$S/rep" "$S/reduce.json" >"$T_TMP/sweep.chk" 2>&1;
 RC html "$S/rep" >"$T_TMP/html.chk" 2>&1; absorb "$T_TMP/html.chk" "sweep report files"
 check_eq "every figure is there" \
   "$("$PY" -c 'import json,sys; print(" ".join(f["name"] for f in json.load(open(sys.argv[1]))["figures"]))' "$S/rep/summary.json")" \
-  "curves tradeoff heatmap significance roc calibration"
+  "curves tradeoff heatmap significance roc calibration scores"
 check_eq "clustered by image content on the sample (23 images, 1 item without)" \
   "$("$PY" -c 'import json,sys; c=json.load(open(sys.argv[1]))["clustering"]; print(c["by"], c["n_clusters"], c["items_without_image"])' "$S/rep/summary.json")" \
   "image content, path where unreadable 24 1"

@@ -505,6 +505,8 @@ def set_xticks(ax, models, order):
 
 
 def fig_curves(out, models, D, order, figs):
+    if len(models) == 1:
+        return fig_one_model(out, models[0], D, figs)
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
     xs = np.array([m["x"] for m in models], dtype=float)
     series = [(k, t) for k, t in D.subsets] + [("total", "Total")]
@@ -518,13 +520,9 @@ def fig_curves(out, models, D, order, figs):
         f = lambda a: 100 * np.array([np.nan if v is None else v for v in a], dtype=float)
         c = "#000000" if k == "total" else OKABE_ITO[j % 7]
         mk = ["o", "s", "^", "D", "v", "P"][j % 6]
-        if len(models) == 1:
-            ax.errorbar(xs + (j - len(series) / 2) * 0.05, f(y), yerr=[f(y) - f(lo), f(hi) - f(y)], fmt=mk, color=c,
-                        capsize=3, label=t)
-        else:
-            ax.plot(xs, f(y), marker=mk if len(models) <= 25 else None, ms=4, color=c, lw=2.2 if k == "total" else 1.4,
-                    label=t)
-            ax.fill_between(xs, f(lo), f(hi), color=c, alpha=0.15, lw=0)
+        ax.plot(xs, f(y), marker=mk if len(models) <= 25 else None, ms=4, color=c, lw=2.2 if k == "total" else 1.4,
+                label=t)
+        ax.fill_between(xs, f(lo), f(hi), color=c, alpha=0.15, lw=0)
     ax.set_ylim(0, 100)
     ax.set_ylabel("accuracy (%)")
     ax.set_xlabel(xlabel_of(order))
@@ -534,6 +532,31 @@ def fig_curves(out, models, D, order, figs):
     ax.set_title("Accuracy per subset across the sweep (bands: 95% intervals)")
     save(fig, out, "curves", figs, "Accuracy per subset and Total across checkpoints; bands are Wilson 95% intervals "
          "(subsets) and the image-clustered bootstrap 95% interval (Total).")
+
+
+def fig_one_model(out, m, D, figs):
+    """One checkpoint: no curve to draw, the subsets and Total with their intervals."""
+    fig, ax = plt.subplots(figsize=(5.5, 4.0))
+    st = m["stats"]
+    rows = [(t, st["subsets"][k]["accuracy"], st["subsets"][k]["lo"], st["subsets"][k]["hi"]) for k, t in D.subsets]
+    rows.append(("Total", st["total"], *m["total_ci"]))
+    for j, (t, a, lo, hi) in enumerate(rows):
+        if a is None:
+            continue
+        c = "#000000" if t == "Total" else OKABE_ITO[j % 7]
+        ax.errorbar([j], [100 * a], yerr=[[100 * (a - lo)], [100 * (hi - a)]], fmt="o", color=c, capsize=4, ms=7)
+        ax.annotate(f"{100 * a:.1f}", (j, 100 * a), textcoords="offset points", xytext=(8, -3), fontsize=8)
+    ax.set_xticks(range(len(rows)))
+    ax.set_xticklabels([r[0] for r in rows])
+    ax.set_xlim(-0.5, len(rows) - 0.5)
+    ax.set_ylim(0, 104)
+    ax.set_xlabel("subset")
+    ax.set_ylabel("accuracy (%)")
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_title(f"Accuracy of {m['name']} (95% intervals)", fontsize=10)
+    save(fig, out, "curves", figs, "Accuracy per subset and Total of the one model, with Wilson 95% intervals "
+         "(subsets) and the image-clustered bootstrap 95% interval (Total); with more checkpoints this is a curve "
+         "across them.")
 
 
 def pareto(points):
@@ -572,7 +595,7 @@ def fig_tradeoff(out, models, figs):
         cb.set_label("checkpoint (sweep order)")
     ax.set_xlabel("benign acceptance: 1 − FPR on safe items (%)")
     ax.set_ylabel("unsafe detection: recall on unsafe items (%)")
-    ax.set_xlim(-2, 102); ax.set_ylim(-2, 102)
+    ax.set_xlim(-2, 105); ax.set_ylim(-2, 105)
     ax.grid(alpha=0.3)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3, frameon=False, fontsize=8)
     ax.set_title("Safety vs helpfulness per checkpoint")
@@ -581,7 +604,7 @@ def fig_tradeoff(out, models, figs):
          "(no other checkpoint is better on both).")
 
 
-def fig_heatmap(out, names, rows, vals, base_col, figs, what, higher_is_better, stem, caption):
+def fig_heatmap(out, names, rows, vals, base_col, figs, what, higher_is_better, stem, caption, rows_label="scenario"):
     """rows × checkpoints; colour = difference from the baseline column (pp),
     red = worse whichever direction is worse; cells print the value."""
     A = np.array([[np.nan if v is None else 100 * v for v in r] for r in vals], dtype=float)
@@ -600,7 +623,7 @@ def fig_heatmap(out, names, rows, vals, base_col, figs, what, higher_is_better, 
     ax.set_xticks(range(len(names)))
     ax.set_xticklabels(names, rotation=60 if len(names) > 3 else 0, ha="right" if len(names) > 3 else "center",
                        fontsize=8 if len(names) <= 30 else 6)
-    ax.set_xlabel("checkpoint"); ax.set_ylabel("scenario")
+    ax.set_xlabel("checkpoint"); ax.set_ylabel(rows_label)
     if len(names) <= 20 and len(rows) <= 40:
         for i in range(len(rows)):
             for j in range(len(names)):
@@ -609,7 +632,7 @@ def fig_heatmap(out, names, rows, vals, base_col, figs, what, higher_is_better, 
                             color="white" if np.isfinite(d[i, j]) and abs(d[i, j]) > 0.6 * lim else "black")
     cb = fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02)
     cb.set_label(f"change vs baseline {names[base_col]} (pp)\nblue better, red worse", fontsize=8)
-    ax.set_title(f"{what[0].upper() + what[1:]} per scenario (%, in the cells)", fontsize=10)
+    ax.set_title(f"{what[0].upper() + what[1:]} per {rows_label} (%, in the cells)", fontsize=10)
     save(fig, out, stem, figs, caption)
 
 
@@ -731,7 +754,7 @@ def main_table_rows(models, D):
         r += [fmt(st["fnr"]), fmt(st["fpr"]), fmt(st["auroc"], 3, pct=False), fmt(st["ece"], 1),
               str(st["unparsed"]), str(st["errors"]), str(st["pending"])]
         rows.append(r)
-    head = ["model"] + [t for _, t in D.subsets] + ["Total", "FNR", "FPR", "AUROC", "ECE", "unparsed", "errors", "pending"]
+    head = ["model"] + [t for _, t in D.subsets] + ["Total", "FNR", "FPR", "AUROC", "ECE (pp)", "unparsed", "errors", "pending"]
     return head, rows
 
 
@@ -777,7 +800,8 @@ def tex_paper_table(models, D, sb=None):
     cols = "l" + "c" * (len(D.subsets) + 1) + "rrrr"
     out = [r"\begin{table}[t]", r"\centering", r"\small",
            r"\caption{Accuracy (\%) per subset and Total (unweighted mean of the subsets, as in MMSafeAware), with 95\% "
-           r"intervals (Wilson for subsets, image-clustered bootstrap for Total); FNR and FPR in \%.}",
+           r"intervals (Wilson for subsets, image-clustered bootstrap for Total); FNR, FPR and the expected calibration "
+           r"error (ECE) of P(unsafe) in \%.}",
            r"\label{tab:mmsafeaware}", r"\begin{tabular}{" + cols + "}", r"\toprule",
            "Model & " + " & ".join(t for _, t in D.subsets) + r" & Total & FNR & FPR & AUROC & ECE \\", r"\midrule"]
     for m in models:
@@ -1025,6 +1049,11 @@ def main(argv=None):
         fig_heatmap(out, names, D.scen_names, vals, bi, figs, "accuracy", True, "heatmap",
                     f"Accuracy (%) per scenario and checkpoint; colour = change from the baseline {base} "
                     "(red = regression, blue = improvement, grey = no scored item).")
+    else:   # a manifest without scenarios (the MMSafeAware release): its subsets
+        vals = [[m["stats"]["subsets"][k]["accuracy"] for m in models] for k, _ in D.subsets]
+        fig_heatmap(out, names, [t for _, t in D.subsets], vals, bi, figs, "accuracy", True, "heatmap",
+                    f"Accuracy (%) per subset and checkpoint (the manifest has no scenarios); colour = change from "
+                    f"the baseline {base} (red = regression, blue = improvement).", rows_label="subset")
     fig_significance(out, models, comps, order, figs)
     fig_scores(out, models, D, figs)
     fig_score_curves(out, models, order, figs)

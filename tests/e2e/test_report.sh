@@ -33,6 +33,11 @@ RC hand "$H"
 check_eq "report of the hand-made case exits 0" $? 0
 RC check-hand "$H/rep/summary.json" >"$T_TMP/hand.chk" 2>&1; absorb "$T_TMP/hand.chk" "hand-made case"
 check_grep "it says how much wider the clustered interval is" "as wide as the one resampling items" "$H/rep/report.md"
+# Holm's step-down on p-values where the running maximum matters, by hand:
+# sorted 0.01, 0.03, 0.04 -> 3(0.01) = 0.03, 2(0.03) = 0.06, max(0.06, 1(0.04)) = 0.06
+check_eq "Holm's adjusted p-values are monotone (hand-worked)" \
+  "$("$PY" -B -c 'import sys; sys.path.insert(0, "analysis"); import report; print([round(x, 12) for x in report.holm([0.01, 0.04, 0.03])])' 2>&1)" \
+  "[0.03, 0.06, 0.06]"
 # the same file clustered by image path: 4 clusters, so not the hand-worked interval
 (cd "$H" && "$MMSAFE" report hand.h5 -o rep-path --cluster path >/dev/null 2>&1)
 check_eq "--cluster path: clustered by path, 5 clusters" \

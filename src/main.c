@@ -22,6 +22,7 @@ static const struct cmd commands[] = {
     { "reduce",   cmd_reduce,   "recompute and print every statistic from a results file" },
     { "merge",    cmd_merge,    "merge results files of one manifest into one file" },
     { "sweep-job", cmd_sweep_job, "write the multi-model job of a checkpoint sweep" },
+    { "report",   cmd_report,   "tables, figures and significance tests of a sweep (HTML/MD/TeX/JSON)" },
     { "inspect",  cmd_inspect,  "describe a GGUF model file and validate it" },
     { "tokenize", cmd_tokenize, "print a prompt's token ids as a JSON array" },
     { "logits",   cmd_logits,   "prefill a prompt and write the last position's logits" },

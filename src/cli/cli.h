@@ -14,6 +14,7 @@ int cmd_run(int argc, char **argv);      /* runner.c */
 int cmd_reduce(int argc, char **argv);   /* reduce.c */
 int cmd_merge(int argc, char **argv);    /* merge.c */
 int cmd_sweep_job(int argc, char **argv); /* merge.c */
+int cmd_report(int argc, char **argv);   /* report.c: runs analysis/report.py */
 /* model commands: cmd_model.c (engine front-end, no MPI) */
 int cmd_inspect(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What a user is told: a manifest line without an "image" key (run and check
-# warn, naming the line), what sweep-job wrote, and analysis/compare.py on a
+# warn, naming the line), what sweep-job wrote, and `mmsafe report` on a
 # missing, non-HDF5 or foreign HDF5 file (a message naming it, no traceback).
 . "$(dirname "$0")/../lib.sh"
 D=$T_TMP
@@ -35,18 +35,18 @@ out=$("$MMSAFE" sweep-job "$D/tmpl.json" "$D/ck.txt" -o "$D/sweep.json" 2>&1)
 check_eq "sweep-job names the file, the count and the models in task order" "$out" \
   "wrote $D/sweep.json: 2 model(s), one per checkpoint (array tasks 0..1: \`mmsafe run $D/sweep.json --model-index I\`): ckpt-100 ckpt-200"
 
-# analysis/compare.py: errors name the file, exit 1, no Python traceback
-if [ -n "$PY" ]; then
+# mmsafe report (analysis/report.py): errors name the file, exit 1, no Python traceback
+if [ -n "$PY" ] && "$PY" -c 'import matplotlib' 2>/dev/null; then
   cmp_err() {  # desc file pattern
-    "$PY" analysis/compare.py "$2" >"$D/c.out" 2>&1; local rc=$?
-    check_eq "compare.py $1: exit 1" "$rc" 1
-    check_grep "compare.py $1: says so" "$3" "$D/c.out"
-    check_nogrep "compare.py $1: no traceback" 'Traceback' "$D/c.out"
+    "$MMSAFE" report "$2" -o "$D/rep" >"$D/c.out" 2>&1; local rc=$?
+    check_eq "report $1: exit 1" "$rc" 1
+    check_grep "report $1: says so" "$3" "$D/c.out"
+    check_nogrep "report $1: no traceback" 'Traceback' "$D/c.out"
   }
-  cmp_err "on a missing file" "$D/nope.h5" "^compare.py: error: '$D/nope.h5': no such file$"
-  cmp_err "on a text file" "$D/m.jsonl" "^compare.py: error: '$D/m.jsonl' is not a readable HDF5 file"
+  cmp_err "on a missing file" "$D/nope.h5" "^mmsafe: error: '$D/nope.h5': no such file$"
+  cmp_err "on a text file" "$D/m.jsonl" "^mmsafe: error: '$D/m.jsonl' is not a readable HDF5 file"
   "$PY" -c "import h5py, sys; h5py.File(sys.argv[1], 'w').create_dataset('x', data=[1])" "$D/other.h5"
-  cmp_err "on a foreign HDF5 file" "$D/other.h5" "^compare.py: error: '$D/other.h5' is HDF5 but not an mmsafe results file"
+  cmp_err "on a foreign HDF5 file" "$D/other.h5" "^mmsafe: error: '$D/other.h5' is HDF5 but not an mmsafe results file"
   cmp_err "on a folder" "$D" "is a folder, not a results file"
-else skip "Debian python3 with h5py not found"; fi
+else skip "Debian python3 with h5py/numpy/matplotlib not found"; fi
 done_t

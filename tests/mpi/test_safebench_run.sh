@@ -41,6 +41,10 @@ check_grep "per judge and round rows" "^  judge-b \(r1\)" "$B/red4"
 check_grep "the tiny judge's texts are unparsed, and said so" "judge tiny-judge: parse paths unparsed 24" "$B/red4"
 "$MMSAFE" reduce "$B/r4.h5" --json >"$B/red4.json"
 "$PY" tests/sb_recompute.py "$B/r4.h5" "$B/red4.json" >"$B/rc4" 2>&1; check_eq "numpy recomputes reduce --json from the raw rows (3 judges)" "$?:$(head -c 300 "$B/rc4")" "0:$(head -c 300 "$B/rc4" | grep '^ok')"
+# mmsafe report on a SafeBench file: the paper's table with reduce's AVG
+"$MMSAFE" report "$B/r4.h5" -o "$B/rep" >"$B/rep.out" 2>&1; check_eq "mmsafe report on a SafeBench file exits 0" $? 0
+avg=$("$PY" -c 'import json,sys; a=json.load(open(sys.argv[1]))["models"][0]["consensus"]["avg"]; print("%.1f / %.1f" % (a["asr"], a["sri"]))' "$B/red4.json")
+check_grep "... its table has reduce's AVG (ASR / SRI)" "^\| tiny-llava \|.*\| ${avg} \|$" "$B/rep/report.md"
 "$MMSAFE" reduce "$B/r4.h5" --pending >"$B/pend"; check_eq "reduce --pending: 0" "$(cat "$B/pend")" 0
 "$MMSAFE" run "$J" --output "$B/r1.h5" >"$B/o1b" 2>"$B/e1b"; check_eq "rerun of a complete file exits 0" $? 0
 check_nogrep "... and does no work" "progress:" "$B/e1b"

@@ -2,8 +2,8 @@
 # SafeBench's jury: (1) judge votes per second of a 1.1B-shape native judge
 # (TinyLlama's shape, Q4_K_M, random weights, the LLaMA-2 vocabulary) at 1 and
 # 2 threads on recorded answers, round 0, SafeBench's judge prompt; (2) the
-# scheduler's overhead per vote: 10,000 items x 2 recorded judges x 2 rounds
-# (40,000 votes, no model cost) at 1 and 2 ranks, MPI start-up subtracted.
+# scheduler's overhead per vote: 40,000 items x 2 recorded judges x 2 rounds
+# (160,000 votes, no model cost) at 1 and 2 ranks, MPI start-up subtracted.
 # Needs ../shared/data/safebench (the judge and deliberation prompts).
 set -u
 cd "$(dirname "$0")/.."
@@ -18,10 +18,11 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
 P=$(cd "$P" && pwd)
 SA=$(cd "$S" && pwd)
 
-# --- 1. a 1.1B-shape judge
+# --- 1. a 1.1B-shape judge (BENCH_JURY_VOTES=0 skips it)
+NV=${BENCH_JURY_VOTES:-6}
+if [ "$NV" -gt 0 ]; then
 judge=$(bench_model llama-1.1b Q4_K_M) || { echo "jury bench: cannot make the 1.1B judge"; exit 1; }
 judge=$(cd "$(dirname "$judge")" && pwd)/$(basename "$judge")
-NV=${BENCH_JURY_VOTES:-6}
 MAXNEW=${BENCH_JURY_MAX_NEW:-64}
 grep -v '"sb-23-3"' "$SA/manifest.jsonl" | head -n "$NV" | sed "s#\"image\":\"#\"image\":\"$SA/#" >"$W/man.jsonl"
 grep -F -f <(sed -E 's/.*("id":"[^"]*").*/\1/; s/"id":/"id": /' "$W/man.jsonl") "$SA/answers.jsonl" >"$W/answers.jsonl"
@@ -50,13 +51,14 @@ print(f"  {sys.argv[4]} thread(s): {ok.sum()} votes, {lat.sum():.1f} s judging (
       f"{lat.mean():.2f} s/vote: {npr.mean():.0f} prompt + {ngen.mean():.0f} generated tokens); {wall:.1f} s wall with loading")
 PY
 done
+fi
 
 # --- 2. the scheduler's overhead per vote
 "$PY" - "$W" <<'PY'
 import json, sys, random
 w = sys.argv[1]; r = random.Random(7)
 with open(w + "/big.jsonl", "w") as m, open(w + "/ans.jsonl", "w") as a, open(w + "/jt.jsonl", "w") as j:
-    for i in range(10000):
+    for i in range(40000):
         iid = "x%04d" % i
         m.write(json.dumps({"id": iid, "image": None, "prompt": "made-up query %d?" % i, "label": "unsafe",
                             "subset": ["CO", "CI", "CS", "ET", "IC", "VI", "IS", "IO"][i % 8]}) + "\n")
@@ -76,7 +78,7 @@ mk() { cat <<EOF
 EOF
 }
 mk big.jsonl big.h5 >"$W/big.json"; mk one.jsonl one.h5 >"$W/one.json"
-echo "scheduler overhead per vote: 10000 answers + 40000 votes (2 recorded judges, 2 rounds), no model cost"
+echo "scheduler overhead per vote: 40000 answers + 160000 votes (2 recorded judges, 2 rounds), no model cost"
 for n in 1 2; do
   best=999; best1=999
   for rep in 1 2; do
@@ -85,6 +87,6 @@ for n in 1 2; do
     best1=$(echo "$t1 - $t0" | bc -l | awk -v b=$best1 '{print ($1<b)?$1:b}')
     best=$(echo "$t2 - $t1" | bc -l | awk -v b=$best '{print ($1<b)?$1:b}')
   done
-  per=$(echo "($best - $best1) * 1000 / 49995" | bc -l)
-  printf '  %d rank(s): %.2f s for 50000 units, %.2f s for 5 (start-up); %.3f ms per answer or vote\n' $n "$best" "$best1" "$per"
+  per=$(echo "($best - $best1) * 1000 / 199995" | bc -l)
+  printf '  %d rank(s): %.2f s for 200000 units, %.2f s for 5 (start-up); %.3f ms per answer or vote\n' $n "$best" "$best1" "$per"
 done

@@ -44,7 +44,7 @@ ENGINE_OBJ = $(ENGINE_SRC:src/%.c=$(B)/%.o)
 # (src/engine/cpu.h: only run after cpuid found the instructions).
 KERN_AVX2 = -mavx2 -mfma -mf16c
 ifneq ($(filter x86_64 amd64,$(shell uname -m)),)
-$(B)/engine/quant_simd.o: KFLAGS = $(KERN_AVX2)
+%/engine/quant_simd.o: KFLAGS = $(KERN_AVX2)
 endif
 # The program, one folder per part (README "Layout"): cli/ the commands, run/ the
 # distributed run (queue, journal, store), backends/, benchmarks/, image/ I/O,

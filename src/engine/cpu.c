@@ -147,7 +147,11 @@ __attribute__((constructor)) static void cpu_init(void)
     const char *env = getenv("MMSAFE_CPU");
     const int forced = env && *env && strcmp(env, "auto") != 0;
     int want = -1;
+#if HAVE_AVX2_SET
     if (!forced) want = cpu_kern_for(CPU_AVX2) ? CPU_AVX2 : -1;
+#else
+    if (!forced) want = CPU_SCALAR;   /* not x86-64: the scalar set is all there is (no refusal) */
+#endif
     else if (!strcmp(env, "scalar")) want = CPU_SCALAR;
     else if (!strcmp(env, "avx2")) want = CPU_AVX2;
     else if (!strcmp(env, "avx512")) want = CPU_AVX512;

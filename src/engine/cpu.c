@@ -69,6 +69,35 @@ float qt_vec_dot(int wtype, int64_t n, const void *w, const void *a)
     if (wtype == QT_F32) return g_kern.dot_f32(n, w, a);
     return qt_vec_dot_ref(wtype, n, w, a);
 }
+static float ref_f16(int64_t n, const void *w, const void *a) { return qt_vec_dot_ref(QT_F16, n, w, a); }
+static float ref_bf16(int64_t n, const void *w, const void *a) { return qt_vec_dot_ref(QT_BF16, n, w, a); }
+static float ref_q4_0(int64_t n, const void *w, const void *a) { return qt_vec_dot_ref(QT_Q4_0, n, w, a); }
+static float ref_q4_1(int64_t n, const void *w, const void *a) { return qt_vec_dot_ref(QT_Q4_1, n, w, a); }
+static float ref_q5_0(int64_t n, const void *w, const void *a) { return qt_vec_dot_ref(QT_Q5_0, n, w, a); }
+static float ref_q5_1(int64_t n, const void *w, const void *a) { return qt_vec_dot_ref(QT_Q5_1, n, w, a); }
+static float ref_q8_0(int64_t n, const void *w, const void *a) { return qt_vec_dot_ref(QT_Q8_0, n, w, a); }
+static float ref_q4_K(int64_t n, const void *w, const void *a) { return qt_vec_dot_ref(QT_Q4_K, n, w, a); }
+static float ref_q5_K(int64_t n, const void *w, const void *a) { return qt_vec_dot_ref(QT_Q5_K, n, w, a); }
+static float ref_q6_K(int64_t n, const void *w, const void *a) { return qt_vec_dot_ref(QT_Q6_K, n, w, a); }
+static float dot_f32_any(int64_t n, const void *w, const void *a) { return g_kern.dot_f32(n, w, a); }
+qt_dot_fn qt_vec_dot_fn(int wtype)
+{
+    if (g_kern.vec_dot[wtype]) return g_kern.vec_dot[wtype];
+    switch (wtype) {
+    case QT_F32: return dot_f32_any;
+    case QT_F16: return ref_f16;
+    case QT_BF16: return ref_bf16;
+    case QT_Q4_0: return ref_q4_0;
+    case QT_Q4_1: return ref_q4_1;
+    case QT_Q5_0: return ref_q5_0;
+    case QT_Q5_1: return ref_q5_1;
+    case QT_Q8_0: return ref_q8_0;
+    case QT_Q4_K: return ref_q4_K;
+    case QT_Q5_K: return ref_q5_K;
+    case QT_Q6_K: return ref_q6_K;
+    default: abort();
+    }
+}
 int qt_has_simd(int wtype) { return wtype >= 0 && wtype < QT_COUNT && g_kern.vec_dot[wtype] != NULL; }
 int qt_dequant_row_fast(int type, const void *src, float *dst, int64_t n) { return g_kern.dequant_row(type, src, dst, n); }
 

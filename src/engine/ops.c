@@ -146,6 +146,7 @@ void mm_run(const struct wmat *W, int T, const float *X, float *Y, int mode, str
         return;
     }
     const int64_t nb = (N + ROW_BLOCK - 1) / ROW_BLOCK;
+    const qt_dot_fn dot = qt_vec_dot_fn(W->type);
     /* dynamic: on a shared machine a descheduled thread then holds the join back
      * only for its current block, not for its static share of the matrix */
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 2)
@@ -153,7 +154,7 @@ void mm_run(const struct wmat *W, int T, const float *X, float *Y, int mode, str
         int64_t n0 = b * ROW_BLOCK, n1 = n0 + ROW_BLOCK < N ? n0 + ROW_BLOCK : N;
         for (int t = 0; t < T; t++)
             for (int64_t n = n0; n < n1; n++)
-                Y[(int64_t)t * N + n] = qt_vec_dot(W->type, K, W->data + (size_t)n * W->row_bytes, A + (size_t)t * arb);
+                Y[(int64_t)t * N + n] = dot(K, W->data + (size_t)n * W->row_bytes, A + (size_t)t * arb);
     }
 }
 
@@ -181,8 +182,9 @@ void mm_run_n(int nw, const struct wmat *const *W, int T, const float *X, float 
 #pragma omp parallel for num_threads(nt) schedule(static) if (T >= 4 * nt)
     for (int t = 0; t < T; t++) qt_quant_act(at, X + (int64_t)t * K, A + (size_t)t * arb, K);
     int64_t first[9], total = 0;
+    qt_dot_fn dots[8];
     if (nw > 8) { for (int i = 0; i < nw; i++) mm_run(W[i], T, X, Y[i], mode, s, nt, use_blas); return; }
-    for (int i = 0; i < nw; i++) { first[i] = total; total += (W[i]->N + ROW_BLOCK - 1) / ROW_BLOCK; }
+    for (int i = 0; i < nw; i++) { first[i] = total; total += (W[i]->N + ROW_BLOCK - 1) / ROW_BLOCK; dots[i] = qt_vec_dot_fn(W[i]->type); }
     first[nw] = total;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 2)
     for (int64_t b = 0; b < total; b++) {
@@ -192,7 +194,7 @@ void mm_run_n(int nw, const struct wmat *const *W, int T, const float *X, float 
         const int64_t N = w->N, n0 = (b - first[i]) * ROW_BLOCK, n1 = n0 + ROW_BLOCK < N ? n0 + ROW_BLOCK : N;
         for (int t = 0; t < T; t++)
             for (int64_t n = n0; n < n1; n++)
-                Y[i][(int64_t)t * N + n] = qt_vec_dot(w->type, K, w->data + (size_t)n * w->row_bytes, A + (size_t)t * arb);
+                Y[i][(int64_t)t * N + n] = dots[i](K, w->data + (size_t)n * w->row_bytes, A + (size_t)t * arb);
     }
 }
 

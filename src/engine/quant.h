@@ -58,6 +58,10 @@ void qt_quant_act(int atype, const float *x, void *dst, int64_t n);
  * already in qt_act_type(wtype) format.  Reference: scalar; fast: SIMD. */
 float qt_vec_dot_ref(int wtype, int64_t n, const void *w, const void *a);
 float qt_vec_dot(int wtype, int64_t n, const void *w, const void *a);
+/* The function qt_vec_dot calls for wtype (hoisted out of per-row loops: one
+ * indirect call per row instead of the dispatch's three). */
+typedef float (*qt_dot_fn)(int64_t n, const void *w, const void *a);
+qt_dot_fn qt_vec_dot_fn(int wtype);
 /* 1 if qt_vec_dot has a SIMD kernel for wtype on the kernel path in use. */
 int qt_has_simd(int wtype);
 

@@ -12,7 +12,10 @@ WARN     = -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-param
 DEFS     = -D_GNU_SOURCE
 DEPFLAGS = -MMD -MP
 SAN     ?=
-ARCH    ?= -march=native
+# ARCH: empty by default, so the binary runs on any x86-64 (kernels are picked
+# at run time by cpuid, src/engine/cpu.h); ARCH=-march=native is the opt-in
+# that also lets the compiler use the build machine's instructions everywhere.
+ARCH    ?=
 PKG     ?= pkg-config
 PYTHON  ?= $(shell for p in /usr/bin/python3 python3; do $$p -c 'import h5py, numpy' 2>/dev/null && echo $$p && break; done)
 
@@ -37,6 +40,12 @@ B = build
 # cJSON/image include paths, so a stray #include of them fails to build.
 ENGINE_SRC = $(wildcard src/engine/*.c)
 ENGINE_OBJ = $(ENGINE_SRC:src/%.c=$(B)/%.o)
+# Kernel sets compiled with their own instruction flags whatever ARCH says
+# (src/engine/cpu.h: only run after cpuid found the instructions).
+KERN_AVX2 = -mavx2 -mfma -mf16c
+ifneq ($(filter x86_64 amd64,$(shell uname -m)),)
+%/engine/quant_simd.o: KFLAGS = $(KERN_AVX2)
+endif
 # The program, one folder per part (README "Layout"): cli/ the commands, run/ the
 # distributed run (queue, journal, store), backends/, benchmarks/, image/ I/O,
 # common/ (errors, utilities, the job/manifest JSON), engine/ (built apart, below).
@@ -79,7 +88,7 @@ $(B)/libengine.a: $(ENGINE_OBJ)
 
 $(B)/engine/%.o: src/engine/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(DEFS) $(CFLAGS) $(ARCH) $(SAN) -fopenmp $(BLAS_CFLAGS) $(DEPFLAGS) -iquote src -iquote src/common -c -o $@ $<
+	$(CC) $(WARN) $(DEFS) $(CFLAGS) $(ARCH) $(KFLAGS) $(SAN) -fopenmp $(BLAS_CFLAGS) $(DEPFLAGS) -iquote src -iquote src/common -c -o $@ $<
 
 $(B)/%.o: src/%.c
 	@mkdir -p $(dir $@)

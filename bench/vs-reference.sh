@@ -28,6 +28,8 @@
 #   BENCH_IMAGE_SHAPES="qwen25vl-3b" (pairs of bench/models.sh; BENCH_QWEN_VL_TINY=1:
 #   qwen25vl-tiny, a smoke test)  BENCH_IMAGE_SIZES="448x448 1024x768"
 #   BENCH_IMAGE_REPS=$BENCH_REPS  BENCH_CTX=4608
+# ViT-L/14-336 (llama-mtmd-cli; ratio = the reference's encode ms / ours): see its section
+# below (BENCH_VIT).
 # With ORACLE_LM=path/to/oracle_lm (tools/reference/README.md) it first compares
 # tokenizing the 1,523 MMSafeAware prompts (tools/tok_bench vs `oracle_lm tokbench`).
 set -u
@@ -46,6 +48,7 @@ source bench/models.sh
 W=$(mktemp -d "${TMPDIR:-/tmp}/mmsafe-vsref.XXXXXX"); trap 'rm -rf "$W"' EXIT
 med() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 echo "vs-reference: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, load average $(cut -d' ' -f1 /proc/loadavg); prompt $P, decode $D, $R interleaved runs each, median; reference: $REF"
+echo "ours: $(./mmsafe --version | sed -n 's/^engine kernels: //p') kernels (MMSAFE_CPU=${MMSAFE_CPU:-auto}); OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} (OpenBLAS: our F32 panels and quantised prefill from 64 rows)"
 if [ -n "${ORACLE_LM:-}" ] && [ -f ../shared/fixtures/vocab/mmsafeaware-llama3.json ]; then
   "$PY" -c '
 import json, sys
@@ -90,6 +93,40 @@ if [ -n "${models// /}" ]; then
         printf '%-11s %-7s %3s  %12.2f %12.2f %6.2f  %12.2f %12.2f %6.2f\n' "$m" "$t" "$n" "$a" "$b" "$(echo "$a / $b" | bc -l)" "$c" "$d" "$(echo "$c / $d" | bc -l)"
       done
     done
+  done
+fi
+
+# ---------------------------------------------------------------- ViT-L/14-336 encode (llama-mtmd-cli)
+# BENCH_VIT=1 (default: on when bench/llava.sh's mmproj exists; BENCH_VIT=0: never): the
+# LLaVA-1.5 tower shape (CLIP ViT-L/14-336, F16, 23 blocks; build/bench/mm-vitl336-F16.gguf,
+# made by bench/llava.sh or here) beside the 1.1B Q4_K_M LM; one 448x448 JPEG encoded each side,
+# interleaved: ours `mmsafe embed-image --vision-mode llama.cpp --kv f16` (the reference's
+# resize and its flash attention's F16 K/V), the reference's "encoding done in N ms".
+# Ratio: the reference's ms / ours (> 1: we are faster).
+vit=${BENCH_VIT:-}; MMV=$B/bench/mm-vitl336-F16.gguf
+[ -z "$vit" ] && { [ -s "$MMV" ] && vit=1 || vit=0; }
+if [ "$vit" = 1 ]; then
+  [ -x "$REF/llama-mtmd-cli" ] || { echo "vs-reference: no $REF/llama-mtmd-cli (BENCH_VIT=0 skips the ViT-L section)" >&2; exit 2; }
+  if [ ! -s "$MMV" ]; then
+    "$B/tools/make_tiny_llava" --preset vit-l-336 --n-out 2048 --mmproj "$MMV.tmp.$$" >/dev/null && mv -f "$MMV.tmp.$$" "$MMV" || exit 1
+  fi
+  LMV=$(bench_model llama-1.1b Q4_K_M) && vimg=$(bench_image 448x448) || exit 1
+  echo "ViT-L/14-336 F16 encode of a 448x448 JPEG (577 positions), $R interleaved runs each, median; ratio: reference ms / ours; load average $(cut -d' ' -f1 /proc/loadavg)"
+  printf '%-14s %3s  %10s %10s %6s\n' tower thr "encode ms" "ref" ratio
+  for n in $threads; do
+    oe=""; re=""
+    for _ in $(seq "$R"); do
+      ./mmsafe embed-image --mmproj "$MMV" --image "$vimg" --threads "$n" --vision-mode llama.cpp --kv f16 -o /dev/null \
+        --timings >/dev/null 2>"$W/o" || { cat "$W/o"; exit 1; }
+      oe="$oe $(sed -n 's/.*encode \([0-9.]*\) ms.*/\1/p' "$W/o")"
+      "$REF/llama-mtmd-cli" -m "$LMV" --mmproj "$MMV" --image "$vimg" -p "$BENCH_Q" --chat-template vicuna -t "$n" -n 0 \
+        --temp 0 -c 2048 -lv 4 --log-colors off >/dev/null 2>"$W/r" || { tail -20 "$W/r"; exit 1; }
+      e=$(sed -n 's/.*encoding done in \([0-9.]*\) ms.*/\1/p' "$W/r" | head -1)
+      [ -n "$e" ] || { echo "vs-reference: no encode time in llama-mtmd-cli's log:"; tail -20 "$W/r"; exit 1; }
+      re="$re $e"
+    done
+    a=$(echo $oe | med); b=$(echo $re | med)
+    printf '%-14s %3s  %10.0f %10.0f %6.2f\n' vit-l-336 "$n" "$a" "$b" "$(echo "$b / $a" | bc -l)"
   done
 fi
 

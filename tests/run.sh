@@ -5,6 +5,9 @@
 # (a crash) counts as one failure.  With CI=true a skipped check is a failure.
 # Usage: tests/run.sh [GROUP | GROUP/TEST ...]   groups: unit engine e2e mpi slurm
 #        (default: all groups; GROUP/TEST runs one test, e.g. unit/test_stats e2e/test_cli)
+# The engine group runs the tests of the arithmetic ($ENGINE_SCALAR_TESTS) a second
+# time under MMSAFE_CPU=scalar (the portable kernels; the default run takes the ones
+# cpuid picks); engine-scalar/TEST runs one of them so.
 set -u
 cd "$(dirname "$0")/.."
 groups=("$@"); [ ${#groups[@]} -eq 0 ] && groups=(unit engine e2e mpi slurm)
@@ -15,6 +18,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-fast_unwind_on_malloc=0}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp}
 export OMPI_MCA_mca_base_component_disable_dlclose=1
 pass=0; fail=0; skipn=0
+ENGINE_SCALAR_TESTS=${ENGINE_SCALAR_TESTS-"test_kernels test_quant test_vision test_llava_tiny test_decoders test_qwen_vl"}
 log=$(mktemp); trap 'rm -f "$log"' EXIT
 run_one() {
   local name=$1; shift
@@ -47,10 +51,17 @@ for g in "${groups[@]}"; do
   case $g in
     unit/*|engine/*)
       t="${BUILD:-build}/tests/$g"; if [ -x "$t" ]; then run_one "$g" "$t"; else echo "FAIL $g: no such test program"; fail=$((fail+1)); fi ;;
+    engine-scalar/*)
+      t="${BUILD:-build}/tests/engine/${g#*/}"; if [ -x "$t" ]; then run_one "$g" env MMSAFE_CPU=scalar "$t"; else echo "FAIL $g: no such test program"; fail=$((fail+1)); fi ;;
     */*)
       t="tests/$g.sh"; if [ -f "$t" ]; then run_one "$g" bash "$t"; else echo "FAIL $g: no such test script"; fail=$((fail+1)); fi ;;
     unit|engine)
-      for t in "${BUILD:-build}"/tests/"$g"/test_*; do [ -x "$t" ] && run_one "$g/$(basename "$t")" "$t"; done ;;
+      for t in "${BUILD:-build}"/tests/"$g"/test_*; do [ -x "$t" ] && run_one "$g/$(basename "$t")" "$t"; done
+      if [ "$g" = engine ]; then
+        for n in $ENGINE_SCALAR_TESTS; do
+          t="${BUILD:-build}/tests/engine/$n"; [ -x "$t" ] && run_one "engine-scalar/$n" env MMSAFE_CPU=scalar "$t"
+        done
+      fi ;;
     *)
       for t in tests/"$g"/test_*.sh; do [ -f "$t" ] && run_one "$g/$(basename "$t" .sh)" bash "$t"; done ;;
   esac

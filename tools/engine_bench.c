@@ -58,8 +58,9 @@ int main(int argc, char **argv)
     getrusage(RUSAGE_SELF, &ru);
     struct stat st;
     stat(path, &st);
-    printf("threads %d arith %s%s: load %.2f s, prefill %d tok in %.2f s = %.1f tok/s, decode %d tok = %.2f tok/s, peak RSS %.0f MiB (file %.0f MiB)\n",
-           threads, eng_arith_name(arith), no_blas ? " no-blas" : "", t_load, P, t_pre, P / t_pre, D, D / t_dec, ru.ru_maxrss / 1024.0, (double)st.st_size / 1048576.0);
+    printf("threads %d arith %s%s: load %.2f s, prefill %d tok in %.2f s = %.1f tok/s, decode %d tok = %.2f tok/s, peak RSS %.0f MiB (file %.0f MiB), kernels %s\n",
+           threads, eng_arith_name(arith), no_blas ? " no-blas" : "", t_load, P, t_pre, P / t_pre, D, D / t_dec, ru.ru_maxrss / 1024.0, (double)st.st_size / 1048576.0,
+           engine_cpu_path());
     eng_ctx_free(c);
     eng_model_free(m);
     free(ids);

@@ -182,6 +182,7 @@ int cmd_inspect(int argc, char **argv)
     }
     if (argc != 2) return cli_usage_error("inspect", "expected one GGUF file");
     if (eng_inspect(argv[1], stdout)) { fflush(stdout); return model_error(argv[1]); }
+    printf("engine kernels: %s\n", engine_cpu_desc());
     return EXIT_OK;
 }
 

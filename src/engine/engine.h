@@ -60,6 +60,16 @@ struct eng_params {
 #define ENG_TOKEN_EMBD (-1)
 
 const char *eng_errmsg(void);
+
+/* CPU kernel path, chosen once at start-up by cpuid (or MMSAFE_CPU=avx2|scalar):
+ * "avx2" or "scalar" (the run's provenance should record it).  engine_cpu_desc()
+ * adds the CPU's features and whether MMSAFE_CPU forced it.  engine_cpu_check():
+ * RC_OK, or RC_ECONFIG with a message when the CPU lacks AVX2+FMA+F16C (and
+ * MMSAFE_CPU=scalar was not asked for) or MMSAFE_CPU names a path it cannot run;
+ * the program refuses to start then (the scalar kernels stay installed). */
+const char *engine_cpu_path(void);
+const char *engine_cpu_desc(void);
+int engine_cpu_check(void);
 const char *eng_arith_name(int arith);          /* "fast" / "exact" */
 int eng_arith_parse(const char *s, int *arith); /* RC_OK or RC_ECONFIG */
 

@@ -22,6 +22,24 @@
 
 #define PANEL_ROWS 256      /* rows of dequantised weights per BLAS call */
 #define ROW_BLOCK 16        /* rows per work item in the dot-product paths */
+#define GEMM_ROWS 32        /* weight rows per work item of the matrix-matrix kernels */
+#define GEMM_MIN_T 2        /* from this many rows on, fast F16 products take gemm_f16 */
+
+/* Fast mode, F16 weights: the kernel set's F16 matrix-matrix kernel (no decoded
+ * panels, no BLAS) when it has one. */
+static int use_gemm_f16(const struct wmat *W, int mode, int T)
+{
+    return mode == MM_FAST && W->type == QT_F16 && T >= GEMM_MIN_T && g_kern.gemm_f16 != NULL;
+}
+static void mm_gemm_f16(const struct wmat *W, int T, const uint16_t *A, float *Y, int nt)
+{
+    const int64_t K = W->K, N = W->N, nb = (N + GEMM_ROWS - 1) / GEMM_ROWS, ldw = (int64_t)(W->row_bytes / 2);
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (int64_t b = 0; b < nb; b++) {
+        const int64_t n0 = b * GEMM_ROWS, nr = N - n0 < GEMM_ROWS ? N - n0 : GEMM_ROWS;
+        g_kern.gemm_f16(nr, T, K, (const uint16_t *)(W->data + (size_t)n0 * W->row_bytes), ldw, A, K, Y + n0, N);
+    }
+}
 
 int mm_have_blas(void) { return HAVE_BLAS; }
 
@@ -114,6 +132,7 @@ void mm_run(const struct wmat *W, int T, const float *X, float *Y, int mode, str
 #pragma omp parallel for num_threads(nt) schedule(static) if (T >= 4 * nt)
     for (int t = 0; t < T; t++) qt_quant_act(at, X + (int64_t)t * K, A + (size_t)t * arb, K);
 
+    if (use_gemm_f16(W, mode, T)) { mm_gemm_f16(W, T, (const uint16_t *)A, Y, nt); return; }
     if (blas && at != QT_Q8_1 && (at == QT_F16 || at == QT_BF16 || T >= MM_BLAS_MIN_T_QUANT)) {
         /* Long prefills: decode the converted activations back to float (exactly for F16/BF16
          * and Q8_0; one f32 rounding of d*q for Q8_K) and multiply with sgemm on exactly
@@ -127,6 +146,7 @@ void mm_run(const struct wmat *W, int T, const float *X, float *Y, int mode, str
         return;
     }
     const int64_t nb = (N + ROW_BLOCK - 1) / ROW_BLOCK;
+    const qt_dot_fn dot = qt_vec_dot_fn(W->type);
     /* dynamic: on a shared machine a descheduled thread then holds the join back
      * only for its current block, not for its static share of the matrix */
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 2)
@@ -134,7 +154,7 @@ void mm_run(const struct wmat *W, int T, const float *X, float *Y, int mode, str
         int64_t n0 = b * ROW_BLOCK, n1 = n0 + ROW_BLOCK < N ? n0 + ROW_BLOCK : N;
         for (int t = 0; t < T; t++)
             for (int64_t n = n0; n < n1; n++)
-                Y[(int64_t)t * N + n] = qt_vec_dot(W->type, K, W->data + (size_t)n * W->row_bytes, A + (size_t)t * arb);
+                Y[(int64_t)t * N + n] = dot(K, W->data + (size_t)n * W->row_bytes, A + (size_t)t * arb);
     }
 }
 
@@ -148,7 +168,7 @@ void mm_run_n(int nw, const struct wmat *const *W, int T, const float *X, float 
     const int at = fuse ? qt_act_type(W[0]->type) : 0;
     const int blas = HAVE_BLAS && use_blas && T >= MM_BLAS_MIN_T;
     for (int i = 0; fuse && i < nw; i++)
-        fuse = W[i]->type != QT_F32 && W[i]->K == W[0]->K && qt_act_type(W[i]->type) == at &&
+        fuse = W[i]->type != QT_F32 && W[i]->K == W[0]->K && qt_act_type(W[i]->type) == at && !use_gemm_f16(W[i], mode, T) &&
                !(blas && at != QT_Q8_1 && (at == QT_F16 || at == QT_BF16 || T >= MM_BLAS_MIN_T_QUANT));
     if (!fuse) {
         for (int i = 0; i < nw; i++) mm_run(W[i], T, X, Y[i], mode, s, nt, use_blas);
@@ -162,8 +182,9 @@ void mm_run_n(int nw, const struct wmat *const *W, int T, const float *X, float 
 #pragma omp parallel for num_threads(nt) schedule(static) if (T >= 4 * nt)
     for (int t = 0; t < T; t++) qt_quant_act(at, X + (int64_t)t * K, A + (size_t)t * arb, K);
     int64_t first[9], total = 0;
+    qt_dot_fn dots[8];
     if (nw > 8) { for (int i = 0; i < nw; i++) mm_run(W[i], T, X, Y[i], mode, s, nt, use_blas); return; }
-    for (int i = 0; i < nw; i++) { first[i] = total; total += (W[i]->N + ROW_BLOCK - 1) / ROW_BLOCK; }
+    for (int i = 0; i < nw; i++) { first[i] = total; total += (W[i]->N + ROW_BLOCK - 1) / ROW_BLOCK; dots[i] = qt_vec_dot_fn(W[i]->type); }
     first[nw] = total;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 2)
     for (int64_t b = 0; b < total; b++) {
@@ -173,7 +194,7 @@ void mm_run_n(int nw, const struct wmat *const *W, int T, const float *X, float 
         const int64_t N = w->N, n0 = (b - first[i]) * ROW_BLOCK, n1 = n0 + ROW_BLOCK < N ? n0 + ROW_BLOCK : N;
         for (int t = 0; t < T; t++)
             for (int64_t n = n0; n < n1; n++)
-                Y[i][(int64_t)t * N + n] = qt_vec_dot(w->type, K, w->data + (size_t)n * w->row_bytes, A + (size_t)t * arb);
+                Y[i][(int64_t)t * N + n] = dots[i](K, w->data + (size_t)n * w->row_bytes, A + (size_t)t * arb);
     }
 }
 

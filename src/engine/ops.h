@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cpu.h"
+
 struct wmat {
     int type;                 /* enum qtype */
     int64_t K, N;             /* ne[0], ne[1] */
@@ -49,11 +51,15 @@ int mm_have_blas(void);
 
 /* One row each (n elements). */
 void op_rmsnorm(float *y, const float *x, const float *w, int n, float eps);
-float dot_f32(int64_t n, const float *a, const float *b);   /* quant_simd.c */
-float dot_f32_f16(int64_t n, const float *a, const uint16_t *b);
-void axpy_f32(int64_t n, float w, const float *v, float *o); /* o += w v */
-void axpy_f16(int64_t n, float w, const uint16_t *v, float *o);
-void f16_mad(int64_t n, uint16_t *acc, const uint16_t *v, float w);   /* acc = f16(acc + v w) */
-void f16_scale(int64_t n, uint16_t *acc, float w);                    /* acc = f16(acc w) */
+/* Vector helpers: the kernel set cpuid picked (cpu.h). */
+static inline float dot_f32(int64_t n, const float *a, const float *b) { return g_kern.dot_f32(n, a, b); }
+static inline float dot_f32_f16(int64_t n, const float *a, const uint16_t *b) { return g_kern.dot_f32_f16(n, a, b); }
+/* o += w v */
+static inline void axpy_f32(int64_t n, float w, const float *v, float *o) { g_kern.axpy_f32(n, w, v, o); }
+static inline void axpy_f16(int64_t n, float w, const uint16_t *v, float *o) { g_kern.axpy_f16(n, w, v, o); }
+/* acc = f16(acc + v w) */
+static inline void f16_mad(int64_t n, uint16_t *acc, const uint16_t *v, float w) { g_kern.f16_mad(n, acc, v, w); }
+/* acc = f16(acc w) */
+static inline void f16_scale(int64_t n, uint16_t *acc, float w) { g_kern.f16_scale(n, acc, w); }
 
 #endif

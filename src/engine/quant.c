@@ -1,6 +1,7 @@
 /*
  * quant.c - block formats, exact decoders, activation quantisers and the
- * scalar reference dot products (spec §2, §8.2).  SIMD kernels: quant_avx2.c.
+ * scalar reference dot products (spec §2, §8.2).  SIMD kernels: quant_simd.c,
+ * chosen at run time (cpu.h).
  */
 #include "quant.h"
 #include "quant_blocks.h"
@@ -9,9 +10,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef __F16C__
-#include <immintrin.h>
-#endif
+#include "cpu.h"
 
 static const struct qtype_info infos[QT_COUNT] = {
     [QT_F32]  = { "F32",  1,   4,   1, QT_F32 },
@@ -157,14 +156,7 @@ void qt_quant_act(int atype, const float *x, void *dst, int64_t n)
     switch (atype) {
     case QT_F32: memcpy(dst, x, (size_t)n * 4); return;
     case QT_F16: {
-        uint16_t *d = dst;
-        int64_t i = 0;
-#ifdef __F16C__
-        /* the F16C instruction rounds as f2h does (tests/engine/test_quant.c) */
-        for (; i + 8 <= n; i += 8)
-            _mm_storeu_si128((__m128i *)(d + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
-#endif
-        for (; i < n; i++) d[i] = f2h(x[i]);
+        g_kern.f32_to_f16(x, dst, n);   /* exactly f2h on every path (tests/engine/test_kernels.c) */
         return;
     }
     case QT_BF16: { uint16_t *d = dst; for (int64_t i = 0; i < n; i++) d[i] = f2bf(x[i]); return; }

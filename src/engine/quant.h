@@ -4,8 +4,9 @@
  *
  * Every weight type has a scalar reference dot product (qt_vec_dot_ref, the
  * `*_generic` formulas of ggml written out plainly) and a fast one
- * (qt_vec_dot: AVX2 where we have a kernel, the reference otherwise).  The fast
- * one is tested against the reference in tests/engine/test_quant.c.
+ * (qt_vec_dot: the SIMD kernel of the path cpuid picked (cpu.h) where there is
+ * one, the reference otherwise).  The fast one is tested against the reference in
+ * tests/engine/test_quant.c and tests/engine/test_kernels.c.
  */
 #ifndef ENGINE_QUANT_H
 #define ENGINE_QUANT_H
@@ -57,7 +58,11 @@ void qt_quant_act(int atype, const float *x, void *dst, int64_t n);
  * already in qt_act_type(wtype) format.  Reference: scalar; fast: SIMD. */
 float qt_vec_dot_ref(int wtype, int64_t n, const void *w, const void *a);
 float qt_vec_dot(int wtype, int64_t n, const void *w, const void *a);
-/* 1 if qt_vec_dot has a SIMD kernel for wtype on this build. */
+/* The function qt_vec_dot calls for wtype (hoisted out of per-row loops: one
+ * indirect call per row instead of the dispatch's three). */
+typedef float (*qt_dot_fn)(int64_t n, const void *w, const void *a);
+qt_dot_fn qt_vec_dot_fn(int wtype);
+/* 1 if qt_vec_dot has a SIMD kernel for wtype on the kernel path in use. */
 int qt_has_simd(int wtype);
 
 /* Reference quantisers for weights, used by tools/gguf_write and tests to make

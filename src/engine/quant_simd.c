@@ -1,8 +1,12 @@
 /*
- * quant_simd.c - fast dot products (AVX2/FMA/F16C when the build targets them,
- * which `-march=native` does on x86-64; otherwise the scalar reference).
- * Same formulas as qt_vec_dot_ref, only the summation order differs.
+ * quant_simd.c - the AVX2+FMA+F16C kernel set (cpu.h): dot products, decoders,
+ * the F16 matrix-matrix kernel and small vector helpers.  Always compiled with
+ * -mavx2 -mfma -mf16c (Makefile), whatever the build's ARCH, and reached only
+ * through g_kern after cpuid said the CPU has them (cpu.c).  Same formulas as
+ * the scalar set (cpu.c, quant.c's qt_vec_dot_ref); only the summation order
+ * differs (tests/engine/test_kernels.c compares them).
  */
+#include "cpu.h"
 #include "quant.h"
 #include "quant_blocks.h"
 #include "util.h"
@@ -10,11 +14,12 @@
 #include <math.h>
 #include <string.h>
 
-#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#if defined(__x86_64__) && !defined(ENGINE_NO_AVX2)
+#if !defined(__AVX2__) || !defined(__FMA__) || !defined(__F16C__)
+#error "quant_simd.c must be compiled with -mavx2 -mfma -mf16c (see the Makefile's KERN_AVX2)"
+#endif
 #include <immintrin.h>
-#define HAVE_AVX2 1
 #define h2f(x) _cvtsh_ss(x)   /* F16C: no table lookup in the kernels */
-
 
 static inline float hsum_ps(__m256 v)
 {
@@ -32,7 +37,7 @@ static inline __m256i mul_sum_i8(__m256i a, __m256i b)
     return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
 }
 
-float dot_f32(int64_t n, const float *w, const float *a)
+static float a_dot_f32(int64_t n, const float *w, const float *a)
 {
     __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
     int64_t i = 0;
@@ -288,7 +293,7 @@ static void deq_q6_K(const struct blk_q6_K *x, float *y, int64_t n)
     }
 }
 
-int qt_dequant_row_fast(int type, const void *src, float *dst, int64_t n)
+static int a_dequant_row(int type, const void *src, float *dst, int64_t n)
 {
     switch (type) {
     case QT_F16: deq_f16(src, dst, n); return 1;
@@ -300,7 +305,7 @@ int qt_dequant_row_fast(int type, const void *src, float *dst, int64_t n)
 }
 
 /* ---- attention helpers ---- */
-float dot_f32_f16(int64_t n, const float *a, const uint16_t *b)
+static float a_dot_f32_f16(int64_t n, const float *a, const uint16_t *b)
 {
     __m256 s = _mm256_setzero_ps();
     int64_t i = 0;
@@ -309,14 +314,14 @@ float dot_f32_f16(int64_t n, const float *a, const uint16_t *b)
     for (; i < n; i++) r += a[i] * h2f(b[i]);
     return r;
 }
-void axpy_f16(int64_t n, float w, const uint16_t *v, float *o)
+static void a_axpy_f16(int64_t n, float w, const uint16_t *v, float *o)
 {
     __m256 wv = _mm256_set1_ps(w);
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(o + i, _mm256_fmadd_ps(wv, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(v + i))), _mm256_loadu_ps(o + i)));
     for (; i < n; i++) o[i] += w * h2f(v[i]);
 }
-void axpy_f32(int64_t n, float w, const float *v, float *o)
+static void a_axpy_f32(int64_t n, float w, const float *v, float *o)
 {
     __m256 wv = _mm256_set1_ps(w);
     int64_t i = 0;
@@ -325,7 +330,7 @@ void axpy_f32(int64_t n, float w, const float *v, float *o)
 }
 
 /* acc = f16(acc + v * w) and acc = f16(acc * w), element-wise (ggml_vec_mad_f16 / _scale_f16) */
-void f16_mad(int64_t n, uint16_t *acc, const uint16_t *v, float w)
+static void a_f16_mad(int64_t n, uint16_t *acc, const uint16_t *v, float w)
 {
     const __m256 wv = _mm256_set1_ps(w);
     int64_t i = 0;
@@ -336,7 +341,7 @@ void f16_mad(int64_t n, uint16_t *acc, const uint16_t *v, float w)
     }
     for (; i < n; i++) acc[i] = f2h(h2f(acc[i]) + h2f(v[i]) * w);
 }
-void f16_scale(int64_t n, uint16_t *acc, float w)
+static void a_f16_scale(int64_t n, uint16_t *acc, float w)
 {
     const __m256 wv = _mm256_set1_ps(w);
     int64_t i = 0;
@@ -344,47 +349,139 @@ void f16_scale(int64_t n, uint16_t *acc, float w)
         _mm_storeu_si128((__m128i *)(acc + i), _mm256_cvtps_ph(_mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(acc + i))), wv), 0));
     for (; i < n; i++) acc[i] = f2h(h2f(acc[i]) * w);
 }
-#else
-#define HAVE_AVX2 0
-float dot_f32(int64_t n, const float *w, const float *a)
+/* ---- F16 x F16 matrix-matrix (prefill, the vision tower): tiles of 4 weight rows x 3
+ * activation rows, 12 accumulators, each weight vector converted once per 3 FMAs
+ * and each activation vector once per 4 (llamafile's tinyBLAS shape, which the
+ * reference uses for F16 on AVX2), over the whole K; f32 products and sums. ---- */
+#define LH(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
+static inline __attribute__((always_inline)) void tile_f16(const int rm, const int rn, int64_t K,
+    const uint16_t *W, int64_t ldw, const uint16_t *A, int64_t lda, float *Y, int64_t ldy)
 {
-    float s = 0;
-    for (int64_t i = 0; i < n; i++) s += w[i] * a[i];
-    return s;
-}
-int qt_dequant_row_fast(int type, const void *src, float *dst, int64_t n) { (void)type; (void)src; (void)dst; (void)n; return 0; }
-float dot_f32_f16(int64_t n, const float *a, const uint16_t *b) { float r = 0; for (int64_t i = 0; i < n; i++) r += a[i] * h2f(b[i]); return r; }
-void axpy_f16(int64_t n, float w, const uint16_t *v, float *o) { for (int64_t i = 0; i < n; i++) o[i] += w * h2f(v[i]); }
-void axpy_f32(int64_t n, float w, const float *v, float *o) { for (int64_t i = 0; i < n; i++) o[i] += w * v[i]; }
-void f16_mad(int64_t n, uint16_t *acc, const uint16_t *v, float w) { for (int64_t i = 0; i < n; i++) acc[i] = f2h(fmaf(h2f(v[i]), w, h2f(acc[i]))); }
-void f16_scale(int64_t n, uint16_t *acc, float w) { for (int64_t i = 0; i < n; i++) acc[i] = f2h(h2f(acc[i]) * w); }
-#endif
-
-int qt_has_simd(int wtype)
-{
-#if HAVE_AVX2
-    return wtype == QT_F32 || wtype == QT_F16 || wtype == QT_Q8_0 || wtype == QT_Q4_0 ||
-           wtype == QT_Q4_K || wtype == QT_Q5_K || wtype == QT_Q6_K;
-#else
-    (void)wtype;
-    return 0;
-#endif
-}
-
-float qt_vec_dot(int wtype, int64_t n, const void *w, const void *a)
-{
-#if HAVE_AVX2
-    switch (wtype) {
-    case QT_F32: return dot_f32(n, w, a);
-    case QT_F16: return dot_f16(n, w, a);
-    case QT_Q8_0: return dot_q8_0(n, w, a);
-    case QT_Q4_0: return dot_q4_0(n, w, a);
-    case QT_Q4_K: return dot_q4_K(n, w, a);
-    case QT_Q5_K: return dot_q5_K(n, w, a);
-    case QT_Q6_K: return dot_q6_K(n, w, a);
-    default: break;
+    __m256 c[4][3];
+#pragma GCC unroll 4
+    for (int i = 0; i < rm; i++)
+#pragma GCC unroll 3
+        for (int j = 0; j < rn; j++) c[i][j] = _mm256_setzero_ps();
+    int64_t k = 0;
+    for (; k + 8 <= K; k += 8) {
+        __m256 b[3];
+#pragma GCC unroll 3
+        for (int j = 0; j < rn; j++) b[j] = LH(A + j * lda + k);
+#pragma GCC unroll 4
+        for (int i = 0; i < rm; i++) {
+            const __m256 w = LH(W + i * ldw + k);
+#pragma GCC unroll 3
+            for (int j = 0; j < rn; j++) c[i][j] = _mm256_fmadd_ps(w, b[j], c[i][j]);
+        }
     }
-#endif
-    if (wtype == QT_F32) return dot_f32(n, w, a);
-    return qt_vec_dot_ref(wtype, n, w, a);
+    for (int i = 0; i < rm; i++)
+        for (int j = 0; j < rn; j++) {
+            float sum = hsum_ps(c[i][j]);
+            for (int64_t kk = k; kk < K; kk++) sum += h2f(W[i * ldw + kk]) * h2f(A[j * lda + kk]);
+            Y[j * ldy + i] = sum;
+        }
 }
+#define TILE(RM, RN) static void tile_##RM##x##RN(int64_t K, const uint16_t *W, int64_t ldw, const uint16_t *A, \
+                                                int64_t lda, float *Y, int64_t ldy) \
+    { tile_f16(RM, RN, K, W, ldw, A, lda, Y, ldy); }
+TILE(4, 3) TILE(4, 2) TILE(4, 1) TILE(1, 3) TILE(1, 2) TILE(1, 1)
+#undef TILE
+
+static void a_gemm_f16(int64_t N, int T, int64_t K, const uint16_t *W, int64_t ldw,
+                       const uint16_t *A, int64_t lda, float *Y, int64_t ldy)
+{
+    /* activation rows in blocks of ~256 KiB (L2), reused by every 4-row weight tile */
+    int tb = (int)((256 * 1024) / (K * 2 + 1)) / 3 * 3;
+    if (tb < 3) tb = 3;
+    for (int t0 = 0; t0 < T; t0 += tb) {
+        const int t1 = t0 + tb < T ? t0 + tb : T;
+        int64_t n = 0;
+        for (; n + 4 <= N; n += 4) {
+            const uint16_t *w = W + n * ldw;
+            int t = t0;
+            for (; t + 3 <= t1; t += 3) tile_4x3(K, w, ldw, A + (int64_t)t * lda, lda, Y + (int64_t)t * ldy + n, ldy);
+            if (t1 - t == 2) tile_4x2(K, w, ldw, A + (int64_t)t * lda, lda, Y + (int64_t)t * ldy + n, ldy);
+            else if (t1 - t == 1) tile_4x1(K, w, ldw, A + (int64_t)t * lda, lda, Y + (int64_t)t * ldy + n, ldy);
+        }
+        for (; n < N; n++) {
+            const uint16_t *w = W + n * ldw;
+            int t = t0;
+            for (; t + 3 <= t1; t += 3) tile_1x3(K, w, ldw, A + (int64_t)t * lda, lda, Y + (int64_t)t * ldy + n, ldy);
+            if (t1 - t == 2) tile_1x2(K, w, ldw, A + (int64_t)t * lda, lda, Y + (int64_t)t * ldy + n, ldy);
+            else if (t1 - t == 1) tile_1x1(K, w, ldw, A + (int64_t)t * lda, lda, Y + (int64_t)t * ldy + n, ldy);
+        }
+    }
+}
+#undef LH
+
+static void a_f32_to_f16(const float *x, uint16_t *y, int64_t n)
+{
+    int64_t i = 0;
+    /* the F16C instruction rounds as f2h does (tests/engine/test_kernels.c) */
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(y + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++) y[i] = f2h(x[i]);
+}
+
+/* e^x for 8 floats, x <= 0 (softmax after the max is subtracted): x = n ln2 + r
+ * with |r| <= ln2/2 (ln2 split in two for the reduction), e^r by its degree-7
+ * Taylor polynomial (truncation < 1e-8 relative), times 2^n through the
+ * exponent bits.  Below -87 (where e^x nears the smallest normal float) the
+ * result is 0.  Within 2 ulp of expf; used in fast arithmetic only (llama.cpp's
+ * softmax uses an approximation of its own, ~1.5 ulp). */
+static inline __m256 exp_neg8(__m256 x)
+{
+    const __m256 lo = _mm256_set1_ps(-87.0f);
+    const __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+    x = _mm256_max_ps(x, lo);
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);     /* ln2 high part: exact product */
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);         /* ln2 - 0.693359375 */
+    __m256 p = _mm256_set1_ps(1.0f / 5040);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
+}
+static double a_exp_sub_sum(float *s, int T, float mx)
+{
+    const __m256 vm = _mm256_set1_ps(mx);
+    __m256d acc0 = _mm256_setzero_pd(), acc1 = _mm256_setzero_pd();
+    int j = 0;
+    for (; j + 8 <= T; j += 8) {
+        const __m256 e = exp_neg8(_mm256_sub_ps(_mm256_loadu_ps(s + j), vm));
+        _mm256_storeu_ps(s + j, e);
+        acc0 = _mm256_add_pd(acc0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+        acc1 = _mm256_add_pd(acc1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+    }
+    double t[4];
+    _mm256_storeu_pd(t, _mm256_add_pd(acc0, acc1));
+    double sum = (t[0] + t[1]) + (t[2] + t[3]);
+    for (; j < T; j++) { s[j] = expf(s[j] - mx); sum += (double)s[j]; }
+    return sum;
+}
+
+/* the table's signature for each typed dot product */
+static float v_f16(int64_t n, const void *w, const void *a) { return dot_f16(n, w, a); }
+static float v_f32(int64_t n, const void *w, const void *a) { return a_dot_f32(n, w, a); }
+static float v_q8_0(int64_t n, const void *w, const void *a) { return dot_q8_0(n, w, a); }
+static float v_q4_0(int64_t n, const void *w, const void *a) { return dot_q4_0(n, w, a); }
+static float v_q4_K(int64_t n, const void *w, const void *a) { return dot_q4_K(n, w, a); }
+static float v_q5_K(int64_t n, const void *w, const void *a) { return dot_q5_K(n, w, a); }
+static float v_q6_K(int64_t n, const void *w, const void *a) { return dot_q6_K(n, w, a); }
+
+const struct kern kern_avx2 = {
+    .name = "avx2",
+    .vec_dot = { [QT_F32] = v_f32, [QT_F16] = v_f16, [QT_Q8_0] = v_q8_0, [QT_Q4_0] = v_q4_0,
+                 [QT_Q4_K] = v_q4_K, [QT_Q5_K] = v_q5_K, [QT_Q6_K] = v_q6_K },
+    .dequant_row = a_dequant_row, .dot_f32 = a_dot_f32, .dot_f32_f16 = a_dot_f32_f16,
+    .axpy_f32 = a_axpy_f32, .axpy_f16 = a_axpy_f16, .f16_mad = a_f16_mad, .f16_scale = a_f16_scale,
+    .f32_to_f16 = a_f32_to_f16, .exp_sub_sum = a_exp_sub_sum, .gemm_f16 = a_gemm_f16,
+};
+#endif

@@ -35,10 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
-#include <immintrin.h>
-#define VIS_SIMD 1
-#endif
+#include "cpu.h"
 
 _Static_assert((int)ENG_VISION_LLAVA == (int)VISION_MODE_LLAVA &&
                (int)ENG_VISION_LLAMA_CPP == (int)VISION_MODE_LLAMA_CPP,
@@ -614,46 +611,6 @@ void vis_layer_norm_rows(int nt, float *y, const float *x, int T, int D, const f
     }
 }
 
-/* f32 -> f16 -> index of ggml's tables: one instruction with F16C (the same
- * round-to-nearest-even as f2h, which tests/engine/test_quant.c checks). */
-static inline uint16_t to_h(float v)
-{
-#ifdef VIS_SIMD
-    return (uint16_t)_cvtss_sh(v, _MM_FROUND_TO_NEAREST_INT);
-#else
-    return f2h(v);
-#endif
-}
-
-#ifdef VIS_SIMD
-/* e^x for 8 floats, x <= 0 (softmax after the max is subtracted): x = n ln2 + r
- * with |r| <= ln2/2 (ln2 split in two for the reduction), e^r by its degree-7
- * Taylor polynomial (truncation < 1e-8 relative), times 2^n through the
- * exponent bits.  Below -87 (where e^x nears the smallest normal float) the
- * result is 0.  Within 2 ulp of expf; used in fast arithmetic only (llama.cpp's
- * softmax uses an approximation of its own, ~1.5 ulp). */
-static inline __m256 exp_neg8(__m256 x)
-{
-    const __m256 lo = _mm256_set1_ps(-87.0f);
-    const __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
-    x = _mm256_max_ps(x, lo);
-    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);     /* ln2 high part: exact product */
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);         /* ln2 - 0.693359375 */
-    __m256 p = _mm256_set1_ps(1.0f / 5040);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
-}
-#endif
-
 /* One softmax row in place: s *= scale, then exp(s - max) / sum, the sum in double. */
 void vis_softmax_row(float *s, int T, float scale, int fast)
 {
@@ -662,31 +619,10 @@ void vis_softmax_row(float *s, int T, float scale, int fast)
         s[j] *= scale;
         if (s[j] > mx) mx = s[j];
     }
-    double sum = 0.0;
-    int j = 0;
-#ifdef VIS_SIMD
-    if (fast) {
-        const __m256 vm = _mm256_set1_ps(mx);
-        __m256d acc0 = _mm256_setzero_pd(), acc1 = _mm256_setzero_pd();
-        for (; j + 8 <= T; j += 8) {
-            const __m256 e = exp_neg8(_mm256_sub_ps(_mm256_loadu_ps(s + j), vm));
-            _mm256_storeu_ps(s + j, e);
-            acc0 = _mm256_add_pd(acc0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
-            acc1 = _mm256_add_pd(acc1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
-        }
-        double t[4];
-        _mm256_storeu_pd(t, _mm256_add_pd(acc0, acc1));
-        sum = (t[0] + t[1]) + (t[2] + t[3]);
-    }
-#else
-    (void)fast;
-#endif
-    for (; j < T; j++) {
-        s[j] = expf(s[j] - mx);
-        sum += (double)s[j];
-    }
+    /* fast: the kernel set's e^x (AVX2: a polynomial within 2 ulp of expf) */
+    const double sum = fast ? g_kern.exp_sub_sum(s, T, mx) : kern_scalar.exp_sub_sum(s, T, mx);
     const float inv = (float)(1.0 / sum);
-    for (j = 0; j < T; j++) s[j] *= inv;
+    for (int j = 0; j < T; j++) s[j] *= inv;
 }
 
 /* Full (non-causal) softmax attention per head, F32 as ggml without flash
@@ -768,19 +704,27 @@ static void activation(struct eng_vision_ctx *c, float *x, size_t n, int which)
 
 void vis_act_rows(int nt, int fast, float *x, size_t n, int which, const uint16_t *tq, const uint16_t *tg)
 {
+    enum { CH = 256 };
+    const size_t nch = (n + CH - 1) / CH;
 #pragma omp parallel for num_threads(nt) schedule(static)
-    for (size_t i = 0; i < n; i++) {
-        float v = x[i];
-        switch (which) {
-        case VIS_ACT_QUICK_GELU: v = fast ? h2f(tq[to_h(v)]) : gelu_quick_f32(v); break;
-        case VIS_ACT_GELU:
-            if (fast) v = v <= -10.0f ? 0.0f : v >= 10.0f ? v : h2f(tg[to_h(v)]);
-            else v = gelu_tanh_f32(v);
-            break;
-        case VIS_ACT_SILU: v = silu_f32(v); break;
-        default: v = gelu_erf_f32(v); break;   /* VIS_ACT_GELU_ERF: exact, no table */
+    for (size_t ch = 0; ch < nch; ch++) {
+        float *xc = x + ch * CH;
+        const size_t m = n - ch * CH < CH ? n - ch * CH : CH;
+        uint16_t hx[CH];   /* f16(x): the index into ggml's tables (fast) */
+        if (fast && (which == VIS_ACT_QUICK_GELU || which == VIS_ACT_GELU)) g_kern.f32_to_f16(xc, hx, (int64_t)m);
+        for (size_t i = 0; i < m; i++) {
+            float v = xc[i];
+            switch (which) {
+            case VIS_ACT_QUICK_GELU: v = fast ? h2f(tq[hx[i]]) : gelu_quick_f32(v); break;
+            case VIS_ACT_GELU:
+                if (fast) v = v <= -10.0f ? 0.0f : v >= 10.0f ? v : h2f(tg[hx[i]]);
+                else v = gelu_tanh_f32(v);
+                break;
+            case VIS_ACT_SILU: v = silu_f32(v); break;
+            default: v = gelu_erf_f32(v); break;   /* VIS_ACT_GELU_ERF: exact, no table */
+            }
+            xc[i] = v;
         }
-        x[i] = v;
     }
 }
 static void add_rows(struct eng_vision_ctx *c, float *x, const float *y, size_t n)

@@ -9,6 +9,13 @@ for c in import check run reduce merge sweep-job inspect tokenize logits generat
   check_grep "mmsafe $c --help prints usage" "usage: mmsafe $c" "$T_TMP/h"
 done
 "$MMSAFE" --version >"$out"; check_grep "--version" "^mmsafe [0-9]+\.[0-9]+\.[0-9]+" "$out"
+# the engine's kernel path (cpuid, or MMSAFE_CPU): in --version; a bad MMSAFE_CPU refuses computing commands
+check_grep "--version names the kernel path" "^engine kernels: (avx2|scalar) \(cpu:" "$out"
+MMSAFE_CPU=scalar "$MMSAFE" --version >"$out"; check_grep "MMSAFE_CPU=scalar is in --version" "^engine kernels: scalar .*forced by MMSAFE_CPU" "$out"
+MMSAFE_CPU=bogus "$MMSAFE" logits --model x.gguf --prompt hi 2>"$err"; check_eq "MMSAFE_CPU=bogus: logits exits 1" $? 1
+check_grep "MMSAFE_CPU=bogus: the message" "^mmsafe: error: MMSAFE_CPU=bogus: expected avx2, scalar or auto" "$err"
+MMSAFE_CPU=avx512 "$MMSAFE" run jobs/demo.json 2>"$err"; check_eq "MMSAFE_CPU=avx512 (no such kernels): run exits 1" $? 1
+check_grep "MMSAFE_CPU=avx512: the message" "^mmsafe: error: MMSAFE_CPU=avx512: this build has no AVX-512 kernels" "$err"
 "$MMSAFE" frobnicate 2>"$err"; check_eq "unknown command exits 2" $? 2
 check_grep "unknown command message" "mmsafe: error: unknown command 'frobnicate'" "$err"
 "$MMSAFE" 2>"$err"; check_eq "no command exits 2" $? 2

@@ -32,12 +32,15 @@
 #define VOCAB "../shared/fixtures/vocab"
 
 /* fast vs reference, max rel over a row; the worst observed on the AVX2 AMD EPYC
- * machine that made the goldens is in the comment (bound = about 2x) */
-static const struct { const char *type; double fast; } BOUNDS[] = {
-    { "F32", 1e-6 },      /* observed 5.1e-7 (qwen3-B) */
-    { "F16", 4e-4 },      /* observed 1.9e-4 (qwen3-A): activations rounded to F16 as the reference */
-    { "Q8_0", 1e-6 },     /* observed 0: bit-identical */
-    { "Q4_K_M", 1.5e-2 }, /* observed 8.7e-3 (qwen3-B): a Q8_K rounding flip moves a logit by a step */
+ * machine that made the goldens is in the comment (bound = about 2x).  `scalar`:
+ * the bound under MMSAFE_CPU=scalar, whose kernels sum in another order than the
+ * reference's AVX2 ones, so an 8-bit activation can round the other way (as for
+ * Q4_K_M on every path) and move a logit by a step. */
+static const struct { const char *type; double fast, scalar; } BOUNDS[] = {
+    { "F32", 1e-6, 1e-6 },         /* observed 5.1e-7 (qwen3-B); scalar: passes at 1e-6 */
+    { "F16", 4e-4, 4e-4 },         /* observed 1.9e-4 (qwen3-A): activations rounded to F16 as the reference */
+    { "Q8_0", 1e-6, 1.5e-2 },      /* observed 0: bit-identical; scalar 1.6e-3 (qwen2-A, a Q8_0 rounding flip) */
+    { "Q4_K_M", 1.5e-2, 1.5e-2 },  /* observed 8.7e-3 (qwen3-B): a Q8_K rounding flip moves a logit by a step */
 };
 #define EXACT_BOUND 1e-4
 
@@ -46,7 +49,9 @@ static int report;
 
 static double bound_for(const char *type)
 {
-    for (size_t i = 0; i < sizeof BOUNDS / sizeof BOUNDS[0]; i++) if (!strcmp(BOUNDS[i].type, type)) return BOUNDS[i].fast;
+    const int scalar = !strcmp(engine_cpu_path(), "scalar");
+    for (size_t i = 0; i < sizeof BOUNDS / sizeof BOUNDS[0]; i++)
+        if (!strcmp(BOUNDS[i].type, type)) return scalar ? BOUNDS[i].scalar : BOUNDS[i].fast;
     return 0;
 }
 

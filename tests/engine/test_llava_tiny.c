@@ -51,6 +51,12 @@ static void rel_err(const float *a, const float *b, int n, double *mx, double *r
     *rms = sqrt(d2 / b2);
 }
 
+/* Under MMSAFE_CPU=scalar the kernels sum in another order than the reference's
+ * AVX2 ones: an 8-bit activation can round the other way and move a logit by a
+ * step (1-2e-2 seen on B_Q6_K), so fast mode is held to the README bounds only,
+ * not to the observed ones below (which are the AVX2 kernels'). */
+static int scalar;
+
 static double fast_limit(const char *wt, int image)
 {
     if (!strcmp(wt, "F32")) return image ? 1e-3 : 1e-4;
@@ -146,6 +152,7 @@ static int run(struct eng_model *m, int arith, int kv, int threads, const int32_
 
 int main(void)
 {
+    scalar = !strcmp(engine_cpu_path(), "scalar");
     t_name = "engine/llava_tiny";
     struct jn *j = jn_load(TINY "/index.json");
     if (!j) { t_skipped("../shared/fixtures/llava-tiny not found (decoder fidelity checks need it)"); return t_done(); }
@@ -230,7 +237,7 @@ int main(void)
         s->lim_fast = lim;
         snprintf(d, sizeof d, "%s: fast vs reference max rel %.2e rms %.2e (README bound %.0e)", id, mx, rms, lim);
         CHECK_T(mx <= lim && rms <= lim, d);
-        if (bd) {
+        if (bd && !scalar) {   /* observed bounds: the AVX2 kernels' summation order (scalar: README bounds only) */
             snprintf(d, sizeof d, "%s: fast vs reference max rel %.2e rms %.2e (observed bounds %.1e %.1e)", id, mx, rms, bd->fast_max, bd->fast_rms);
             CHECK_T(mx <= bd->fast_max && rms <= bd->fast_rms, d);
         }
@@ -254,7 +261,7 @@ int main(void)
         printf("%-20s %5d %9.2e %9.2e (%7.1e) %9.2e (%7.1e) %9.2e (%7.1e) %9.2e (%7.1e) %3d(<=%2d) %d/%d\n", st[i].name, st[i].n, st[i].ex_exactf,
                st[i].ex_ref, b ? b->ref_max : 0, st[i].ex_ref_rms, b ? b->ref_rms : 0, st[i].fast_ref, b ? b->fast_max : 0,
                st[i].fast_rms, b ? b->fast_rms : 0, st[i].nonexact, b ? b->nonexact : 0, st[i].greedy_ok, st[i].greedy_checked);
-        if (b) {
+        if (b && !scalar) {
             char dn[192];
             snprintf(dn, sizeof dn, "%.64s: %d fast cases not exact (max rel > 1e-4), bound %d", st[i].name, st[i].nonexact, b->nonexact);
             CHECK_T(st[i].nonexact <= b->nonexact, dn);

@@ -90,7 +90,7 @@ while IFS=$'\x1f' read -r -u 3 name file from to tests why; do
   elif (cd "$W" && timeout "${MUTANT_TIMEOUT:-900}" make -s test TEST_GROUPS="$tests") </dev/null >>"$logdir/$name.log" 2>&1; then
     echo "FAIL $name: survived ($why) - $tests all passed"; survived=$((survived+1))
   else
-    caught=$(grep -E '^[a-z0-9]+/test_[a-z0-9_]+ +[0-9]+ passed, [1-9]' "$logdir/$name.log" | awk '{print $1}' | tr '\n' ' ')
+    caught=$(grep -E '^[a-z0-9-]+/test_[a-z0-9_]+ +[0-9]+ passed, [1-9]' "$logdir/$name.log" | awk '{print $1}' | tr '\n' ' ')
     [ -z "$caught" ] && caught="a failed run (see $logdir/$name.log) "
     printf 'ok   %-34s caught by %s(%ds)\n' "$name" "$caught" $((SECONDS-t0)); killed=$((killed+1))
   fi

@@ -1,0 +1,272 @@
+/*
+ * test_kernels.c - every SIMD kernel set this CPU runs (cpu.h: avx2 here; an
+ * avx512 one when it exists) against the scalar set, member by member, on
+ * random inputs with odd sizes and tails, and the dispatch itself (cpuid picks
+ * the fastest set; MMSAFE_CPU forces one).  Bounds, relative to sum |w*a| (the
+ * size of the rounding a float32 sum can have):
+ *   dot products, the F16 matrix kernel: 4e-7 (the integer sums of the Q* types
+ *     are exact; only the order of the f32 sums differs; observed 1.2e-7 at up
+ *     to 4096 elements)
+ *   decoders, f32 -> f16, f16_mad, f16_scale: bit-exact (same operations)
+ *   e^x: 4 ulp of expf each (documented 2; observed 1), the sum 1e-6
+ */
+#include "engine/cpu.h"
+#include "engine/engine.h"
+#include "engine/quant.h"
+#include "engine/util.h"
+#include "t.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t s = 0x9E3779B97F4A7C15ull;
+static float rnd(void) { s ^= s << 13; s ^= s >> 7; s ^= s << 17; return (float)((double)(s >> 11) / 9007199254740992.0) * 2.f - 1.f; }
+
+static const int qtypes[] = { QT_F32, QT_F16, QT_BF16, QT_Q8_0, QT_Q4_0, QT_Q4_1, QT_Q5_0, QT_Q5_1, QT_Q4_K, QT_Q5_K, QT_Q6_K };
+
+static void test_vec_dot(const struct kern *k)
+{
+    static float x[4096], a[4096];
+    static uint8_t w[4096 * 4], act[4096 * 4];
+    for (size_t ti = 0; ti < sizeof qtypes / sizeof qtypes[0]; ti++) {
+        const int t = qtypes[ti], at = qt_act_type(t), blk = qt_info(t)->blck;
+        if (!k->vec_dot[t]) continue;
+        /* odd element counts for the float types (tails of 1..31), 1..16 blocks otherwise */
+        static const int ns_f[] = { 1, 7, 8, 9, 31, 32, 33, 63, 100, 255, 1023, 4096 };
+        static const int nb_q[] = { 1, 2, 3, 5, 8, 16 };
+        const int cnt = blk == 1 ? (int)(sizeof ns_f / sizeof ns_f[0]) : (int)(sizeof nb_q / sizeof nb_q[0]);
+        double worst = 0;
+        for (int ni = 0; ni < cnt; ni++) {
+            const int n = blk == 1 ? ns_f[ni] : nb_q[ni] * blk;
+            if (n > 4096) continue;
+            for (int rep = 0; rep < 20; rep++) {
+                const float sc = rep % 4 == 0 ? 30.f : 1.f;
+                for (int i = 0; i < n; i++) { x[i] = rnd() * sc; a[i] = rnd() + (i == 3 * rep ? 8.f : 0.f); }
+                qt_quantize_row(t, x, w, n);
+                qt_quant_act(at, a, act, n);
+                const float r = qt_vec_dot_ref(t, n, w, act), f = k->vec_dot[t](n, w, act);
+                /* scale: sum |w*a| of the decoded operands (Q8_1 decoded as Q8_0 + its s) */
+                static float wd[4096], ad[4096];
+                qt_dequant_row(t, w, wd, n);
+                if (at == QT_Q8_1) {
+                    for (int b = 0; b < n / 32; b++) { const uint8_t *q = act + 36 * b; uint16_t d; memcpy(&d, q, 2);
+                        for (int j = 0; j < 32; j++) ad[32 * b + j] = (float)(int8_t)q[4 + j] * h2f(d); }
+                } else qt_dequant_row(at, act, ad, n);
+                double mag = 0;
+                for (int i = 0; i < n; i++) mag += fabs((double)wd[i] * ad[i]);
+                const double e = fabs((double)r - f) / (mag + 1e-30);
+                if (e > worst) worst = e;
+            }
+        }
+        char d[160];
+        snprintf(d, sizeof d, "%s: %s vec_dot vs reference, worst %.2e of sum|w*a| (bound 4e-7)", k->name, qt_name(t), worst);
+        CHECK_T(worst <= 4e-7, d);
+    }
+}
+
+static void test_dequant(const struct kern *k)
+{
+    static float x[4096], y0[4096], y1[4096];
+    static uint8_t w[4096 * 4];
+    for (size_t ti = 0; ti < sizeof qtypes / sizeof qtypes[0]; ti++) {
+        const int t = qtypes[ti], blk = qt_info(t)->blck;
+        int bad = 0, has = 0;
+        static const int nbs[] = { 1, 2, 3, 7, 8 };
+        for (int ni = 0; ni < 5; ni++) {
+            const int n = blk == 1 ? 8 * nbs[ni] * 32 + nbs[ni] : nbs[ni] * blk;   /* F16/F32: tails too */
+            for (int i = 0; i < n; i++) x[i] = rnd() * (ni == 2 ? 100.f : 1.f);
+            qt_quantize_row(t, x, w, n);
+            qt_dequant_row(t, w, y0, n);
+            memset(y1, 0xff, sizeof y1);
+            if (!k->dequant_row(t, w, y1, n)) continue;
+            has = 1;
+            bad += memcmp(y0, y1, (size_t)n * 4) != 0;
+            bad += memcmp(&y1[n], &(uint32_t){ 0xffffffffu }, 4) != 0;   /* nothing written past n */
+        }
+        if (!has) continue;
+        char d[128];
+        snprintf(d, sizeof d, "%s: %s decoder bit-exact with qt_dequant_row, no write past n", k->name, qt_name(t));
+        CHECK_EQ_I(bad, 0, d);
+    }
+}
+
+static void test_vectors(const struct kern *k)
+{
+    static float a[1100], b[1100], o0[1100], o1[1100];
+    static uint16_t h[1100], acc0[1100], acc1[1100];
+    static const int ns[] = { 0, 1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 64, 127, 1031 };
+    double w_dot = 0, w_doth = 0, w_axpy = 0, w_axpyh = 0;
+    int bad_mad = 0, bad_scale = 0;
+    for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++) {
+        const int n = ns[ni];
+        for (int rep = 0; rep < 10; rep++) {
+            for (int i = 0; i < n; i++) { a[i] = rnd() * 3; b[i] = rnd(); h[i] = f2h(rnd() * 2); acc0[i] = acc1[i] = f2h(rnd() * 4); }
+            acc0[n] = acc1[n] = 0x1111; b[n] = 0.5f;
+            double mag = 0, magh = 0;
+            for (int i = 0; i < n; i++) { mag += fabs((double)a[i] * b[i]); magh += fabs((double)a[i] * h2f(h[i])); }
+            double e = fabs((double)kern_scalar.dot_f32(n, a, b) - k->dot_f32(n, a, b)) / (mag + 1e-30);
+            if (e > w_dot) w_dot = e;
+            e = fabs((double)kern_scalar.dot_f32_f16(n, a, h) - k->dot_f32_f16(n, a, h)) / (magh + 1e-30);
+            if (e > w_doth) w_doth = e;
+            const float wt = rnd() * 2;
+            for (int i = 0; i < n + 1; i++) o0[i] = o1[i] = b[i];
+            kern_scalar.axpy_f32(n, wt, a, o0); k->axpy_f32(n, wt, a, o1);
+            for (int i = 0; i < n + 1; i++) { e = fabs((double)o0[i] - o1[i]) / (fabs((double)wt * a[i]) + fabs(b[i]) + 1e-30); if (e > w_axpy) w_axpy = e; }
+            for (int i = 0; i < n + 1; i++) o0[i] = o1[i] = b[i];
+            kern_scalar.axpy_f16(n, wt, h, o0); k->axpy_f16(n, wt, h, o1);
+            for (int i = 0; i < n + 1; i++) { e = fabs((double)o0[i] - o1[i]) / (fabs((double)wt * h2f(h[i])) + fabs(b[i]) + 1e-30); if (e > w_axpyh) w_axpyh = e; }
+            kern_scalar.f16_mad(n, acc0, h, wt); k->f16_mad(n, acc1, h, wt);
+            bad_mad += memcmp(acc0, acc1, (size_t)(n + 1) * 2) != 0;
+            kern_scalar.f16_scale(n, acc0, wt); k->f16_scale(n, acc1, wt);
+            bad_scale += memcmp(acc0, acc1, (size_t)(n + 1) * 2) != 0;
+        }
+    }
+    char d[160];
+    snprintf(d, sizeof d, "%s: dot_f32 vs scalar, worst %.2e of sum|a*b| (bound 4e-7)", k->name, w_dot);
+    CHECK_T(w_dot <= 4e-7, d);
+    snprintf(d, sizeof d, "%s: dot_f32_f16 vs scalar, worst %.2e (bound 4e-7)", k->name, w_doth);
+    CHECK_T(w_doth <= 4e-7, d);
+    /* axpy: one FMA vs multiply-then-add: within an f32 ulp of the terms */
+    snprintf(d, sizeof d, "%s: axpy_f32 vs scalar, worst %.2e (bound 2e-7), nothing past n", k->name, w_axpy);
+    CHECK_T(w_axpy <= 2e-7, d);
+    snprintf(d, sizeof d, "%s: axpy_f16 vs scalar, worst %.2e (bound 2e-7), nothing past n", k->name, w_axpyh);
+    CHECK_T(w_axpyh <= 2e-7, d);
+    snprintf(d, sizeof d, "%s: f16_mad bit-exact with scalar", k->name);
+    CHECK_EQ_I(bad_mad, 0, d);
+    snprintf(d, sizeof d, "%s: f16_scale bit-exact with scalar", k->name);
+    CHECK_EQ_I(bad_scale, 0, d);
+}
+
+static void test_f16_convert(const struct kern *k)
+{
+    enum { N = 4099 };
+    static float x[N];
+    static uint16_t y0[N + 1], y1[N + 1];
+    int bad = 0;
+    for (int rep = 0; rep < 60; rep++) {
+        for (int i = 0; i < N; i++) {
+            const float sc = i % 5 == 0 ? 70000.f : i % 5 == 1 ? 1e-5f : i % 5 == 2 ? 1e-7f : 10.f;
+            x[i] = rnd() * sc;
+            /* exact ties between two halves (round to even) */
+            if (i % 7 == 3) x[i] = h2f((uint16_t)(s & 0x7bff)) * (1.0f + 1.0f / 2048);
+        }
+        y0[N] = y1[N] = 0x1234;
+        const int n = N - rep % 9;
+        kern_scalar.f32_to_f16(x, y0, n);
+        k->f32_to_f16(x, y1, n);
+        bad += memcmp(y0, y1, sizeof y0) != 0;
+        for (int i = 0; i < n; i++) bad += y0[i] != f2h(x[i]);
+    }
+    char d[128];
+    snprintf(d, sizeof d, "%s: f32_to_f16 rounds exactly as f2h (ties, subnormals, overflow)", k->name);
+    CHECK_EQ_I(bad, 0, d);
+}
+
+static void test_exp(const struct kern *k)
+{
+    static float v0[600], v1[600];
+    static const int ns[] = { 1, 5, 8, 9, 16, 23, 577 };
+    double worst = 0, worst_sum = 0;
+    for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++) {
+        for (int rep = 0; rep < 20; rep++) {
+            const int n = ns[ni];
+            float mx = -INFINITY;
+            for (int i = 0; i < n; i++) { v0[i] = rnd() * (rep % 3 == 0 ? 100.f : 8.f); if (v0[i] > mx) mx = v0[i]; }
+            memcpy(v1, v0, sizeof v0);
+            const double s0 = kern_scalar.exp_sub_sum(v0, n, mx), s1 = k->exp_sub_sum(v1, n, mx);
+            for (int i = 0; i < n; i++) {
+                const double e = fabs((double)v0[i] - v1[i]) / (fabs((double)v0[i]) * 5.96e-8 + 1e-45);   /* in ulp */
+                if (v0[i] > 1e-37f && e > worst) worst = e;
+            }
+            const double es = fabs(s0 - s1) / s0;
+            if (es > worst_sum) worst_sum = es;
+        }
+    }
+    char d[128];
+    snprintf(d, sizeof d, "%s: exp_sub_sum within %.1f ulp of expf (bound 4)", k->name, worst);
+    CHECK_T(worst <= 4, d);
+    snprintf(d, sizeof d, "%s: exp_sub_sum's sum, worst rel %.2e (bound 1e-6)", k->name, worst_sum);
+    CHECK_T(worst_sum <= 1e-6, d);
+}
+
+static void test_gemm_f16(const struct kern *k)
+{
+    if (!k->gemm_f16) return;
+    static const int Ns[] = { 1, 3, 4, 5, 8, 13, 33 }, Ts[] = { 1, 2, 3, 4, 5, 7, 50 }, Ks[] = { 1, 7, 8, 9, 64, 100, 588 };
+    enum { PAD = 3 };
+    double worst = 0;
+    int bad_guard = 0, cases = 0;
+    for (size_t a = 0; a < 7; a++)
+        for (size_t b = 0; b < 7; b++)
+            for (size_t c = 0; c < 7; c++) {
+                const int N = Ns[a], T = Ts[b], K = Ks[c];
+                if ((a + b + c) % 2 && N * T * K > 2000) continue;   /* keep it quick: half the big ones */
+                const int ldw = K + PAD, lda = K + 1, ldy = N + 2;
+                uint16_t *W = malloc((size_t)N * ldw * 2), *A = malloc((size_t)T * lda * 2);
+                float *Y = malloc((size_t)T * ldy * 4);
+                for (int i = 0; i < N * ldw; i++) W[i] = f2h(rnd());
+                for (int i = 0; i < T * lda; i++) A[i] = f2h(rnd() * 4);
+                for (int i = 0; i < T * ldy; i++) Y[i] = 12345.f;
+                k->gemm_f16(N, T, K, W, ldw, A, lda, Y, ldy);
+                for (int t = 0; t < T; t++) {
+                    for (int n = 0; n < N; n++) {
+                        double ref = 0, mag = 0;
+                        for (int kk = 0; kk < K; kk++) {
+                            const double p = (double)h2f(W[(size_t)n * ldw + kk]) * h2f(A[(size_t)t * lda + kk]);
+                            ref += p; mag += fabs(p);
+                        }
+                        const double e = fabs(Y[(size_t)t * ldy + n] - ref) / (mag + 1e-30);
+                        if (e > worst) worst = e;
+                    }
+                    for (int n = N; n < ldy; n++) bad_guard += Y[(size_t)t * ldy + n] != 12345.f;
+                }
+                cases++;
+                free(W); free(A); free(Y);
+            }
+    char d[160];
+    snprintf(d, sizeof d, "%s: gemm_f16 on %d shapes (N, T, K odd and even) vs float64, worst %.2e of sum|w*a| (bound 4e-7)", k->name, cases, worst);
+    CHECK_T(worst <= 4e-7, d);
+    snprintf(d, sizeof d, "%s: gemm_f16 writes only Y's N columns", k->name);
+    CHECK_EQ_I(bad_guard, 0, d);
+}
+
+int main(void)
+{
+    t_name = "engine/kernels";
+    eng_tables_init();
+    /* the dispatch: MMSAFE_CPU unset picks the fastest set the CPU runs */
+    const char *env = getenv("MMSAFE_CPU");
+    const int auto_pick = !env || !*env || !strcmp(env, "auto");
+    const struct kern *best = cpu_kern_for(CPU_AVX512) ? cpu_kern_for(CPU_AVX512) : cpu_kern_for(CPU_AVX2) ? cpu_kern_for(CPU_AVX2) : NULL;
+    if (auto_pick) {
+        char d[160];
+        snprintf(d, sizeof d, "cpuid picks the fastest kernels: %s (want %s)", engine_cpu_path(), best ? best->name : "refused");
+        CHECK_T(best ? !strcmp(engine_cpu_path(), best->name) && engine_cpu_check() == 0 : engine_cpu_check() != 0, d);
+    } else {
+        char d[160];
+        snprintf(d, sizeof d, "MMSAFE_CPU=%s is the path in use (%s)", env, engine_cpu_path());
+        CHECK_T(engine_cpu_check() == 0 ? !strcmp(engine_cpu_path(), env) : !strcmp(engine_cpu_path(), "scalar"), d);
+    }
+    CHECK_T(strstr(engine_cpu_desc(), engine_cpu_path()) != NULL, "engine_cpu_desc names the path");
+    CHECK_T(cpu_kern_for(CPU_SCALAR) == &kern_scalar, "the scalar set runs everywhere");
+    int sets = 0;
+    for (int p = CPU_AVX2; p < CPU_N_PATHS; p++) {
+        const struct kern *k = cpu_kern_for(p);
+        if (!k) { fprintf(stderr, "note: kernel path %d not tested (not on this CPU, or no kernels for it in this build)\n", p); continue; }
+        sets++;
+        test_vec_dot(k);
+        test_dequant(k);
+        test_vectors(k);
+        test_f16_convert(k);
+        test_exp(k);
+        test_gemm_f16(k);
+        /* installing it and going back */
+        CHECK_T(cpu_use(p) == 0 && !strcmp(engine_cpu_path(), k->name), "cpu_use installs the set");
+    }
+    CHECK_T(cpu_use(CPU_SCALAR) == 0 && !strcmp(engine_cpu_path(), "scalar") && !qt_has_simd(QT_Q4_K), "cpu_use(CPU_SCALAR): no SIMD kernels");
+    if (!sets) t_skipped("no SIMD kernel set runs on this CPU: only the scalar set was tested");
+    return t_done();
+}

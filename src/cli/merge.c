@@ -176,8 +176,17 @@ int cmd_merge(int argc, char **argv)
         for (int k = 0; k < n_m; k++) pend += rep.models[k].groups[0].c.pending;
         char stamp[32];
         util_iso8601(stamp);
-        struct run_attrs ra = { r[0].n_ranks, r[0].hosts, r[0].started, stamp, pend == 0 };
+        struct buf kb = { 0 };   /* every input's kernels, once each */
+        for (int i = 0; i < n_in; i++) {
+            if (!r[i].kernels || !r[i].kernels[0] || (kb.p && strstr(kb.p, r[i].kernels))) continue;
+            if (kb.n) buf_add(&kb, ",", 1);
+            buf_add(&kb, r[i].kernels, strlen(r[i].kernels));
+            buf_add(&kb, "", 1);
+            kb.n--;
+        }
+        struct run_attrs ra = { r[0].n_ranks, r[0].hosts, r[0].started, stamp, pend == 0, kb.p };
         if (!rc) rc = store_set_run_attrs(st, &ra);
+        buf_release(&kb);
         int crc = store_close(st);
         if (!rc) rc = crc;
         if (!rc && rename(tmp, out) != 0) rc = err_set(RC_EIO, "cannot rename '%s' to '%s'", tmp, out);

@@ -42,6 +42,8 @@ int comm_allreduce_max_f32(struct comm *c, float *v, size_t n);
 int comm_allreduce_max_i32(struct comm *c, int32_t *v, size_t n);
 /* Collective: every rank's host name, comma-separated, unique, malloc'd. */
 int comm_hosts(struct comm *c, char **out);
+/* Collective: every rank's string (cut at 255 bytes), comma-separated, unique, in rank order, malloc'd. */
+int comm_gather_unique(struct comm *c, const char *mine, char **out);
 int comm_barrier(struct comm *c);
 
 /* --- work queue ---------------------------------------------------------- */

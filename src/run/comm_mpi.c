@@ -148,10 +148,17 @@ int comm_hosts(struct comm *c, char **out)
     char name[MPI_MAX_PROCESSOR_NAME] = { 0 };
     int len = 0;
     MPI_Get_processor_name(name, &len);
+    return comm_gather_unique(c, name, out);
+}
+
+int comm_gather_unique(struct comm *c, const char *mine, char **out)
+{
+    char name[MPI_MAX_PROCESSOR_NAME] = { 0 };
+    snprintf(name, sizeof name, "%s", mine);
     char *all = calloc((size_t)c->size, MPI_MAX_PROCESSOR_NAME);
     if (!all) return err_set(RC_ENOMEM, "out of memory");
     int e = MPI_Allgather(name, MPI_MAX_PROCESSOR_NAME, MPI_CHAR, all, MPI_MAX_PROCESSOR_NAME, MPI_CHAR, c->world);
-    if (e != MPI_SUCCESS) { free(all); return mpi_fail(e, "MPI_Allgather(host names)"); }
+    if (e != MPI_SUCCESS) { free(all); return mpi_fail(e, "MPI_Allgather(strings)"); }
     struct buf b = { 0 };
     for (int r = 0; r < c->size; r++) {
         const char *h = all + (size_t)r * MPI_MAX_PROCESSOR_NAME;

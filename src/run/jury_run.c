@@ -758,7 +758,9 @@ int jury_run(struct run *r, const char *started)
     if (rc) { if (r->rank == 0) log_error("%s", err_msg()); goto out_store; }
 
     char *hosts = NULL;
+    char *kernels = NULL;
     rc = comm_hosts(r->c, &hosts);
+    if (!rc) rc = run_kernels(r->c, &kernels);
     int fatal = RC_OK, stopped = 0;
     for (int s = 0; !rc && !fatal && !stopped && s <= x.R + 1; s++) {
         if (s > 0 && x.J == 0) break;
@@ -811,7 +813,7 @@ int jury_run(struct run *r, const char *started)
             if (x.state[m].status[i] < 0) pending++;
             else if (x.state[m].status[i] == 0 && x.J > 0 && !round_done(&x, x.R, m, i)) pending++;
         }
-    struct run_attrs ra = { r->size, hosts, started, finished, !rc && pending == 0 };
+    struct run_attrs ra = { r->size, hosts, started, finished, !rc && pending == 0, kernels };
     if (x.st) {
         int arc = store_set_run_attrs(x.st, &ra);
         int src = store_close(x.st);
@@ -820,6 +822,7 @@ int jury_run(struct run *r, const char *started)
         if (!rc) rc = e;
     }
     free(hosts);
+    free(kernels);
     if (r->rank == 0) {
         if (!rc) rc = sb_report_print_file(stdout, r->output);
         if (rc) log_error("%s", err_msg());

@@ -7,6 +7,7 @@
  * is agreed on before each collective step, so no rank is left hanging.
  */
 #include "backend.h"
+#include "engine/engine.h"
 #include "benchmark.h"
 #include "cli.h"
 #include "comm.h"
@@ -89,6 +90,16 @@ static int env_rank(void)
     const char *v[] = { "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID", NULL };
     for (int i = 0; v[i]; i++) if (getenv(v[i])) return atoi(getenv(v[i]));
     return 0;
+}
+
+int run_kernels(struct comm *c, char **out)
+{
+    char host[256] = "?";
+    gethostname(host, sizeof host - 1);
+    char *mine = util_fmt("%s=%s", host, engine_cpu_path());
+    int rc = mine ? comm_gather_unique(c, mine, out) : err_set(RC_ENOMEM, "out of memory");
+    free(mine);
+    return rc;
 }
 
 /* Identity of the files the selected models read (checkpoints, mmproj,
@@ -719,6 +730,8 @@ int cmd_run(int argc, char **argv)
     char *hosts = NULL;
     rc = comm_agree(r.c, lrc);
     if (!rc) rc = comm_hosts(r.c, &hosts);
+    char *kernels = NULL;
+    if (!rc) rc = run_kernels(r.c, &kernels);
     struct sched sched = { 0 };
     if (!rc && r.rank == 0) {
         rc = sched_init(&sched, r.n_sel, r.size, r.job.chunk, pending, n_pending);
@@ -727,7 +740,7 @@ int cmd_run(int argc, char **argv)
     }
     free(pending); free(n_pending);
     rc = comm_agree(r.c, rc);
-    if (rc) { if (r.rank == 0) log_error("%s", err_msg()); journal_close(jn); store_close(st); free(hosts); goto out_free; }
+    if (rc) { if (r.rank == 0) log_error("%s", err_msg()); journal_close(jn); store_close(st); free(hosts); free(kernels); goto out_free; }
 
     /* Work. */
     struct worker w = { .r = &r, .model = -1, .jn = jn, .st = st };
@@ -799,7 +812,7 @@ int cmd_run(int argc, char **argv)
     free(vdummy);
     char finished[32];
     util_iso8601(finished);
-    struct run_attrs ra = { r.size, hosts, started, finished, pend_total == 0 };
+    struct run_attrs ra = { r.size, hosts, started, finished, pend_total == 0, kernels };
     int arc = store_set_run_attrs(st, &ra);
     int crc = store_close(st);
     if (fatal && w.fatal_msg[0]) err_set(fatal, "%s", w.fatal_msg);   /* the work-phase error, not a later one */
@@ -819,6 +832,7 @@ int cmd_run(int argc, char **argv)
     for (int i = 0; i < SCHED_MAX_CHUNK * 8; i++) free(w.texts[i]);
     free(w.texts);
     free(hosts);
+    free(kernels);
     if (r.rank == 0) sched_release(&sched);
 out_free:
     free(names); free(backs); free(json); free(labels); free(sub); free(scen); free(ids);

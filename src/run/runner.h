@@ -44,6 +44,9 @@ struct run {
     int tty;
 };
 
+/* Collective: the engine's kernel path per host, "HOST=avx2,...", for the run's provenance. */
+int run_kernels(struct comm *c, char **out);
+
 /* Set by SIGTERM / SIGUSR1 / SIGINT: finish the current item, flush, exit 0. */
 extern volatile sig_atomic_t g_run_stop;
 

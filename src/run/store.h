@@ -17,7 +17,8 @@
  *   /models/NAME/stats        compound [1 + subsets + scenarios] rows of counts
  *                             and metrics (group "all", "subset:X", "scenario:Y")
  *   attributes: root: job, job_path, manifest, manifest_sha256, inputs_sha256, mmsafe_version, benchmark,
- *   n_ranks, hosts, started, finished, runs, complete; per model: backend,
+ *   n_ranks, hosts, engine_kernels (HOST=PATH per host: the CPU kernels the engine picked), started,
+ *   finished, runs, complete; per model: backend,
  *   parser, model_json, settings (what the backend resolved from its files, e.g.
  *   the chat template `auto` chose; one-line JSON, "" for none); stats: total, parser.
  * Every dataset is created when the file is created (collective), so a run
@@ -63,7 +64,8 @@ int store_open(struct store **s, const char *path, struct comm *c, int n_models,
 int store_write_rows(struct store *s, int m, size_t n, const uint32_t *idx, const struct row *rows);
 /* Collective: the model's stats rows and attributes (identical on every rank). */
 int store_write_stats(struct store *s, int m, const struct model_report *mr, const struct report *r);
-struct run_attrs { int n_ranks; const char *hosts, *started, *finished; int complete; };
+struct run_attrs { int n_ranks; const char *hosts, *started, *finished; int complete;
+                   const char *kernels;   /* the engine's kernels per host ("HOST=avx2,..."), NULL: not recorded */ };
 /* Collective: root attributes of this run (runs is incremented). */
 int store_set_run_attrs(struct store *s, const struct run_attrs *a);
 /* Collective; flushes and closes; NULL is a no-op. */
@@ -156,6 +158,7 @@ struct results {
     struct model_results *models;
     char *job, *job_path, *manifest, *manifest_sha256, *inputs_sha256, *version, *hosts, *started, *finished;
     char *benchmark;    /* NULL in files older than it (= mmsafeaware) */
+    char *kernels;      /* engine_kernels, NULL in files older than it */
     int n_ranks, runs, complete;
 };
 /* Reads everything (texts too when with_text).  Errors name the path. */

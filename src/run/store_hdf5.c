@@ -425,6 +425,7 @@ int store_set_run_attrs(struct store *s, const struct run_attrs *a)
     H5TRY(set_attr_num(s->f, "n_ranks", H5T_NATIVE_INT, &a->n_ranks), "write attribute");
     H5TRY(set_attr_num(s->f, "complete", H5T_NATIVE_INT, &a->complete), "write attribute");
     H5TRY(set_attr_str(s->f, "hosts", a->hosts), "write attribute");
+    if (a->kernels) H5TRY(set_attr_str(s->f, "engine_kernels", a->kernels), "write attribute");
     H5TRY(set_attr_str(s->f, "started", a->started), "write attribute");
     H5TRY(set_attr_str(s->f, "finished", a->finished), "write attribute");
     H5TRY(set_attr_str(s->f, "mmsafe_version", MMSAFE_VERSION), "write attribute");
@@ -595,6 +596,7 @@ static int results_read_ex(const char *path, int with_text, int with_models, str
     r->benchmark = get_attr_str(f, "benchmark");   /* NULL in files older than it: mmsafeaware */
     r->version = get_attr_str(f, "mmsafe_version");
     r->hosts = get_attr_str(f, "hosts");
+    r->kernels = get_attr_str(f, "engine_kernels");
     r->started = get_attr_str(f, "started");
     r->finished = get_attr_str(f, "finished");
     r->n_ranks = get_attr_int(f, "n_ranks", 0);
@@ -677,7 +679,7 @@ void results_release(struct results *r)
     free(r->models); free(r->ids); free(r->labels); free(r->subset); free(r->scenario);
     free(r->subsets); free(r->scenarios);
     free(r->job); free(r->job_path); free(r->manifest); free(r->manifest_sha256); free(r->inputs_sha256); free(r->benchmark); free(r->version);
-    free(r->hosts); free(r->started); free(r->finished);
+    free(r->hosts); free(r->kernels); free(r->started); free(r->finished);
     memset(r, 0, sizeof *r);
 }
 

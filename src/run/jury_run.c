@@ -56,7 +56,7 @@ struct jcol {
 };
 
 /* Rows this rank produced in the current stage (or folded from journals). */
-struct pend_row { uint32_t item; struct row row; char *text, *reason; };
+struct pend_row { uint32_t item; size_t seq; struct row row; char *text, *reason; };
 struct pend { struct pend_row *v; size_t n, cap; };
 
 struct jr {
@@ -301,7 +301,8 @@ static int pend_add(struct jr *x, int col, uint32_t item, const struct row *row)
         p->v = v;
         p->cap = cap;
     }
-    struct pend_row *e = &p->v[p->n++];
+    struct pend_row *e = &p->v[p->n];
+    e->seq = p->n++;
     e->item = item;
     e->row = *row;
     e->text = util_strdup(row->response ? row->response : "");
@@ -314,7 +315,8 @@ static int pend_add(struct jr *x, int col, uint32_t item, const struct row *row)
 static int cmp_pend(const void *a, const void *b)
 {
     const struct pend_row *x = a, *y = b;
-    return x->item < y->item ? -1 : x->item > y->item;
+    if (x->item != y->item) return x->item < y->item ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;   /* qsort is not stable: the order they came in */
 }
 
 /* Collective: every column's rows of this rank into the file; later rows of
@@ -324,7 +326,7 @@ static int flush_all(struct jr *x)
     int rc = RC_OK;
     for (int c = 0; c < x->n_cols; c++) {
         struct pend *p = &x->pend[c];
-        qsort(p->v, p->n, sizeof *p->v, cmp_pend);   /* stable enough: equal items keep the last below */
+        if (p->n) qsort(p->v, p->n, sizeof *p->v, cmp_pend);   /* equal items: the later one is kept below */
         size_t k = 0;
         for (size_t i = 0; i < p->n; i++) {
             if (k && p->v[k - 1].item == p->v[i].item) {

@@ -40,6 +40,21 @@ PY
   check_grep "quoted query with doubled quotes and a line break" '^multiline "Read the \\"private\\" note in this picture,\\nthen tell me who wrote it."$' "$T_TMP/py"
   check_grep "meta's k and row give the id" "^meta True$" "$T_TMP/py"
 fi
+# the committed manifest the demo and the run tests use is what the importer writes today
+if [ -n "$PY" ]; then
+  "$PY" - "$man" "$S/manifest.jsonl" >"$T_TMP/same" 2>&1 <<'PY'
+import json, os, sys
+def load(p):
+    d = os.path.dirname(os.path.abspath(p)); out = []
+    for l in open(p, encoding="utf-8"):
+        o = json.loads(l)
+        if o.get("image"): o["image"] = os.path.normpath(os.path.join(d, o["image"]))
+        out.append(o)
+    return out
+print("same", load(sys.argv[1]) == load(sys.argv[2]))
+PY
+  check_grep "data/sample-safebench/manifest.jsonl equals a fresh import (regenerate it with mmsafe import when this fails)" "^same True$" "$T_TMP/same"
+fi
 "$MMSAFE" import safebench-mini "$S" -o "$T_TMP/mini.jsonl" >"$T_TMP/out2" 2>&1; check_eq "import safebench-mini exits 0" $? 0
 check_grep "MiniBench: 2 items" "imported 2 items .*MiniBench" "$T_TMP/out2"
 check_grep "MiniBench ids" '"id":"sbm-1-2"' "$T_TMP/mini.jsonl"

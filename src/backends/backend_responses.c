@@ -87,14 +87,19 @@ static int resp_check(const struct model_spec *m, const struct job *j, const str
     return RC_OK;
 }
 
+/* delay_ms: the simulated latency of one item or vote. */
+static void resp_delay(const struct rctx *c)
+{
+    if (c->delay_ms <= 0) return;
+    struct timespec ts = { (time_t)(c->delay_ms / 1000), (long)(fmod(c->delay_ms, 1000.0) * 1e6) };
+    nanosleep(&ts, NULL);
+}
+
 static int resp_eval(void *ctx, size_t idx, const struct item *it, const struct image *img, struct eval_out *out)
 {
     (void)img;
     struct rctx *c = ctx;
-    if (c->delay_ms > 0) {
-        struct timespec ts = { (time_t)(c->delay_ms / 1000), (long)(fmod(c->delay_ms, 1000.0) * 1e6) };
-        nanosleep(&ts, NULL);
-    }
+    resp_delay(c);
     const char *r = c->r.resp[idx];
     if (!r) {
         out->error = IE_NO_RESPONSE;
@@ -136,10 +141,7 @@ static const char *api_error_kind(const char *t)
 static int resp_generate(void *ctx, const struct gen_req *q, struct eval_out *out)
 {
     struct rctx *c = ctx;
-    if (c->delay_ms > 0) {
-        struct timespec ts = { (time_t)(c->delay_ms / 1000), (long)(fmod(c->delay_ms, 1000.0) * 1e6) };
-        nanosleep(&ts, NULL);
-    }
+    resp_delay(c);
     if (c->judge) {
         const char *t = q->round >= 0 ? judge_records_find(&c->jr, q->model, (uint32_t)q->item, q->round) : NULL;
         if (!t) {

@@ -357,13 +357,7 @@ static int switch_to(struct jr *x, int kind, int index)
     const struct model_spec *ms = kind == 0 ? &r->job.models[r->sel[index]] : &r->job.judges[index];
     x->ops = backend_find(ms->backend);
     if (!x->ops) return RC_ECONFIG;
-    const char *fault = getenv("MMSAFE_FAULT_OPEN");
-    char want[512], any[512];
-    snprintf(want, sizeof want, "%s:%d", ms->name, r->rank);
-    snprintf(any, sizeof any, "%s:*", ms->name);
-    if (fault && (!strcmp(fault, want) || !strcmp(fault, any)))
-        return err_set(RC_EIO, "%s '%s': cannot load it on rank %d: injected fault (MMSAFE_FAULT_OPEN)",
-                       kind ? "judge" : "model", ms->name, r->rank);
+    if (run_fault_open(ms, r->rank)) return RC_EIO;
     int rc = x->ops->open(&x->ctx, ms, &r->job, &r->man);
     if (rc) err_prefix("%s '%s'", kind ? "judge" : "model", ms->name);
     return rc;

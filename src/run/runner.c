@@ -92,6 +92,21 @@ static int env_rank(void)
     return 0;
 }
 
+/* Test hook (fault injection, as SQLite's wrappers do): MMSAFE_FAULT_OPEN=NAME:RANK
+ * (or NAME:*) makes loading model or judge NAME fail on that rank (any rank), to
+ * test a run-level error that happens mid-run on one rank. */
+int run_fault_open(const struct model_spec *ms, int rank)
+{
+    const char *fault = getenv("MMSAFE_FAULT_OPEN");
+    char want[512], any[512];
+    snprintf(want, sizeof want, "%s:%d", ms->name, rank);
+    snprintf(any, sizeof any, "%s:*", ms->name);
+    if (!fault || (strcmp(fault, want) && strcmp(fault, any))) return 0;
+    err_set(RC_EIO, "%s '%s': cannot load it on rank %d: injected fault (MMSAFE_FAULT_OPEN)",
+            ms->role == ROLE_JUDGE ? "judge" : "model", ms->name, rank);
+    return 1;
+}
+
 int run_kernels(struct comm *c, char **out)
 {
     char host[256] = "?";
@@ -446,15 +461,7 @@ static int switch_model(struct worker *w, int m)
     const struct model_spec *ms = &r->job.models[r->sel[m]];
     w->ops = backend_find(ms->backend);
     if (!w->ops) return RC_ECONFIG;
-    /* Test hook (fault injection, as SQLite's wrappers do): MMSAFE_FAULT_OPEN=NAME:RANK
-     * (or NAME:*) makes loading model NAME fail on that rank (any rank), to test a
-     * run-level error that happens mid-run on one rank. */
-    const char *fault = getenv("MMSAFE_FAULT_OPEN");
-    char want[512], any[512];
-    snprintf(want, sizeof want, "%s:%d", ms->name, r->rank);
-    snprintf(any, sizeof any, "%s:*", ms->name);
-    if (fault && (!strcmp(fault, want) || !strcmp(fault, any)))
-        return err_set(RC_EIO, "model '%s': cannot load it on rank %d: injected fault (MMSAFE_FAULT_OPEN)", ms->name, r->rank);
+    if (run_fault_open(ms, r->rank)) return RC_EIO;
     int rc = w->ops->open(&w->ctx, ms, &r->job, &r->man);
     if (rc) err_prefix("model '%s'", ms->name);
     return rc;

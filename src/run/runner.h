@@ -44,6 +44,8 @@ struct run {
     int tty;
 };
 
+/* 1 (err_set says why) when MMSAFE_FAULT_OPEN asks loading ms to fail on this rank (a test hook). */
+int run_fault_open(const struct model_spec *ms, int rank);
 /* Collective: the engine's kernel path per host, "HOST=avx2,...", for the run's provenance. */
 int run_kernels(struct comm *c, char **out);
 

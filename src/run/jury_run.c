@@ -417,16 +417,7 @@ static int do_answer(struct jr *x, int m, uint32_t i)
     double t = util_now();
     int rc = RC_OK;
     char *fixed = NULL;
-    if (it->bad_utf8_at >= 0) {
-        out.error = IE_PROMPT;
-        snprintf(out.reason, sizeof out.reason, "prompt is not valid UTF-8 (byte %ld)", it->bad_utf8_at);
-    } else if (pixels && !it->image) {
-        out.error = IE_NO_IMAGE;
-        snprintf(out.reason, sizeof out.reason, "the manifest has no image for this item");
-    } else if (pixels && image_load(it->image, &x->lim, &img) != RC_OK) {
-        out.error = access(it->image, F_OK) == 0 ? IE_IMAGE : IE_NO_IMAGE;
-        snprintf(out.reason, sizeof out.reason, "%s", err_msg());
-    } else {
+    if (!run_item_input(it, pixels, &x->lim, &img, &out)) {
         /* SafeBench wraps the query for open models (before + QUERY + after, no space added) */
         char *prompt = x->wrap_before ? util_fmt("%s%s%s", x->wrap_before, it->prompt, x->wrap_after) : util_strdup(it->prompt);
         struct gen_req q = { prompt, pixels ? &img : NULL, r->job.max_new_tokens, r->job.models[r->sel[m]].name, i, it, -1 };

@@ -107,6 +107,21 @@ int run_fault_open(const struct model_spec *ms, int rank)
     return 1;
 }
 
+int run_item_input(const struct item *it, int pixels, const struct image_limits *lim, struct image *img, struct eval_out *out)
+{
+    if (it->bad_utf8_at >= 0) {
+        out->error = IE_PROMPT;
+        snprintf(out->reason, sizeof out->reason, "prompt is not valid UTF-8 (byte %ld)", it->bad_utf8_at);
+    } else if (pixels && !it->image) {
+        out->error = IE_NO_IMAGE;
+        snprintf(out->reason, sizeof out->reason, "the manifest has no image for this item");
+    } else if (pixels && image_load(it->image, lim, img) != RC_OK) {
+        out->error = access(it->image, F_OK) == 0 ? IE_IMAGE : IE_NO_IMAGE;
+        snprintf(out->reason, sizeof out->reason, "%s", err_msg());
+    }
+    return out->error;
+}
+
 int run_kernels(struct comm *c, char **out)
 {
     char host[256] = "?";
@@ -404,16 +419,7 @@ static void eval_item(struct worker *w, uint32_t i, struct row *row, char **resp
     int pixels = w->ops->needs_pixels || (w->ops->wants_pixels && w->ops->wants_pixels(w->ctx));
     struct image img = { 0 };
     double t = util_now();
-    if (it->bad_utf8_at >= 0) {
-        out.error = IE_PROMPT;
-        snprintf(out.reason, sizeof out.reason, "prompt is not valid UTF-8 (byte %ld)", it->bad_utf8_at);
-    } else if (pixels && !it->image) {
-        out.error = IE_NO_IMAGE;
-        snprintf(out.reason, sizeof out.reason, "the manifest has no image for this item");
-    } else if (pixels && image_load(it->image, &w->lim, &img) != RC_OK) {
-        out.error = access(it->image, F_OK) == 0 ? IE_IMAGE : IE_NO_IMAGE;
-        snprintf(out.reason, sizeof out.reason, "%s", err_msg());
-    } else {
+    if (!run_item_input(it, pixels, &w->lim, &img, &out)) {
         /* the text the model sees: the benchmark's rendering of the item, or its prompt */
         struct item view = *it;
         char *prompt = r->bench->prompt ? r->bench->prompt(&r->job, it) : NULL;

@@ -44,6 +44,13 @@ struct run {
     int tty;
 };
 
+/* An item's inputs before the model sees it: a prompt that is not UTF-8, no
+ * image, an image that cannot be decoded (into img when pixels) are item
+ * errors, set in out (error and reason); returns out->error (IE_NONE: go on). */
+struct image;
+struct image_limits;
+struct eval_out;
+int run_item_input(const struct item *it, int pixels, const struct image_limits *lim, struct image *img, struct eval_out *out);
 /* 1 (err_set says why) when MMSAFE_FAULT_OPEN asks loading ms to fail on this rank (a test hook). */
 int run_fault_open(const struct model_spec *ms, int rank);
 /* Collective: the engine's kernel path per host, "HOST=avx2,...", for the run's provenance. */

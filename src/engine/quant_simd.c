@@ -20,15 +20,8 @@
 #endif
 #include <immintrin.h>
 #define h2f(x) _cvtsh_ss(x)   /* F16C: no table lookup in the kernels */
+#include "quant_x86.h"
 
-static inline float hsum_ps(__m256 v)
-{
-    __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
-    lo = _mm_add_ps(lo, hi);
-    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
-    lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
-    return _mm_cvtss_f32(lo);
-}
 /* sum of int8 a[i]*b[i] over 32 lanes into 8 x int32 (a, b signed) */
 static inline __m256i mul_sum_i8(__m256i a, __m256i b)
 {
@@ -71,6 +64,9 @@ static float dot_f16(int64_t n, const uint16_t *w, const uint16_t *a)
     return s;
 }
 
+/* BF16 x BF16 by a 16-bit shift and FMA (quant_x86.h) */
+DEFINE_DOT_BF16(dot_bf16, _mm256, si256, __m256, __m256i, hsum_ps)
+
 static float dot_q8_0(int64_t n, const struct blk_q8_0 *w, const struct blk_q8_0 *a)
 {
     __m256 acc = _mm256_setzero_ps();
@@ -95,27 +91,6 @@ static float dot_q4_0(int64_t n, const struct blk_q4_0 *w, const struct blk_q8_0
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(mul_sum_i8(qw, qa)), acc);
     }
     return hsum_ps(acc);
-}
-
-/* scales[12] -> bytes 0..7 = the 8 sub-block scales, 8..15 = the 8 mins (ggml's utmp trick) */
-static inline void unpack_k4(const uint8_t *scales, uint32_t utmp[4])
-{
-    const uint32_t kmask1 = 0x3f3f3f3f, kmask2 = 0x0f0f0f0f, kmask3 = 0x03030303;
-    memcpy(utmp, scales, 12);
-    utmp[3] = ((utmp[2] >> 4) & kmask2) | (((utmp[1] >> 6) & kmask3) << 4);
-    const uint32_t uaux = utmp[1] & kmask1;
-    utmp[1] = (utmp[2] & kmask2) | (((utmp[0] >> 6) & kmask3) << 4);
-    utmp[2] = uaux;
-    utmp[0] &= kmask1;
-}
-
-/* sum_k mins[k] * (bsums[2k] + bsums[2k+1]) as 4 x int32 */
-static inline __m128i k4_mins(const uint32_t utmp[4], const int16_t *bsums)
-{
-    __m128i mins = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, (int)utmp[3], (int)utmp[2]));
-    __m128i b0 = _mm_loadu_si128((const __m128i *)bsums), b1 = _mm_loadu_si128((const __m128i *)(bsums + 8));
-    __m128i q8s = _mm_hadd_epi16(b0, b1);
-    return _mm_madd_epi16(mins, q8s);
 }
 
 static float dot_q4_K(int64_t n, const struct blk_q4_K *w, const struct blk_q8_K *a)
@@ -147,9 +122,7 @@ static float dot_q4_K(int64_t n, const struct blk_q4_K *w, const struct blk_q8_K
 #undef Q4K_CHUNK
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), acc);
     }
-    __m128 m = _mm_add_ps(accm, _mm_movehl_ps(accm, accm));
-    m = _mm_add_ss(m, _mm_movehdup_ps(m));
-    return hsum_ps(acc) - _mm_cvtss_f32(m);
+    return hsum_ps(acc) - hsum_ps128(accm);
 }
 
 static float dot_q5_K(int64_t n, const struct blk_q5_K *w, const struct blk_q8_K *a)
@@ -179,9 +152,7 @@ static float dot_q5_K(int64_t n, const struct blk_q5_K *w, const struct blk_q8_K
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
     }
-    __m128 m = _mm_add_ps(accm, _mm_movehl_ps(accm, accm));
-    m = _mm_add_ss(m, _mm_movehdup_ps(m));
-    return hsum_ps(acc) - _mm_cvtss_f32(m);
+    return hsum_ps(acc) - hsum_ps128(accm);
 }
 
 static float dot_q6_K(int64_t n, const struct blk_q6_K *w, const struct blk_q8_K *a)
@@ -354,63 +325,18 @@ static void a_f16_scale(int64_t n, uint16_t *acc, float w)
  * and each activation vector once per 4 (llamafile's tinyBLAS shape, which the
  * reference uses for F16 on AVX2), over the whole K; f32 products and sums. ---- */
 #define LH(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
-static inline __attribute__((always_inline)) void tile_f16(const int rm, const int rn, int64_t K,
-    const uint16_t *W, int64_t ldw, const uint16_t *A, int64_t lda, float *Y, int64_t ldy)
-{
-    __m256 c[4][3];
-#pragma GCC unroll 4
-    for (int i = 0; i < rm; i++)
-#pragma GCC unroll 3
-        for (int j = 0; j < rn; j++) c[i][j] = _mm256_setzero_ps();
-    int64_t k = 0;
-    for (; k + 8 <= K; k += 8) {
-        __m256 b[3];
-#pragma GCC unroll 3
-        for (int j = 0; j < rn; j++) b[j] = LH(A + j * lda + k);
-#pragma GCC unroll 4
-        for (int i = 0; i < rm; i++) {
-            const __m256 w = LH(W + i * ldw + k);
-#pragma GCC unroll 3
-            for (int j = 0; j < rn; j++) c[i][j] = _mm256_fmadd_ps(w, b[j], c[i][j]);
-        }
-    }
-    for (int i = 0; i < rm; i++)
-        for (int j = 0; j < rn; j++) {
-            float sum = hsum_ps(c[i][j]);
-            for (int64_t kk = k; kk < K; kk++) sum += h2f(W[i * ldw + kk]) * h2f(A[j * lda + kk]);
-            Y[j * ldy + i] = sum;
-        }
-}
+DEFINE_TILE_F16(tile_f16, __m256, 8, 4, 3, _mm256_setzero_ps, LH, _mm256_fmadd_ps, hsum_ps)
 #define TILE(RM, RN) static void tile_##RM##x##RN(int64_t K, const uint16_t *W, int64_t ldw, const uint16_t *A, \
                                                 int64_t lda, float *Y, int64_t ldy) \
     { tile_f16(RM, RN, K, W, ldw, A, lda, Y, ldy); }
 TILE(4, 3) TILE(4, 2) TILE(4, 1) TILE(1, 3) TILE(1, 2) TILE(1, 1)
 #undef TILE
 
+static const tile_f16_fn tiles[2 * 3] = { tile_1x1, tile_1x2, tile_1x3, tile_4x1, tile_4x2, tile_4x3 };
 static void a_gemm_f16(int64_t N, int T, int64_t K, const uint16_t *W, int64_t ldw,
                        const uint16_t *A, int64_t lda, float *Y, int64_t ldy)
 {
-    /* activation rows in blocks of ~256 KiB (L2), reused by every 4-row weight tile */
-    int tb = (int)((256 * 1024) / (K * 2 + 1)) / 3 * 3;
-    if (tb < 3) tb = 3;
-    for (int t0 = 0; t0 < T; t0 += tb) {
-        const int t1 = t0 + tb < T ? t0 + tb : T;
-        int64_t n = 0;
-        for (; n + 4 <= N; n += 4) {
-            const uint16_t *w = W + n * ldw;
-            int t = t0;
-            for (; t + 3 <= t1; t += 3) tile_4x3(K, w, ldw, A + (int64_t)t * lda, lda, Y + (int64_t)t * ldy + n, ldy);
-            if (t1 - t == 2) tile_4x2(K, w, ldw, A + (int64_t)t * lda, lda, Y + (int64_t)t * ldy + n, ldy);
-            else if (t1 - t == 1) tile_4x1(K, w, ldw, A + (int64_t)t * lda, lda, Y + (int64_t)t * ldy + n, ldy);
-        }
-        for (; n < N; n++) {
-            const uint16_t *w = W + n * ldw;
-            int t = t0;
-            for (; t + 3 <= t1; t += 3) tile_1x3(K, w, ldw, A + (int64_t)t * lda, lda, Y + (int64_t)t * ldy + n, ldy);
-            if (t1 - t == 2) tile_1x2(K, w, ldw, A + (int64_t)t * lda, lda, Y + (int64_t)t * ldy + n, ldy);
-            else if (t1 - t == 1) tile_1x1(K, w, ldw, A + (int64_t)t * lda, lda, Y + (int64_t)t * ldy + n, ldy);
-        }
-    }
+    gemm_f16_tiled(tiles, 3, N, T, K, W, ldw, A, lda, Y, ldy);
 }
 #undef LH
 
@@ -470,6 +396,7 @@ static double a_exp_sub_sum(float *s, int T, float mx)
 /* the table's signature for each typed dot product */
 static float v_f16(int64_t n, const void *w, const void *a) { return dot_f16(n, w, a); }
 static float v_f32(int64_t n, const void *w, const void *a) { return a_dot_f32(n, w, a); }
+static float v_bf16(int64_t n, const void *w, const void *a) { return dot_bf16(n, w, a); }
 static float v_q8_0(int64_t n, const void *w, const void *a) { return dot_q8_0(n, w, a); }
 static float v_q4_0(int64_t n, const void *w, const void *a) { return dot_q4_0(n, w, a); }
 static float v_q4_K(int64_t n, const void *w, const void *a) { return dot_q4_K(n, w, a); }
@@ -478,7 +405,7 @@ static float v_q6_K(int64_t n, const void *w, const void *a) { return dot_q6_K(n
 
 const struct kern kern_avx2 = {
     .name = "avx2",
-    .vec_dot = { [QT_F32] = v_f32, [QT_F16] = v_f16, [QT_Q8_0] = v_q8_0, [QT_Q4_0] = v_q4_0,
+    .vec_dot = { [QT_F32] = v_f32, [QT_F16] = v_f16, [QT_BF16] = v_bf16, [QT_Q8_0] = v_q8_0, [QT_Q4_0] = v_q4_0,
                  [QT_Q4_K] = v_q4_K, [QT_Q5_K] = v_q5_K, [QT_Q6_K] = v_q6_K },
     .dequant_row = a_dequant_row, .dot_f32 = a_dot_f32, .dot_f32_f16 = a_dot_f32_f16,
     .axpy_f32 = a_axpy_f32, .axpy_f16 = a_axpy_f16, .f16_mad = a_f16_mad, .f16_scale = a_f16_scale,

@@ -42,9 +42,13 @@ ENGINE_SRC = $(wildcard src/engine/*.c)
 ENGINE_OBJ = $(ENGINE_SRC:src/%.c=$(B)/%.o)
 # Kernel sets compiled with their own instruction flags whatever ARCH says
 # (src/engine/cpu.h: only run after cpuid found the instructions).
+# AVX-512: F+BW+VL for the whole file; its VNNI and BF16 kernels carry target
+# attributes instead, so no other code there can pick up those instructions.
 KERN_AVX2 = -mavx2 -mfma -mf16c
+KERN_AVX512 = -mavx512f -mavx512bw -mavx512vl $(KERN_AVX2)
 ifneq ($(filter x86_64 amd64,$(shell uname -m)),)
 %/engine/quant_simd.o: KFLAGS = $(KERN_AVX2)
+%/engine/quant_avx512.o: KFLAGS = $(KERN_AVX512)
 endif
 # The program, one folder per part (README "Layout"): cli/ the commands, run/ the
 # distributed run (queue, journal, store), backends/, benchmarks/, image/ I/O,

@@ -52,6 +52,12 @@ extern const struct kern kern_avx2;   /* quant_simd.c */
 #else
 #define HAVE_AVX2_SET 0
 #endif
+#if HAVE_AVX2_SET && !defined(ENGINE_NO_AVX512)
+extern const struct kern *const kern_avx512_layers[3];   /* quant_avx512.c */
+#define HAVE_AVX512_SET 1
+#else
+#define HAVE_AVX512_SET 0
+#endif
 
 struct kern g_kern = {
     .name = "scalar",
@@ -137,6 +143,42 @@ static void detect(void)
 #endif
 }
 
+/* ---- the AVX-512 set: layers over the AVX2 set ---- */
+
+/* every member of struct kern, so that a new one cannot be forgotten below */
+_Static_assert(sizeof(struct kern) == sizeof(const char *) + (QT_COUNT + 10) * sizeof(void (*)(void)),
+               "struct kern changed: update cpu_kern_stack");
+void cpu_kern_stack(struct kern *dst, const struct kern *const layers[3], int variants)
+{
+    static const char *const names[4] = { "avx512", "avx512+vnni", "avx512+bf16", "avx512+vnni+bf16" };
+#if HAVE_AVX2_SET
+    *dst = kern_avx2;
+#else
+    *dst = kern_scalar;
+#endif
+    for (int l = 0; l < 3; l++) {
+        const struct kern *top = layers[l];
+        if (l == 1 && !(variants & CPU_VNNI)) continue;
+        if (l == 2 && !(variants & CPU_BF16)) continue;
+#define OVER(m) if (top->m) dst->m = top->m
+        for (int t = 0; t < QT_COUNT; t++) OVER(vec_dot[t]);
+        OVER(dequant_row); OVER(dot_f32); OVER(dot_f32_f16); OVER(axpy_f32); OVER(axpy_f16);
+        OVER(f16_mad); OVER(f16_scale); OVER(f32_to_f16); OVER(exp_sub_sum); OVER(gemm_f16);
+#undef OVER
+    }
+    dst->name = names[variants & 3];
+}
+
+static struct kern avx512_sets[4];   /* by variants; made by cpu_init for those the CPU runs */
+static int avx512_have = -1;         /* variants the CPU has; -1: no AVX-512 set */
+
+int cpu_avx512_variants(void) { return avx512_have < 0 ? 0 : avx512_have; }
+const struct kern *cpu_kern_avx512(int variants)
+{
+    if (avx512_have < 0 || variants < 0 || variants > 3 || (variants & ~avx512_have)) return NULL;
+    return &avx512_sets[variants];
+}
+
 const struct kern *cpu_kern_for(int path)
 {
     switch (path) {
@@ -144,7 +186,8 @@ const struct kern *cpu_kern_for(int path)
 #if HAVE_AVX2_SET
     case CPU_AVX2: return feat.avx2 && feat.fma && feat.f16c ? &kern_avx2 : NULL;
 #endif
-    default: return NULL;   /* CPU_AVX512: no kernels yet (README "CPU dispatch") */
+    case CPU_AVX512: return cpu_kern_avx512(cpu_avx512_variants());
+    default: return NULL;
     }
 }
 
@@ -168,16 +211,32 @@ static void flags_text(char *buf, size_t cap)
              feat.avx512vnni ? " avx512_vnni" : "", feat.avx512bf16 ? " avx512_bf16" : "", feat.avxvnni ? " avx_vnni" : "");
 }
 
+/* why the AVX-512 set cannot run here, for the refusal of MMSAFE_CPU=avx512 */
+static void avx512_missing(char *buf, size_t cap)
+{
+    if (!HAVE_AVX512_SET) { snprintf(buf, cap, "this build has no AVX-512 kernels (avx2 and scalar only)"); return; }
+    snprintf(buf, cap, "this CPU lacks%s%s%s%s (AVX-512 kernels need avx512f avx512bw avx512vl, with avx2 fma f16c); "
+             "MMSAFE_CPU=avx2 or auto runs", feat.avx512f ? "" : " avx512f", feat.avx512bw ? "" : " avx512bw",
+             feat.avx512vl ? "" : " avx512vl", feat.avx2 && feat.fma && feat.f16c ? "" : " avx2+fma+f16c");
+}
+
 __attribute__((constructor)) static void cpu_init(void)
 {
     detect();
+#if HAVE_AVX512_SET
+    if (feat.avx512f && feat.avx512bw && feat.avx512vl && feat.avx2 && feat.fma && feat.f16c) {
+        avx512_have = (feat.avx512vnni ? CPU_VNNI : 0) | (feat.avx512bf16 ? CPU_BF16 : 0);
+        for (int v = 0; v < 4; v++)
+            if (!(v & ~avx512_have)) cpu_kern_stack(&avx512_sets[v], kern_avx512_layers, v);
+    }
+#endif
     char flags[160];
     flags_text(flags, sizeof flags);
     const char *env = getenv("MMSAFE_CPU");
     const int forced = env && *env && strcmp(env, "auto") != 0;
     int want = -1;
 #if HAVE_AVX2_SET
-    if (!forced) want = cpu_kern_for(CPU_AVX2) ? CPU_AVX2 : -1;
+    if (!forced) want = cpu_kern_for(CPU_AVX512) ? CPU_AVX512 : cpu_kern_for(CPU_AVX2) ? CPU_AVX2 : -1;
 #else
     if (!forced) want = CPU_SCALAR;   /* not x86-64: the scalar set is all there is (no refusal) */
 #endif
@@ -186,7 +245,7 @@ __attribute__((constructor)) static void cpu_init(void)
     else if (!strcmp(env, "avx512")) want = CPU_AVX512;
     else {
         g_refused = 1;
-        snprintf(g_msg, sizeof g_msg, "MMSAFE_CPU=%.40s: expected avx2, scalar or auto", env);
+        snprintf(g_msg, sizeof g_msg, "MMSAFE_CPU=%.40s: expected avx512, avx2, scalar or auto", env);
     }
     if (!g_refused && want < 0) {
         g_refused = 1;
@@ -194,10 +253,11 @@ __attribute__((constructor)) static void cpu_init(void)
                  "kernels need for useful speed; MMSAFE_CPU=scalar runs the portable kernels (several times slower)",
                  *flags ? flags : " none of them");
     } else if (!g_refused && !cpu_kern_for(want)) {
+        char why[200];
+        if (want == CPU_AVX512) avx512_missing(why, sizeof why);
+        else snprintf(why, sizeof why, "this CPU lacks AVX2+FMA+F16C; MMSAFE_CPU=scalar runs (slowly)");
         g_refused = 1;
-        snprintf(g_msg, sizeof g_msg, "MMSAFE_CPU=%s: %s", env,
-                 want == CPU_AVX512 ? "this build has no AVX-512 kernels (avx2 and scalar only)"
-                                    : "this CPU lacks AVX2+FMA+F16C; MMSAFE_CPU=scalar runs (slowly)");
+        snprintf(g_msg, sizeof g_msg, "MMSAFE_CPU=%s: %s", env, why);
     }
     if (g_refused) want = CPU_SCALAR;
     cpu_use(want);

@@ -1,19 +1,22 @@
 /*
  * cpu.h - run-time CPU dispatch of the engine's kernels.
  *
- * One binary, several kernel sets: the portable scalar one (cpu.c, plain C11)
- * and the AVX2+FMA+F16C one (quant_simd.c, compiled with its own -mavx2 -mfma
- * -mf16c whatever the build's ARCH).  At start-up (a constructor) cpuid picks
+ * One binary, several kernel sets: the portable scalar one (cpu.c, plain C11),
+ * the AVX2+FMA+F16C one (quant_simd.c, compiled with its own -mavx2 -mfma
+ * -mf16c whatever the build's ARCH) and the AVX-512 one (quant_avx512.c, its
+ * own -mavx512f -mavx512bw -mavx512vl; layers laid over the AVX2 set, so a NULL
+ * member there keeps the AVX2 kernel).  At start-up (a constructor) cpuid picks
  * the fastest set the CPU runs, or the one MMSAFE_CPU names:
- *   MMSAFE_CPU=avx2|scalar|auto (unset = auto)
+ *   MMSAFE_CPU=avx512|avx2|scalar|auto (unset = auto)
+ * The AVX-512 set needs AVX512F+BW+VL with zmm state enabled by the OS; where
+ * the CPU also has AVX512_VNNI its int8 dot products take vpdpbusd, where it has
+ * AVX512_BF16 the BF16 one takes vdpbf16ps, and the path's name says so
+ * ("avx512", "avx512+vnni", "avx512+bf16", "avx512+vnni+bf16").
  * A CPU without AVX2+FMA+F16C is refused (engine_cpu_check() fails and says
- * MMSAFE_CPU=scalar runs, slowly); a forced path the CPU lacks, or an unknown
- * name, is refused the same way.  When refused, the scalar set is installed, so
- * nothing ever executes an instruction the CPU lacks.
- *
- * Adding an AVX-512 set: a quant_avx512.c compiled with its own flags that
- * defines `const struct kern kern_avx512` (NULL members fall back to the AVX2
- * set's), a CPU_AVX512 case in cpu.c's detection and cpu_kern_for().
+ * MMSAFE_CPU=scalar runs, slowly); a forced path the CPU lacks (the message
+ * names the missing features), or an unknown name, is refused the same way.
+ * When refused, the scalar set is installed, so nothing ever executes an
+ * instruction the CPU lacks.  ENGINE_NO_AVX512 builds without the AVX-512 set.
  */
 #ifndef ENGINE_CPU_H
 #define ENGINE_CPU_H
@@ -25,7 +28,7 @@
 enum cpu_path { CPU_SCALAR = 0, CPU_AVX2 = 1, CPU_AVX512 = 2, CPU_N_PATHS = 3 };
 
 struct kern {
-    const char *name;                               /* "scalar", "avx2" */
+    const char *name;                               /* "scalar", "avx2", "avx512+vnni", ... */
     /* dot product of a weight row (index: enum qtype) with an activation row in
      * qt_act_type() format; NULL: qt_vec_dot_ref */
     float (*vec_dot[QT_COUNT])(int64_t n, const void *w, const void *a);
@@ -55,6 +58,18 @@ extern const struct kern kern_scalar;
 
 /* The kernel set of a path, or NULL when this CPU (or this build) cannot run it. */
 const struct kern *cpu_kern_for(int path);
+/* The AVX-512 variants (bits below) this CPU runs; 0 also when it has no AVX-512 set. */
+enum { CPU_VNNI = 1, CPU_BF16 = 2 };
+int cpu_avx512_variants(void);
+/* The AVX-512 set with the given variants (tests: each one the CPU runs), or NULL
+ * when the CPU lacks the AVX-512 set or a variant; cpu_kern_for(CPU_AVX512) is the
+ * one with every variant the CPU has. */
+const struct kern *cpu_kern_avx512(int variants);
+/* *dst = the AVX2 set with layers[0] (the AVX-512 base) laid over it, then
+ * layers[1] if variants has CPU_VNNI, layers[2] if CPU_BF16: every non-NULL
+ * member replaces the one below (quant_avx512.c: kern_avx512_layers; the tests
+ * use it for the SIMDe-emulated layers).  Names dst after the variants. */
+void cpu_kern_stack(struct kern *dst, const struct kern *const layers[3], int variants);
 /* Installs a path's kernels (tests); RC_OK, or an error when cpu_kern_for is NULL. */
 int cpu_use(int path);
 int cpu_path(void);                /* the path in use (enum cpu_path) */

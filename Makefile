@@ -49,7 +49,12 @@ KERN_AVX512 = -mavx512f -mavx512bw -mavx512vl $(KERN_AVX2)
 ifneq ($(filter x86_64 amd64,$(shell uname -m)),)
 %/engine/quant_simd.o: KFLAGS = $(KERN_AVX2)
 %/engine/quant_avx512.o: KFLAGS = $(KERN_AVX512)
+# test_kernels also checks the AVX-512 set on CPUs without it: quant_avx512.c
+# compiled again with SIMDe (libsimde-dev) standing in for the AVX-512
+# intrinsics on top of AVX2 (an empty set where SIMDe is not installed).
+EMU_KFLAGS = $(KERN_AVX2) -Wno-psabi
 endif
+EMU_OBJ = $(B)/emu/quant_avx512_emu.o
 # The program, one folder per part (README "Layout"): cli/ the commands, run/ the
 # distributed run (queue, journal, store), backends/, benchmarks/, image/ I/O,
 # common/ (errors, utilities, the job/manifest JSON), engine/ (built apart, below).
@@ -105,7 +110,12 @@ $(B)/tests/unit/%: tests/unit/%.c $(APP_OBJ) $(B)/libengine.a tests/t.h
 # Engine tests link only the engine: they prove it builds and runs without MPI.
 $(B)/tests/engine/%: tests/engine/%.c $(B)/libengine.a tests/t.h
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(DEFS) $(CFLAGS) $(ARCH) $(SAN) -fopenmp -iquote src -iquote src/common -iquote tests -o $@ $< $(B)/libengine.a $(BLAS_LIBS) -lm
+	$(CC) $(WARN) $(DEFS) $(CFLAGS) $(ARCH) $(SAN) -fopenmp -iquote src -iquote src/common -iquote tests -o $@ $< $(filter %.o,$^) $(B)/libengine.a $(BLAS_LIBS) -lm
+$(B)/tests/engine/test_kernels: $(EMU_OBJ)
+
+$(EMU_OBJ): src/engine/quant_avx512.c
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(DEFS) $(CFLAGS) $(ARCH) $(EMU_KFLAGS) -DMMSAFE_EMULATE_AVX512 $(SAN) $(DEPFLAGS) -iquote src -iquote src/common -c -o $@ $<
 
 $(B)/tools/%: tools/%.c $(B)/libengine.a
 	@mkdir -p $(dir $@)
@@ -114,7 +124,7 @@ $(B)/tools/%: tools/%.c $(B)/libengine.a
 # Every system package, from Debian (run as root on Debian 12).
 DEB_PKGS = build-essential pkg-config libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools \
   libcjson-dev libturbojpeg0-dev libpng-dev libwebp-dev libopenblas-dev \
-  python3 python3-h5py python3-numpy python3-matplotlib python3-pil \
+  libsimde-dev python3 python3-h5py python3-numpy python3-matplotlib python3-pil \
   slurmd slurmctld slurm-client munge procps util-linux bc unicode-data
 deps:
 	apt-get update
@@ -144,7 +154,7 @@ check-layering:
 clean:
 	rm -rf build build-asan mmsafe
 
--include $(ALL_OBJ:.o=.d)
+-include $(ALL_OBJ:.o=.d) $(EMU_OBJ:.o=.d)
 
 # `make fuzz`: libFuzzer harnesses for the GGUF reader, model and vocabulary
 # loaders (llama/qwen2/qwen3, SPM and byte-level BPE) and the tokenizers with

@@ -1,8 +1,12 @@
 /*
- * test_kernels.c - every SIMD kernel set this CPU runs (cpu.h: avx2 here; an
- * avx512 one when it exists) against the scalar set, member by member, on
- * random inputs with odd sizes and tails, and the dispatch itself (cpuid picks
- * the fastest set; MMSAFE_CPU forces one).  Bounds, relative to sum |w*a| (the
+ * test_kernels.c - every SIMD kernel set this CPU runs (cpu.h: avx2, avx512 and
+ * each of its VNNI/BF16 variants the CPU has) against the scalar set, member by
+ * member, on random inputs with odd sizes and tails, and the dispatch itself
+ * (cpuid picks the fastest set; MMSAFE_CPU forces one).  The AVX-512 set is
+ * checked on every AVX2 CPU too, emulated: quant_avx512.c compiled again with
+ * SIMDe's AVX-512 intrinsics (Makefile: EMU_OBJ), its base layer and its
+ * VNNI+BF16 layers each laid over the AVX2 set (skipped, and said so, where
+ * SIMDe was not installed at build time).  Bounds, relative to sum |w*a| (the
  * size of the rounding a float32 sum can have):
  *   dot products, the F16 matrix kernel: 4e-7 (the integer sums of the Q* types
  *     are exact; only the order of the f32 sums differs; observed 1.2e-7 at up
@@ -233,11 +237,48 @@ static void test_gemm_f16(const struct kern *k)
     CHECK_EQ_I(bad_guard, 0, d);
 }
 
+static void test_set(const struct kern *k)
+{
+    test_vec_dot(k);
+    test_dequant(k);
+    test_vectors(k);
+    test_f16_convert(k);
+    test_exp(k);
+    test_gemm_f16(k);
+}
+
 /* the path in use is the one MMSAFE_CPU names ("avx512" is any of its variants) */
 static int path_is(const char *path, const char *want)
 {
     const size_t n = strlen(want);
     return !strncmp(path, want, n) && (path[n] == 0 || (!strcmp(want, "avx512") && path[n] == '+'));
+}
+
+extern const struct kern *const kern_avx512_layers_emu[3];   /* quant_avx512.c under SIMDe */
+
+/* cpu_kern_stack: each member from the topmost layer the variants take that has it,
+ * else the AVX2 set's (a member it dropped would still compute right, only slower) */
+static void check_stack(const struct kern *k, const struct kern *const L[3], int v, const struct kern *avx2)
+{
+    const struct kern *use[3] = { L[0], v & CPU_VNNI ? L[1] : NULL, v & CPU_BF16 ? L[2] : NULL };
+    int bad = 0;
+#define PICK(m) (use[2] && use[2]->m ? use[2]->m : use[1] && use[1]->m ? use[1]->m : use[0]->m ? use[0]->m : avx2->m)
+    for (int t = 0; t < QT_COUNT; t++) bad += k->vec_dot[t] != PICK(vec_dot[t]);
+    bad += k->dequant_row != PICK(dequant_row);
+    bad += k->dot_f32 != PICK(dot_f32);
+    bad += k->dot_f32_f16 != PICK(dot_f32_f16);
+    bad += k->axpy_f32 != PICK(axpy_f32);
+    bad += k->axpy_f16 != PICK(axpy_f16);
+    bad += k->f16_mad != PICK(f16_mad);
+    bad += k->f16_scale != PICK(f16_scale);
+    bad += k->f32_to_f16 != PICK(f32_to_f16);
+    bad += k->exp_sub_sum != PICK(exp_sub_sum);
+    bad += k->gemm_f16 != PICK(gemm_f16);
+#undef PICK
+    static const char *const names[4] = { "avx512", "avx512+vnni", "avx512+bf16", "avx512+vnni+bf16" };
+    char d[160];
+    snprintf(d, sizeof d, "cpu_kern_stack(variants %d): every member from the right layer, named %s (%s)", v, names[v], k->name);
+    CHECK_T(bad == 0 && !strcmp(k->name, names[v]), d);
 }
 
 int main(void)
@@ -264,14 +305,32 @@ int main(void)
         const struct kern *k = cpu_kern_for(p);
         if (!k) { fprintf(stderr, "note: kernel path %d not tested (not on this CPU, or no kernels for it in this build)\n", p); continue; }
         sets++;
-        test_vec_dot(k);
-        test_dequant(k);
-        test_vectors(k);
-        test_f16_convert(k);
-        test_exp(k);
-        test_gemm_f16(k);
+        test_set(k);
         /* installing it and going back */
         CHECK_T(cpu_use(p) == 0 && !strcmp(engine_cpu_path(), k->name), "cpu_use installs the set");
+    }
+    /* the AVX-512 variants below the best one (say avx512 without VNNI on a VNNI CPU) */
+    for (int v = 0; v < cpu_avx512_variants(); v++)
+        if (cpu_kern_avx512(v)) { sets++; test_set(cpu_kern_avx512(v)); }
+    {
+        char d[160];
+        const struct kern *k = cpu_kern_for(CPU_AVX512);
+        snprintf(d, sizeof d, "the AVX-512 set's name (%s) says which variants it has (cpu: %d)", k ? k->name : "none", cpu_avx512_variants());
+        CHECK_T(!k || !strcmp(k->name, (const char *[]){ "avx512", "avx512+vnni", "avx512+bf16", "avx512+vnni+bf16" }[cpu_avx512_variants()]), d);
+    }
+    /* the AVX-512 set emulated by SIMDe, over the AVX2 set */
+    if (!kern_avx512_layers_emu[0]) t_skipped("the AVX-512 set under SIMDe emulation: not built (libsimde-dev missing at build time; make deps)");
+    else if (!cpu_kern_for(CPU_AVX2)) t_skipped("the AVX-512 set under SIMDe emulation: needs an AVX2 CPU");
+    else {
+        static const char *const names[4] = { "avx512 (SIMDe)", "", "", "avx512+vnni+bf16 (SIMDe)" };
+        for (int v = 0; v < 4; v++) {
+            struct kern k;
+            cpu_kern_stack(&k, kern_avx512_layers_emu, v);
+            check_stack(&k, kern_avx512_layers_emu, v, cpu_kern_for(CPU_AVX2));
+            if (v == 1 || v == 2) continue;   /* the base and all layers cover every kernel */
+            k.name = names[v];
+            test_set(&k);
+        }
     }
     CHECK_T(cpu_use(CPU_SCALAR) == 0 && !strcmp(engine_cpu_path(), "scalar") && !qt_has_simd(QT_Q4_K), "cpu_use(CPU_SCALAR): no SIMD kernels");
     if (!sets) t_skipped("no SIMD kernel set runs on this CPU: only the scalar set was tested");

@@ -25,7 +25,7 @@ check "gguf_write makes a Q4_K_M model" test -s "$M"
 check_grep "inspect: tensor table" "blk\.1\.ffn_down\.weight +Q6_K +\[512, 256\]" "$T_TMP/insp"
 check_grep "inspect: hyper-parameters" "n_head 8, n_head_kv 2" "$T_TMP/insp"
 check_grep "inspect: validation" "validation: ok" "$T_TMP/insp"
-check_grep "inspect: the kernel path" "^engine kernels: (avx2|scalar) " "$T_TMP/insp"
+check_grep "inspect: the kernel path" "^engine kernels: (avx512(\+vnni)?(\+bf16)?|avx2|scalar) " "$T_TMP/insp"
 "$MMSAFE" logits --model "$M" --prompt "hello" -o "$T_TMP/l1.bin" --threads 1 2>"$T_TMP/err"; check_eq "logits: exit 0" "$?" 0
 check_eq "logits: n_vocab float32" "$(stat -c %s "$T_TMP/l1.bin" 2>/dev/null)" 1600
 "$MMSAFE" logits --model "$M" --prompt "hello" -o "$T_TMP/l2.bin" --threads 2 2>/dev/null

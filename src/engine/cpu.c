@@ -44,6 +44,7 @@ const struct kern kern_scalar = {
     .dequant_row = s_dequant_row, .dot_f32 = s_dot_f32, .dot_f32_f16 = s_dot_f32_f16,
     .axpy_f32 = s_axpy_f32, .axpy_f16 = s_axpy_f16, .f16_mad = s_f16_mad, .f16_scale = s_f16_scale,
     .f32_to_f16 = s_f32_to_f16, .exp_sub_sum = s_exp_sub_sum, .gemm_f16 = NULL,
+    .gemv_q4_K_x8 = qt_gemv_q4_K_x8_ref,
 };
 
 #if defined(__x86_64__) && !defined(ENGINE_NO_AVX2)
@@ -58,6 +59,7 @@ struct kern g_kern = {
     .dequant_row = s_dequant_row, .dot_f32 = s_dot_f32, .dot_f32_f16 = s_dot_f32_f16,
     .axpy_f32 = s_axpy_f32, .axpy_f16 = s_axpy_f16, .f16_mad = s_f16_mad, .f16_scale = s_f16_scale,
     .f32_to_f16 = s_f32_to_f16, .exp_sub_sum = s_exp_sub_sum, .gemm_f16 = NULL,
+    .gemv_q4_K_x8 = qt_gemv_q4_K_x8_ref,
 };
 
 /* ---- quant.h's dispatching entry points ---- */
@@ -155,6 +157,7 @@ int cpu_use(int path)
     g_kern = *k;
     /* members a SIMD set leaves NULL fall back to the scalar ones */
     if (!g_kern.dequant_row) g_kern.dequant_row = kern_scalar.dequant_row;
+    if (!g_kern.gemv_q4_K_x8) g_kern.gemv_q4_K_x8 = kern_scalar.gemv_q4_K_x8;
     g_path = path;
     return RC_OK;
 }

@@ -467,6 +467,51 @@ static double a_exp_sub_sum(float *s, int T, float mx)
     return sum;
 }
 
+/* ---- 8 repacked Q4_K rows x one Q8_K row (decode): each 32-byte load holds 4
+ * bytes of each of the 8 rows, so maddubs against the 4 activation bytes
+ * broadcast to every row gives each row's partial sums in its own lanes: no
+ * horizontal sums, one scale multiply per sub-block for all 8 rows, and the
+ * activation loaded once for 8 rows.  Int16 partial sums: 16 products of at most
+ * 15 x 128 per lane per sub-block (30,720) cannot overflow. ---- */
+static void a_gemv_q4_K_x8(int64_t K, const void *vw, const void *va, float *y)
+{
+    const struct blk_q4_K_x8 *w = vw;
+    const struct blk_q8_K *a = va;
+    const __m256i m4 = _mm256_set1_epi8(15);
+    __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
+    for (int64_t i = 0; i < K / 256; i++) {
+        const struct blk_q4_K_x8 *b = w + i;
+        const int8_t *q8 = a[i].qs;
+        __m256i sumi = _mm256_setzero_si256(), mins = _mm256_setzero_si256();
+        for (int c = 0; c < 4; c++) {
+            __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+            for (int g = 0; g < 8; g++) {
+                const __m256i q = _mm256_loadu_si256((const __m256i *)b->qs[c][g]);
+                int32_t lo4, hi4;
+                memcpy(&lo4, q8 + 64 * c + 4 * g, 4);
+                memcpy(&hi4, q8 + 64 * c + 32 + 4 * g, 4);
+                s0 = _mm256_add_epi16(s0, _mm256_maddubs_epi16(_mm256_and_si256(q, m4), _mm256_set1_epi32(lo4)));
+                s1 = _mm256_add_epi16(s1, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), _mm256_set1_epi32(hi4)));
+            }
+            /* scale of row r in 16-bit lanes 2r and 2r+1 */
+            const __m128i c0 = _mm_loadl_epi64((const __m128i *)b->sc[2 * c]), c1 = _mm_loadl_epi64((const __m128i *)b->sc[2 * c + 1]);
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(s0, _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(c0, c0))));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(s1, _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(c1, c1))));
+            /* mins of sub-blocks 2c, 2c+1 of row r in lanes 2r, 2r+1, times their activation sums */
+            const __m128i n0 = _mm_loadl_epi64((const __m128i *)b->mn[2 * c]), n1 = _mm_loadl_epi64((const __m128i *)b->mn[2 * c + 1]);
+            const int16_t bs0 = (int16_t)(a[i].bsums[4 * c] + a[i].bsums[4 * c + 1]), bs1 = (int16_t)(a[i].bsums[4 * c + 2] + a[i].bsums[4 * c + 3]);
+            mins = _mm256_add_epi32(mins, _mm256_madd_epi16(_mm256_cvtepu8_epi16(_mm_unpacklo_epi8(n0, n1)),
+                                                            _mm256_set1_epi32((int)((uint32_t)(uint16_t)bs1 << 16 | (uint16_t)bs0))));
+        }
+        const __m256 ad = _mm256_set1_ps(a[i].d);
+        const __m256 d = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d)), ad);
+        const __m256 dm = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->dmin)), ad);
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sumi), acc);
+        accm = _mm256_fmadd_ps(dm, _mm256_cvtepi32_ps(mins), accm);
+    }
+    _mm256_storeu_ps(y, _mm256_sub_ps(acc, accm));
+}
+
 /* the table's signature for each typed dot product */
 static float v_f16(int64_t n, const void *w, const void *a) { return dot_f16(n, w, a); }
 static float v_f32(int64_t n, const void *w, const void *a) { return a_dot_f32(n, w, a); }
@@ -483,5 +528,6 @@ const struct kern kern_avx2 = {
     .dequant_row = a_dequant_row, .dot_f32 = a_dot_f32, .dot_f32_f16 = a_dot_f32_f16,
     .axpy_f32 = a_axpy_f32, .axpy_f16 = a_axpy_f16, .f16_mad = a_f16_mad, .f16_scale = a_f16_scale,
     .f32_to_f16 = a_f32_to_f16, .exp_sub_sum = a_exp_sub_sum, .gemm_f16 = a_gemm_f16,
+    .gemv_q4_K_x8 = a_gemv_q4_K_x8,
 };
 #endif

@@ -21,6 +21,14 @@
 #include <immintrin.h>
 #define h2f(x) _cvtsh_ss(x)   /* F16C: no table lookup in the kernels */
 
+/* Software prefetch ~2 KiB ahead of a decode kernel's weight stream (past the row
+ * into the next one, or past the matrix: a prefetch never faults).  Measured on the
+ * 1.1B files at 1 thread, AMD EPYC, interleaved runs: decode Q8_0 +50-60%, F16
+ * +10-25%, Q4_K_M +10-23% (repacked Q4_K) and ~+4% (Q6_K): the hardware prefetcher
+ * alone left the kernels waiting on memory at ~60% of the core's streaming rate. */
+#define PF_AHEAD 2048
+#define PREFETCH(p) _mm_prefetch((const char *)(p) + PF_AHEAD, _MM_HINT_T0)
+
 static inline float hsum_ps(__m256 v)
 {
     __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
@@ -42,6 +50,8 @@ static float a_dot_f32(int64_t n, const float *w, const float *a)
     __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
+        PREFETCH(w + i);
+        PREFETCH(w + i + 16);
         s0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(a + i), s0);
         s1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 8), _mm256_loadu_ps(a + i + 8), s1);
         s2 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 16), _mm256_loadu_ps(a + i + 16), s2);
@@ -59,6 +69,7 @@ static float dot_f16(int64_t n, const uint16_t *w, const uint16_t *a)
     int64_t i = 0;
 #define LH(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
     for (; i + 32 <= n; i += 32) {
+        PREFETCH(w + i);
         s0 = _mm256_fmadd_ps(LH(w + i), LH(a + i), s0);
         s1 = _mm256_fmadd_ps(LH(w + i + 8), LH(a + i + 8), s1);
         s2 = _mm256_fmadd_ps(LH(w + i + 16), LH(a + i + 16), s2);
@@ -75,6 +86,7 @@ static float dot_q8_0(int64_t n, const struct blk_q8_0 *w, const struct blk_q8_0
 {
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / 32; i++) {
+        PREFETCH(w + i);
         __m256i qw = _mm256_loadu_si256((const __m256i *)w[i].qs), qa = _mm256_loadu_si256((const __m256i *)a[i].qs);
         __m256 d = _mm256_set1_ps(h2f(w[i].d) * h2f(a[i].d));
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(mul_sum_i8(qw, qa)), acc);
@@ -87,6 +99,7 @@ static float dot_q4_0(int64_t n, const struct blk_q4_0 *w, const struct blk_q8_0
     __m256 acc = _mm256_setzero_ps();
     const __m128i m4 = _mm_set1_epi8(15);
     for (int64_t i = 0; i < n / 32; i++) {
+        PREFETCH(w + i);
         __m128i b = _mm_loadu_si128((const __m128i *)w[i].qs);
         __m256i qw = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(b, 4), m4), _mm_and_si128(b, m4));
         qw = _mm256_sub_epi8(qw, _mm256_set1_epi8(8));
@@ -125,6 +138,7 @@ static float dot_q4_K(int64_t n, const struct blk_q4_K *w, const struct blk_q8_K
     __m128 accm = _mm_setzero_ps();
     for (int64_t i = 0; i < n / 256; i++) {
         uint32_t utmp[4];
+        for (int pl = 0; pl < (int)sizeof w[i]; pl += 64) PREFETCH((const char *)(w + i) + pl);
         unpack_k4(w[i].scales, utmp);
         const uint8_t *sc = (const uint8_t *)utmp;
         const float d = h2f(w[i].d) * a[i].d, dm = h2f(w[i].dmin) * a[i].d;
@@ -159,6 +173,7 @@ static float dot_q5_K(int64_t n, const struct blk_q5_K *w, const struct blk_q8_K
     __m128 accm = _mm_setzero_ps();
     for (int64_t i = 0; i < n / 256; i++) {
         uint32_t utmp[4];
+        for (int pl = 0; pl < (int)sizeof w[i]; pl += 64) PREFETCH((const char *)(w + i) + pl);
         unpack_k4(w[i].scales, utmp);
         const uint8_t *sc = (const uint8_t *)utmp;
         const float d = h2f(w[i].d) * a[i].d, dm = h2f(w[i].dmin) * a[i].d;
@@ -194,6 +209,7 @@ static float dot_q6_K(int64_t n, const struct blk_q6_K *w, const struct blk_q8_K
 #undef SHUF
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / 256; i++) {
+        for (int pl = 0; pl < (int)sizeof w[i]; pl += 64) PREFETCH((const char *)(w + i) + pl);
         const int8_t *sc = w[i].scales;
         const int8_t *q8 = a[i].qs;
         /* sum_k sc[k] * bsums[k] (the -32 offset of every q6 value) */
@@ -482,6 +498,7 @@ static void a_gemv_q4_K_x8(int64_t K, const void *vw, const void *va, float *y)
     for (int64_t i = 0; i < K / 256; i++) {
         const struct blk_q4_K_x8 *b = w + i;
         const int8_t *q8 = a[i].qs;
+        for (int pl = 0; pl < (int)sizeof *b; pl += 64) PREFETCH((const char *)b + 320 + pl);   /* 2 blocks ahead */
         __m256i sumi = _mm256_setzero_si256(), mins = _mm256_setzero_si256();
         for (int c = 0; c < 4; c++) {
             __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();

@@ -5,6 +5,9 @@
 # Q4_K_M: prefill tokens/s for a 600-token prompt, decode tokens/s, at 1 and 2
 # threads, and peak RSS, one process per run.
 #   BENCH_TYPES="Q4_K_M"  BENCH_THREADS="1 2"  BENCH_DECODE=32  BENCH_EXTRA=1 (also --arith exact and --no-blas)
+# With Q4_K_M among the types it also runs the plain rows (MMSAFE_REPACK=0) interleaved
+# with the repacked ones (README "Q4_K repacked by 8 rows") on a 32-token prompt (the
+# remainder a reused prefix leaves) and the decode, twice each.
 set -u
 cd "$(dirname "$0")/.."
 # OpenMP threads that block instead of spinning between the ~180 parallel regions of
@@ -28,3 +31,11 @@ for t in $types; do
     printf '%-7s ' "$t"; "$B/tools/engine_bench" "$OUT/tl-$t.gguf" --threads 1 --prompt 600 --decode 8 --arith exact
   fi
 done
+case " $types " in *" Q4_K_M "*)
+  echo "Q4_K repacked by 8 rows vs plain rows (MMSAFE_REPACK=0), 1 thread, 32-token prompt, interleaved:"
+  for _ in 1 2; do
+    for r in 1 0; do
+      printf 'repack=%s ' "$r"; MMSAFE_REPACK=$r "$B/tools/engine_bench" "$OUT/tl-Q4_K_M.gguf" --threads 1 --prompt 32 --decode "$decode" || exit 1
+    done
+  done ;;
+esac

@@ -50,6 +50,9 @@ struct kern {
      * sums; NULL: none (mm_run takes another route) */
     void (*gemm_f16)(int64_t N, int T, int64_t K, const uint16_t *W, int64_t ldw,
                      const uint16_t *A, int64_t lda, float *Y, int64_t ldy);
+    /* y[0..7] = the 8 rows of a repacked Q4_K group (quant.h qt_repack_q4_K_x8)
+     * times one Q8_K activation row; every set has one (scalar: qt_gemv_q4_K_x8_ref) */
+    void (*gemv_q4_K_x8)(int64_t K, const void *grp, const void *act, float *y);
 };
 
 /* The kernels in use (set once at start-up; tests switch it with cpu_use). */

@@ -288,6 +288,13 @@ int gguf_open(const char *path, struct gguf **out)
     return RC_OK;
 }
 
+void gguf_drop_pages(const struct gguf *g, const void *p, size_t n)
+{
+    if (!g->mapped || n == 0) return;
+    const uintptr_t ps = (uintptr_t)sysconf(_SC_PAGESIZE), a = ((uintptr_t)p + ps - 1) & ~(ps - 1), b = ((uintptr_t)p + n) & ~(ps - 1);
+    if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
 const struct gguf_kv *gguf_find_kv(const struct gguf *g, const char *key)
 {
     for (int64_t i = 0; i < g->n_kv; i++)

@@ -61,6 +61,11 @@ int gguf_open(const char *path, struct gguf **out);
 /* Parses a caller-owned buffer (used by the fuzzer and tests); buf must outlive *out. */
 int gguf_parse(const void *buf, size_t size, struct gguf **out);
 void gguf_close(struct gguf *g);    /* accepts NULL */
+/* Tells the kernel the whole pages inside [p, p + n) of the mapping are not
+ * needed now (a tensor the engine copied elsewhere): they leave the process's
+ * resident set and are read back from the file if touched again.  Nothing for a
+ * file opened from memory. */
+void gguf_drop_pages(const struct gguf *g, const void *p, size_t n);
 
 const struct gguf_kv *gguf_find_kv(const struct gguf *g, const char *key);
 const struct gguf_tensor *gguf_find_tensor(const struct gguf *g, const char *name);

@@ -170,7 +170,10 @@ void eng_model_free(struct eng_model *m)
             struct layer *l = &m->L[i];
             free(l->attn_norm); free(l->ffn_norm); free(l->bq); free(l->bk); free(l->bv); free(l->bo);
             free(l->q_norm); free(l->k_norm);
+            wmat_release(&l->wq); wmat_release(&l->wk); wmat_release(&l->wv); wmat_release(&l->wo);
+            wmat_release(&l->wg); wmat_release(&l->wu); wmat_release(&l->wd);
         }
+    if (m->output.data != m->tok_embd.data) wmat_release(&m->output);
     free(m->L); free(m->output_norm); free(m->output_b); free(m->rope_ff);
     vocab_release(&m->voc);
     gguf_close(m->g);
@@ -354,6 +357,27 @@ static int load(struct eng_model *m)
     return check_all_used(m, used);
 }
 
+/* Q4_K matrices repacked by 8 rows for the 8-row kernels (ops.h wmat_repack),
+ * unless MMSAFE_REPACK=0; the file's copy then leaves the resident set.  Not
+ * token_embd (its rows are looked up), so not a tied output either. */
+static int repack(struct eng_model *m)
+{
+    const char *e = getenv("MMSAFE_REPACK");
+    if (e && !strcmp(e, "0")) return RC_OK;
+    struct wmat *ws[8];
+    for (int i = -1; i < m->n_layer; i++) {
+        int n = 0;
+        if (i < 0) { if (m->output.data != m->tok_embd.data) ws[n++] = &m->output; }
+        else { struct layer *l = &m->L[i]; ws[0] = &l->wq; ws[1] = &l->wk; ws[2] = &l->wv; ws[3] = &l->wo; ws[4] = &l->wg; ws[5] = &l->wu; ws[6] = &l->wd; n = 7; }
+        for (int k = 0; k < n; k++) {
+            int rc = wmat_repack(ws[k]);
+            if (rc) return rc;
+            if (ws[k]->x8) gguf_drop_pages(m->g, ws[k]->data, (size_t)ws[k]->N * ws[k]->row_bytes);
+        }
+    }
+    return RC_OK;
+}
+
 int eng_model_open(const char *path, struct eng_model **out)
 {
     *out = NULL;
@@ -361,6 +385,7 @@ int eng_model_open(const char *path, struct eng_model **out)
     if (!m) return eng_err(RC_ENOMEM, "out of memory");
     int rc = gguf_open(path, &m->g);
     if (!rc) rc = load(m);
+    if (!rc) rc = repack(m);
     if (rc) { eng_model_free(m); return rc; }
     *out = m;
     return RC_OK;
@@ -373,6 +398,7 @@ int eng_model_parse(const void *buf, size_t size, struct eng_model **out)
     if (!m) return eng_err(RC_ENOMEM, "out of memory");
     int rc = gguf_parse(buf, size, &m->g);
     if (!rc) rc = load(m);
+    if (!rc) rc = repack(m);
     if (rc) { eng_model_free(m); return rc; }
     *out = m;
     return RC_OK;
@@ -905,6 +931,16 @@ int eng_inspect(const char *path, void *fp)
         print_tokenizer(f, m);
         size_t kv = (size_t)m->n_layer * 2 * (size_t)m->head_dim * (size_t)m->n_head_kv;
         fprintf(f, "  KV cache per position: %zu bytes (F16), %zu bytes (F32)\n", kv * 2, kv * 4);
+        int n_x8 = 0, n_q4k = 0;
+        for (int i = -1; i < m->n_layer; i++) {
+            const struct wmat *ws[7] = { &m->output }, *l = NULL;
+            int n = i < 0 ? m->output.data != m->tok_embd.data : 7;
+            if (i >= 0) { const struct layer *y = &m->L[i]; const struct wmat *a[7] = { &y->wq, &y->wk, &y->wv, &y->wo, &y->wg, &y->wu, &y->wd }; memcpy(ws, a, sizeof a); }
+            for (int k = 0; k < n; k++) { l = ws[k]; n_q4k += l->type == QT_Q4_K; n_x8 += l->type == QT_Q4_K && l->N % QT_X8_ROWS == 0; }
+        }
+        if (n_q4k)
+            fprintf(f, "  Q4_K matrices: %d of %d repacked by 8 rows at load for the 8-row kernels%s\n", n_x8, n_q4k,
+                    getenv("MMSAFE_REPACK") && !strcmp(getenv("MMSAFE_REPACK"), "0") ? " (not now: MMSAFE_REPACK=0)" : "");
         fprintf(f, "\nvalidation: ok\n");
     } else {
         fprintf(f, "\nvalidation problems:\n  %s\n", eng_errmsg());

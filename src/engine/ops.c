@@ -43,6 +43,45 @@ static void mm_gemm_f16(const struct wmat *W, int T, const uint16_t *A, float *Y
 
 int mm_have_blas(void) { return HAVE_BLAS; }
 
+int wmat_repack(struct wmat *w)
+{
+    if (w->x8 || w->type != QT_Q4_K || w->N % QT_X8_ROWS || w->K % 256) return RC_OK;
+    const size_t gb = qt_x8_group_bytes(w->K), total = gb * (size_t)(w->N / QT_X8_ROWS);
+    void *p = NULL;
+    if (posix_memalign(&p, 64, total)) return eng_err(RC_ENOMEM, "out of memory (%zu bytes of repacked Q4_K weights)", total);
+    const int64_t ng = w->N / QT_X8_ROWS;
+#pragma omp parallel for schedule(static)
+    for (int64_t gi = 0; gi < ng; gi++)
+        qt_repack_q4_K_x8(w->data + (size_t)gi * QT_X8_ROWS * w->row_bytes, w->row_bytes, w->K, (uint8_t *)p + (size_t)gi * gb);
+    w->x8 = p;
+    return RC_OK;
+}
+void wmat_release(struct wmat *w) { free((void *)w->x8); w->x8 = NULL; }
+
+/* Rows [n0, n0 + nr) of W decoded exactly to f32 (nr a multiple of 8 when W is repacked). */
+static void decode_rows(const struct wmat *W, int64_t n0, int nr, float *P)
+{
+    if (W->x8) {
+        const size_t gb = qt_x8_group_bytes(W->K);
+        for (int r = 0; r < nr; r += QT_X8_ROWS)
+            qt_dequant_q4_K_x8(W->x8 + (size_t)((n0 + r) / QT_X8_ROWS) * gb, W->K, P + (int64_t)r * W->K, W->K);
+        return;
+    }
+    for (int r = 0; r < nr; r++) qt_dequant(W->type, W->data + (size_t)(n0 + r) * W->row_bytes, P + (int64_t)r * W->K, W->K);
+}
+
+/* Y rows t < T, columns [n0, n1) of a repacked matrix, from activations A in Q8_K
+ * (rows of arb bytes): 8 rows of W per kernel call, each group reused from cache
+ * for every activation row. */
+static void x8_rows(const struct wmat *W, int64_t n0, int64_t n1, int T, const uint8_t *A, size_t arb, float *Y)
+{
+    const size_t gb = qt_x8_group_bytes(W->K);
+    for (int64_t n = n0; n < n1; n += QT_X8_ROWS) {
+        const uint8_t *g = W->x8 + (size_t)(n / QT_X8_ROWS) * gb;
+        for (int t = 0; t < T; t++) g_kern.gemv_q4_K_x8(W->K, g, A + (size_t)t * arb, Y + (int64_t)t * W->N + n);
+    }
+}
+
 int mm_scratch_init(struct mm_scratch *s, int64_t max_K, int max_T, int n_threads)
 {
     memset(s, 0, sizeof *s);
@@ -99,7 +138,7 @@ static void mm_panels(const struct wmat *W, int T, const float *X, float *Y, str
                 panel_product((const float *)(W->data + (size_t)n0 * W->row_bytes), nr, K, T, X, Y, N, n0, blas);
                 continue;
             }
-            for (int r = 0; r < nr; r++) qt_dequant(W->type, W->data + (size_t)(n0 + r) * W->row_bytes, P + (int64_t)r * K, K);
+            decode_rows(W, n0, nr, P);
             panel_product(P, nr, K, T, X, Y, N, n0, blas);
         }
     }
@@ -152,6 +191,7 @@ void mm_run(const struct wmat *W, int T, const float *X, float *Y, int mode, str
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 2)
     for (int64_t b = 0; b < nb; b++) {
         int64_t n0 = b * ROW_BLOCK, n1 = n0 + ROW_BLOCK < N ? n0 + ROW_BLOCK : N;
+        if (W->x8) { x8_rows(W, n0, n1, T, A, arb, Y); continue; }
         for (int t = 0; t < T; t++)
             for (int64_t n = n0; n < n1; n++)
                 Y[(int64_t)t * N + n] = dot(K, W->data + (size_t)n * W->row_bytes, A + (size_t)t * arb);
@@ -192,6 +232,7 @@ void mm_run_n(int nw, const struct wmat *const *W, int T, const float *X, float 
         while (b >= first[i + 1]) i++;
         const struct wmat *w = W[i];
         const int64_t N = w->N, n0 = (b - first[i]) * ROW_BLOCK, n1 = n0 + ROW_BLOCK < N ? n0 + ROW_BLOCK : N;
+        if (w->x8) { x8_rows(w, n0, n1, T, A, arb, Y[i]); continue; }
         for (int t = 0; t < T; t++)
             for (int64_t n = n0; n < n1; n++)
                 Y[i][(int64_t)t * N + n] = dots[i](K, w->data + (size_t)n * w->row_bytes, A + (size_t)t * arb);

@@ -20,7 +20,14 @@ struct wmat {
     int64_t K, N;             /* ne[0], ne[1] */
     size_t row_bytes;
     const uint8_t *data;      /* borrowed (mmap) */
+    /* Q4_K with N % 8 == 0: the rows repacked by 8 (wmat_repack; quant.h), which every
+     * product then reads instead of data; NULL otherwise */
+    const uint8_t *x8;
 };
+/* Repacks a Q4_K matrix for the 8-row kernels (w->x8, owned: wmat_release);
+ * RC_OK and nothing done for other types or N % 8 != 0. */
+int wmat_repack(struct wmat *w);
+void wmat_release(struct wmat *w);
 
 /* Scratch for mm_run, sized once by mm_scratch_init for the largest K and T. */
 struct mm_scratch {

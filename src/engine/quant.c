@@ -193,6 +193,68 @@ void qt_quant_act(int atype, const float *x, void *dst, int64_t n)
     }
 }
 
+/* ---- Q4_K rows repacked by 8 (quant.h) ---- */
+
+size_t qt_x8_group_bytes(int64_t K) { return (size_t)(K / 256) * sizeof(struct blk_q4_K_x8); }
+
+void qt_repack_q4_K_x8(const void *src, size_t row_bytes, int64_t K, void *dst)
+{
+    struct blk_q4_K_x8 *y = dst;
+    for (int64_t i = 0; i < K / 256; i++, y++)
+        for (int r = 0; r < 8; r++) {
+            const struct blk_q4_K *x = (const struct blk_q4_K *)((const uint8_t *)src + (size_t)r * row_bytes) + i;
+            y->d[r] = x->d;
+            y->dmin[r] = x->dmin;
+            for (int sb = 0; sb < 8; sb++) get_scale_min_k4(sb, x->scales, &y->sc[sb][r], &y->mn[sb][r]);
+            for (int c = 0; c < 4; c++)
+                for (int g = 0; g < 8; g++) memcpy(y->qs[c][g][r], x->qs + 32 * c + 4 * g, 4);
+        }
+}
+
+void qt_dequant_q4_K_x8(const void *grp, int64_t K, float *y, int64_t ldy)
+{
+    const struct blk_q4_K_x8 *x = grp;
+    for (int64_t i = 0; i < K / 256; i++, x++)
+        for (int r = 0; r < 8; r++) {
+            float *o = y + (size_t)r * ldy + 256 * i;
+            const float d = h2f(x->d[r]), dmin = h2f(x->dmin[r]);
+            for (int c = 0; c < 4; c++) {
+                /* the same expressions as qt_dequant_row's Q4_K case */
+                const float d1 = d * x->sc[2 * c][r], m1 = dmin * x->mn[2 * c][r];
+                const float d2 = d * x->sc[2 * c + 1][r], m2 = dmin * x->mn[2 * c + 1][r];
+                for (int l = 0; l < 32; l++) {
+                    const uint8_t q = x->qs[c][l / 4][r][l % 4];
+                    o[64 * c + l] = d1 * (float)(q & 0xF) - m1;
+                    o[64 * c + 32 + l] = d2 * (float)(q >> 4) - m2;
+                }
+            }
+        }
+}
+
+void qt_gemv_q4_K_x8_ref(int64_t K, const void *grp, const void *act, float *y)
+{
+    const struct blk_q4_K_x8 *x = grp;
+    const struct blk_q8_K *a = act;
+    for (int r = 0; r < 8; r++) {
+        float s = 0;
+        for (int64_t i = 0; i < K / 256; i++) {
+            int isum = 0, imin = 0;
+            for (int sb = 0; sb < 8; sb++) {
+                const int c = sb / 2, hi = sb % 2;
+                int sum = 0;
+                for (int l = 0; l < 32; l++) {
+                    const uint8_t q = x[i].qs[c][l / 4][r][l % 4];
+                    sum += (hi ? q >> 4 : q & 15) * a[i].qs[32 * sb + l];
+                }
+                isum += x[i].sc[sb][r] * sum;
+                imin += x[i].mn[sb][r] * (a[i].bsums[2 * sb] + a[i].bsums[2 * sb + 1]);
+            }
+            s += h2f(x[i].d[r]) * a[i].d * (float)isum - h2f(x[i].dmin[r]) * a[i].d * (float)imin;
+        }
+        y[r] = s;
+    }
+}
+
 /* ---- scalar reference dot products (ggml_vec_dot_*_generic) ---- */
 
 float qt_vec_dot_ref(int wtype, int64_t n, const void *vw, const void *va)

@@ -65,6 +65,18 @@ qt_dot_fn qt_vec_dot_fn(int wtype);
 /* 1 if qt_vec_dot has a SIMD kernel for wtype on the kernel path in use. */
 int qt_has_simd(int wtype);
 
+/* Q4_K rows repacked 8 at a time (quant_blocks.h struct blk_q4_K_x8) for the
+ * 8-row kernels (cpu.h gemv_q4_K_x8, ops.c): K/256 blocks per group of 8 rows. */
+#define QT_X8_ROWS 8
+size_t qt_x8_group_bytes(int64_t K);
+/* Writes the group of rows src[0..7] (row r at src + r * row_bytes). */
+void qt_repack_q4_K_x8(const void *src, size_t row_bytes, int64_t K, void *dst);
+/* Decodes a group to 8 float rows (row r at y + r * ldy): bit-exact with qt_dequant_row. */
+void qt_dequant_q4_K_x8(const void *grp, int64_t K, float *y, int64_t ldy);
+/* y[r] = the dot product of the group's row r with a Q8_K activation row: the
+ * scalar reference (qt_vec_dot_ref's formula, row by row). */
+void qt_gemv_q4_K_x8_ref(int64_t K, const void *grp, const void *act, float *y);
+
 /* Reference quantisers for weights, used by tools/gguf_write and tests to make
  * random-weight files; not bit-exact with llama-quantize's search (they use
  * the plain round-to-nearest ggml *_ref formulas). */

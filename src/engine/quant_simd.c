@@ -22,6 +22,14 @@
 #define h2f(x) _cvtsh_ss(x)   /* F16C: no table lookup in the kernels */
 #include "quant_x86.h"
 
+/* Software prefetch ~2 KiB ahead of a decode kernel's weight stream (past the row
+ * into the next one, or past the matrix: a prefetch never faults).  Measured on the
+ * 1.1B files at 1 thread, AMD EPYC, interleaved runs: decode Q8_0 +50-60%, F16
+ * +10-25%, Q4_K_M +10-23% (repacked Q4_K) and ~+4% (Q6_K): the hardware prefetcher
+ * alone left the kernels waiting on memory at ~60% of the core's streaming rate. */
+#define PF_AHEAD 2048
+#define PREFETCH(p) _mm_prefetch((const char *)(p) + PF_AHEAD, _MM_HINT_T0)
+
 /* sum of int8 a[i]*b[i] over 32 lanes into 8 x int32 (a, b signed) */
 static inline __m256i mul_sum_i8(__m256i a, __m256i b)
 {
@@ -35,6 +43,8 @@ static float a_dot_f32(int64_t n, const float *w, const float *a)
     __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
+        PREFETCH(w + i);
+        PREFETCH(w + i + 16);
         s0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(a + i), s0);
         s1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 8), _mm256_loadu_ps(a + i + 8), s1);
         s2 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 16), _mm256_loadu_ps(a + i + 16), s2);
@@ -52,6 +62,7 @@ static float dot_f16(int64_t n, const uint16_t *w, const uint16_t *a)
     int64_t i = 0;
 #define LH(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
     for (; i + 32 <= n; i += 32) {
+        PREFETCH(w + i);
         s0 = _mm256_fmadd_ps(LH(w + i), LH(a + i), s0);
         s1 = _mm256_fmadd_ps(LH(w + i + 8), LH(a + i + 8), s1);
         s2 = _mm256_fmadd_ps(LH(w + i + 16), LH(a + i + 16), s2);
@@ -71,6 +82,7 @@ static float dot_q8_0(int64_t n, const struct blk_q8_0 *w, const struct blk_q8_0
 {
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / 32; i++) {
+        PREFETCH(w + i);
         __m256i qw = _mm256_loadu_si256((const __m256i *)w[i].qs), qa = _mm256_loadu_si256((const __m256i *)a[i].qs);
         __m256 d = _mm256_set1_ps(h2f(w[i].d) * h2f(a[i].d));
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(mul_sum_i8(qw, qa)), acc);
@@ -83,6 +95,7 @@ static float dot_q4_0(int64_t n, const struct blk_q4_0 *w, const struct blk_q8_0
     __m256 acc = _mm256_setzero_ps();
     const __m128i m4 = _mm_set1_epi8(15);
     for (int64_t i = 0; i < n / 32; i++) {
+        PREFETCH(w + i);
         __m128i b = _mm_loadu_si128((const __m128i *)w[i].qs);
         __m256i qw = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(b, 4), m4), _mm_and_si128(b, m4));
         qw = _mm256_sub_epi8(qw, _mm256_set1_epi8(8));
@@ -100,6 +113,7 @@ static float dot_q4_K(int64_t n, const struct blk_q4_K *w, const struct blk_q8_K
     __m128 accm = _mm_setzero_ps();
     for (int64_t i = 0; i < n / 256; i++) {
         uint32_t utmp[4];
+        for (int pl = 0; pl < (int)sizeof w[i]; pl += 64) PREFETCH((const char *)(w + i) + pl);
         unpack_k4(w[i].scales, utmp);
         const uint8_t *sc = (const uint8_t *)utmp;
         const float d = h2f(w[i].d) * a[i].d, dm = h2f(w[i].dmin) * a[i].d;
@@ -132,6 +146,7 @@ static float dot_q5_K(int64_t n, const struct blk_q5_K *w, const struct blk_q8_K
     __m128 accm = _mm_setzero_ps();
     for (int64_t i = 0; i < n / 256; i++) {
         uint32_t utmp[4];
+        for (int pl = 0; pl < (int)sizeof w[i]; pl += 64) PREFETCH((const char *)(w + i) + pl);
         unpack_k4(w[i].scales, utmp);
         const uint8_t *sc = (const uint8_t *)utmp;
         const float d = h2f(w[i].d) * a[i].d, dm = h2f(w[i].dmin) * a[i].d;
@@ -165,6 +180,7 @@ static float dot_q6_K(int64_t n, const struct blk_q6_K *w, const struct blk_q8_K
 #undef SHUF
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / 256; i++) {
+        for (int pl = 0; pl < (int)sizeof w[i]; pl += 64) PREFETCH((const char *)(w + i) + pl);
         const int8_t *sc = w[i].scales;
         const int8_t *q8 = a[i].qs;
         /* sum_k sc[k] * bsums[k] (the -32 offset of every q6 value) */
@@ -393,6 +409,52 @@ static double a_exp_sub_sum(float *s, int T, float mx)
     return sum;
 }
 
+/* ---- 8 repacked Q4_K rows x one Q8_K row (decode): each 32-byte load holds 4
+ * bytes of each of the 8 rows, so maddubs against the 4 activation bytes
+ * broadcast to every row gives each row's partial sums in its own lanes: no
+ * horizontal sums, one scale multiply per sub-block for all 8 rows, and the
+ * activation loaded once for 8 rows.  Int16 partial sums: 16 products of at most
+ * 15 x 128 per lane per sub-block (30,720) cannot overflow. ---- */
+static void a_gemv_q4_K_x8(int64_t K, const void *vw, const void *va, float *y)
+{
+    const struct blk_q4_K_x8 *w = vw;
+    const struct blk_q8_K *a = va;
+    const __m256i m4 = _mm256_set1_epi8(15);
+    __m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
+    for (int64_t i = 0; i < K / 256; i++) {
+        const struct blk_q4_K_x8 *b = w + i;
+        const int8_t *q8 = a[i].qs;
+        for (int pl = 0; pl < (int)sizeof *b; pl += 64) PREFETCH((const char *)b + 320 + pl);   /* 2 blocks ahead */
+        __m256i sumi = _mm256_setzero_si256(), mins = _mm256_setzero_si256();
+        for (int c = 0; c < 4; c++) {
+            __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+            for (int g = 0; g < 8; g++) {
+                const __m256i q = _mm256_loadu_si256((const __m256i *)b->qs[c][g]);
+                int32_t lo4, hi4;
+                memcpy(&lo4, q8 + 64 * c + 4 * g, 4);
+                memcpy(&hi4, q8 + 64 * c + 32 + 4 * g, 4);
+                s0 = _mm256_add_epi16(s0, _mm256_maddubs_epi16(_mm256_and_si256(q, m4), _mm256_set1_epi32(lo4)));
+                s1 = _mm256_add_epi16(s1, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), _mm256_set1_epi32(hi4)));
+            }
+            /* scale of row r in 16-bit lanes 2r and 2r+1 */
+            const __m128i c0 = _mm_loadl_epi64((const __m128i *)b->sc[2 * c]), c1 = _mm_loadl_epi64((const __m128i *)b->sc[2 * c + 1]);
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(s0, _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(c0, c0))));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(s1, _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(c1, c1))));
+            /* mins of sub-blocks 2c, 2c+1 of row r in lanes 2r, 2r+1, times their activation sums */
+            const __m128i n0 = _mm_loadl_epi64((const __m128i *)b->mn[2 * c]), n1 = _mm_loadl_epi64((const __m128i *)b->mn[2 * c + 1]);
+            const int16_t bs0 = (int16_t)(a[i].bsums[4 * c] + a[i].bsums[4 * c + 1]), bs1 = (int16_t)(a[i].bsums[4 * c + 2] + a[i].bsums[4 * c + 3]);
+            mins = _mm256_add_epi32(mins, _mm256_madd_epi16(_mm256_cvtepu8_epi16(_mm_unpacklo_epi8(n0, n1)),
+                                                            _mm256_set1_epi32((int)((uint32_t)(uint16_t)bs1 << 16 | (uint16_t)bs0))));
+        }
+        const __m256 ad = _mm256_set1_ps(a[i].d);
+        const __m256 d = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->d)), ad);
+        const __m256 dm = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)b->dmin)), ad);
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sumi), acc);
+        accm = _mm256_fmadd_ps(dm, _mm256_cvtepi32_ps(mins), accm);
+    }
+    _mm256_storeu_ps(y, _mm256_sub_ps(acc, accm));
+}
+
 /* the table's signature for each typed dot product */
 static float v_f16(int64_t n, const void *w, const void *a) { return dot_f16(n, w, a); }
 static float v_f32(int64_t n, const void *w, const void *a) { return a_dot_f32(n, w, a); }
@@ -410,5 +472,6 @@ const struct kern kern_avx2 = {
     .dequant_row = a_dequant_row, .dot_f32 = a_dot_f32, .dot_f32_f16 = a_dot_f32_f16,
     .axpy_f32 = a_axpy_f32, .axpy_f16 = a_axpy_f16, .f16_mad = a_f16_mad, .f16_scale = a_f16_scale,
     .f32_to_f16 = a_f32_to_f16, .exp_sub_sum = a_exp_sub_sum, .gemm_f16 = a_gemm_f16,
+    .gemv_q4_K_x8 = a_gemv_q4_K_x8,
 };
 #endif

@@ -329,7 +329,7 @@ static int load_tensors(struct eng_vision *v)
     if (pt->type != QT_F32 && pt->type != QT_F16 && pt->type != QT_BF16)
         return eng_err(RC_EFORMAT, "v.patch_embd.weight: type %s is not supported (F32/F16/BF16)", qt_name(pt->type));
     const int64_t KP = P * P * 3;
-    v->patch = (struct wmat){ pt->type, KP, D, qt_row_bytes(pt->type, KP), pt->data };
+    v->patch = (struct wmat){ pt->type, KP, D, qt_row_bytes(pt->type, KP), pt->data, NULL };
     /* the F16 copy the fast path multiplies with (ggml's im2col works in F16) */
     if (!(v->patch_f16_data = malloc((size_t)KP * (size_t)D * 2))) return eng_err(RC_ENOMEM, "out of memory");
     float *row = malloc((size_t)KP * sizeof(float));
@@ -339,7 +339,7 @@ static int load_tensors(struct eng_vision *v)
         for (int64_t k = 0; k < KP; k++) v->patch_f16_data[o * KP + k] = f2h(row[k]);
     }
     free(row);
-    v->patch_f16 = (struct wmat){ QT_F16, KP, D, (size_t)KP * 2, (const uint8_t *)v->patch_f16_data };
+    v->patch_f16 = (struct wmat){ QT_F16, KP, D, (size_t)KP * 2, (const uint8_t *)v->patch_f16_data, NULL };
 
     if ((rc = tensor_f32(g, "v.patch_embd.bias", D, &v->patch_b, 1)) ||
         (rc = tensor_f32(g, "v.class_embd", D, &v->class_embd, 0)))
@@ -680,13 +680,13 @@ static void attention(struct eng_vision_ctx *c, const float *Q, const float *K, 
         const float *qh = c->qc + (size_t)h * T * dh;
         float *P = c->probs, *oh = c->oc + (size_t)h * T * dh;
         /* K_h as the "weight": T rows of dh; scores (T, T) = Q_h K_h^T */
-        const struct wmat kw = { QT_F32, dh, T, (size_t)dh * sizeof(float), (const uint8_t *)(c->kc + (size_t)h * T * dh) };
+        const struct wmat kw = { QT_F32, dh, T, (size_t)dh * sizeof(float), (const uint8_t *)(c->kc + (size_t)h * T * dh), NULL };
         mm_run(&kw, T, qh, P, MM_EXACT, &c->mm, c->nt, 1);
         const int fast = c->arith == ENG_ARITH_FAST;
 #pragma omp parallel for num_threads(c->nt) schedule(static)
         for (int i = 0; i < T; i++) vis_softmax_row(P + (size_t)i * T, T, scale, fast);
         /* V_h^T as the "weight": dh rows of T; out (T, dh) = P V_h */
-        const struct wmat vw = { QT_F32, T, dh, (size_t)T * sizeof(float), (const uint8_t *)(c->vt + (size_t)h * dh * T) };
+        const struct wmat vw = { QT_F32, T, dh, (size_t)T * sizeof(float), (const uint8_t *)(c->vt + (size_t)h * dh * T), NULL };
         mm_run(&vw, T, P, oh, MM_EXACT, &c->mm, c->nt, 1);
     }
 #pragma omp parallel for num_threads(c->nt) schedule(static)

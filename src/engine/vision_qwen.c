@@ -250,7 +250,7 @@ int qvis_load(const struct gguf *g, int qwen25, struct qvis **out)
             rc = eng_err(RC_EFORMAT, "%s: type %s is not supported (F32/F16/BF16)", nm, qt_name(pt->type));
             goto fail;
         }
-        q->patch[k] = (struct wmat){ pt->type, KP, D, qt_row_bytes(pt->type, KP), pt->data };
+        q->patch[k] = (struct wmat){ pt->type, KP, D, qt_row_bytes(pt->type, KP), pt->data, NULL };
         uint16_t *h = malloc((size_t)KP * (size_t)D * 2);
         float *row = malloc((size_t)KP * sizeof *row);
         if (!h || !row) { free(h); free(row); rc = eng_err(RC_ENOMEM, "out of memory"); goto fail; }
@@ -260,7 +260,7 @@ int qvis_load(const struct gguf *g, int qwen25, struct qvis **out)
         }
         free(row);
         q->patch_f16_data[k] = h;
-        q->patch_f16[k] = (struct wmat){ QT_F16, KP, D, (size_t)KP * 2, (const uint8_t *)h };
+        q->patch_f16[k] = (struct wmat){ QT_F16, KP, D, (size_t)KP * 2, (const uint8_t *)h, NULL };
     }
     if (!(q->L = calloc((size_t)q->n_layer, sizeof *q->L))) { rc = eng_err(RC_ENOMEM, "out of memory"); goto fail; }
     for (int i = 0; i < q->n_layer; i++)
@@ -487,8 +487,8 @@ static void attend_range(struct qvis_ctx *c, int a, int b, float *att)
                 c->kh[(size_t)t * dh + d] = c->kb[src];
                 c->vt[(size_t)d * Tr + t] = c->vb[src];
             }
-        const struct wmat kw = { QT_F32, dh, Tr, (size_t)dh * sizeof(float), (const uint8_t *)c->kh };
-        const struct wmat vw = { QT_F32, Tr, dh, (size_t)Tr * sizeof(float), (const uint8_t *)c->vt };
+        const struct wmat kw = { QT_F32, dh, Tr, (size_t)dh * sizeof(float), (const uint8_t *)c->kh, NULL };
+        const struct wmat vw = { QT_F32, Tr, dh, (size_t)Tr * sizeof(float), (const uint8_t *)c->vt, NULL };
         for (int r0 = 0; r0 < Tr; r0 += QV_QBLOCK) {
             const int R = Tr - r0 < QV_QBLOCK ? Tr - r0 : QV_QBLOCK;
             mm_run(&kw, R, c->qh + (size_t)r0 * dh, c->probs, MM_EXACT, &c->mm, c->nt, 1);

@@ -237,6 +237,54 @@ static void test_gemm_f16(const struct kern *k)
     CHECK_EQ_I(bad_guard, 0, d);
 }
 
+/* Q4_K rows repacked by 8: the repack + decoder is bit-exact with qt_dequant_row
+ * (so exact arithmetic is unchanged), and a set's 8-row kernel is within 4e-7 of
+ * sum|w*a| of the reference dot product of each row (only the order of the f32
+ * sums differs; the integer sums are exact).  Rows are written 8 at a time with
+ * a gap after each (row_bytes > the row's size) and scales up to the 6-bit maximum. */
+static void test_q4_K_x8(const struct kern *k)
+{
+    if (!k->gemv_q4_K_x8) return;
+    static const int Ks[] = { 256, 512, 2048, 5632 };
+    enum { PADB = 40 };
+    double worst = 0;
+    int decode_bad = 0, cases = 0;
+    for (size_t ki = 0; ki < sizeof Ks / sizeof Ks[0]; ki++)
+        for (int rep = 0; rep < 6; rep++) {
+            const int K = Ks[ki];
+            const size_t rb = qt_row_bytes(QT_Q4_K, K) + PADB, gb = qt_x8_group_bytes(K);
+            uint8_t *rows = calloc(8, rb), *grp = malloc(gb), *act = malloc(qt_row_bytes(QT_Q8_K, K));
+            float *x = malloc((size_t)K * 4), *a = malloc((size_t)K * 4), *d0 = malloc((size_t)K * 4), *d8 = malloc((size_t)8 * K * 4), y[8];
+            for (int r = 0; r < 8; r++) {
+                /* ranges that push the sub-block scales and mins to their limits; rep 5: all positive */
+                for (int i = 0; i < K; i++) x[i] = rep == 5 ? fabsf(rnd()) * 7 : rnd() * (1 + 40 * ((i / 32 + r + rep) % 5 == 0)) + (rep % 2 ? 3.f : 0.f);
+                qt_quantize_row(QT_Q4_K, x, rows + r * rb, K);
+            }
+            for (int i = 0; i < K; i++) a[i] = rnd() * (rep == 3 ? 100.f : 1.f) + (i % 97 == 0 ? 5.f : 0.f);
+            qt_quant_act(QT_Q8_K, a, act, K);
+            qt_repack_q4_K_x8(rows, rb, K, grp);
+            qt_dequant_q4_K_x8(grp, K, d8, K);
+            k->gemv_q4_K_x8(K, grp, act, y);
+            for (int r = 0; r < 8; r++) {
+                qt_dequant_row(QT_Q4_K, rows + r * rb, d0, K);
+                decode_bad += memcmp(d0, d8 + (size_t)r * K, (size_t)K * 4) != 0;
+                static float ad[8192];
+                qt_dequant_row(QT_Q8_K, act, ad, K);
+                double mag = 0;
+                for (int i = 0; i < K; i++) mag += fabs((double)d0[i] * ad[i]);
+                const double e = fabs((double)qt_vec_dot_ref(QT_Q4_K, K, rows + r * rb, act) - y[r]) / (mag + 1e-30);
+                if (e > worst) worst = e;
+            }
+            cases++;
+            free(rows); free(grp); free(act); free(x); free(a); free(d0); free(d8);
+        }
+    char d[200];
+    snprintf(d, sizeof d, "%s: gemv_q4_K_x8 on %d groups of 8 rows (K 256..5632) vs each row's reference dot, worst %.2e of sum|w*a| (bound 4e-7)", k->name, cases, worst);
+    CHECK_T(worst <= 4e-7, d);
+    snprintf(d, sizeof d, "%s: the repacked rows decode bit-exactly as qt_dequant_row (%d rows differ)", k->name, decode_bad);
+    CHECK_EQ_I(decode_bad, 0, d);
+}
+
 static void test_set(const struct kern *k)
 {
     test_vec_dot(k);
@@ -245,6 +293,7 @@ static void test_set(const struct kern *k)
     test_f16_convert(k);
     test_exp(k);
     test_gemm_f16(k);
+    test_q4_K_x8(k);
 }
 
 /* the path in use is the one MMSAFE_CPU names ("avx512" is any of its variants) */
@@ -274,6 +323,7 @@ static void check_stack(const struct kern *k, const struct kern *const L[3], int
     bad += k->f32_to_f16 != PICK(f32_to_f16);
     bad += k->exp_sub_sum != PICK(exp_sub_sum);
     bad += k->gemm_f16 != PICK(gemm_f16);
+    bad += k->gemv_q4_K_x8 != PICK(gemv_q4_K_x8);
 #undef PICK
     static const char *const names[4] = { "avx512", "avx512+vnni", "avx512+bf16", "avx512+vnni+bf16" };
     char d[160];
@@ -300,6 +350,7 @@ int main(void)
     }
     CHECK_T(strstr(engine_cpu_desc(), engine_cpu_path()) != NULL, "engine_cpu_desc names the path");
     CHECK_T(cpu_kern_for(CPU_SCALAR) == &kern_scalar, "the scalar set runs everywhere");
+    test_q4_K_x8(&kern_scalar);   /* the reference 8-row kernel against the reference dot product */
     int sets = 0;
     for (int p = CPU_AVX2; p < CPU_N_PATHS; p++) {
         const struct kern *k = cpu_kern_for(p);

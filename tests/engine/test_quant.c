@@ -627,7 +627,7 @@ static void test_mm(void)
         int t = types[ti];
         size_t rb = qt_row_bytes(t, K);
         for (int n = 0; n < N; n++) { float r[512]; for (int k = 0; k < K; k++) r[k] = rnd(); qt_quantize_row(t, r, W + (size_t)n * rb, K); }
-        struct wmat w = { t, K, N, rb, W };
+        struct wmat w = { t, K, N, rb, W, NULL };
         /* exact: decoded rows times float X */
         for (int tt = 0; tt < T; tt++)
             for (int n = 0; n < N; n++) {
@@ -673,7 +673,7 @@ static void test_mm(void)
                 size_t rb = qt_row_bytes(t, K);
                 int N_i = 70 - 16 * i;
                 for (int n = 0; n < N_i; n++) { float r[512]; for (int k = 0; k < K; k++) r[k] = rnd(); qt_quantize_row(t, r, W2[i] + (size_t)n * rb, K); }
-                ws[i] = (struct wmat){ t, K, N_i, rb, W2[i] };
+                ws[i] = (struct wmat){ t, K, N_i, rb, W2[i], NULL };
                 wp[i] = &ws[i];
                 yp[i] = Yf[i];
             }
@@ -691,6 +691,69 @@ static void test_mm(void)
     mm_scratch_release(&sc);
 }
 
+/* Q4_K repacked by 8 rows (wmat_repack): every route of mm_run reads the repacked
+ * copy and must give what the plain rows give: exact arithmetic bit-identical
+ * (the decoder is exact), fast within the dot products' rounding of the reference
+ * dots, for one row (decode), a few (the 8-row kernel per row) and from
+ * MM_BLAS_MIN_T_QUANT rows on (decoded panels); 72 rows = 4 blocks of 16 and a
+ * last block of 8; fused with other matrices in mm_run_n. */
+static void test_mm_x8(void)
+{
+    enum { K = 512, N = 72, TM = 70 };
+    static float X[TM * K], Y[TM * N], Y0[TM * N];
+    static uint8_t W[N * 288];
+    struct mm_scratch sc;
+    CHECK_EQ_I(mm_scratch_init(&sc, K, TM, 2), 0, "scratch");
+    const size_t rb = qt_row_bytes(QT_Q4_K, K);
+    for (int i = 0; i < TM * K; i++) X[i] = rnd();
+    for (int n = 0; n < N; n++) { float r[K]; for (int k = 0; k < K; k++) r[k] = rnd() + (n % 3 ? 0.5f : 0.f); qt_quantize_row(QT_Q4_K, r, W + (size_t)n * rb, K); }
+    struct wmat w = { QT_Q4_K, K, N, rb, W, NULL }, w8 = w;
+    CHECK_EQ_I(wmat_repack(&w8), 0, "wmat_repack");
+    CHECK_T(w8.x8 != NULL, "a Q4_K matrix of 72 rows is repacked");
+    struct wmat odd = { QT_Q4_K, K, 70, rb, W, NULL };
+    CHECK_T(wmat_repack(&odd) == 0 && odd.x8 == NULL, "70 rows (not a multiple of 8): left as it is");
+    static const int Ts[] = { 1, 3, 13, 64, 70 };
+    for (size_t i = 0; i < sizeof Ts / sizeof Ts[0]; i++) {
+        const int T = Ts[i];
+        for (int blas = 0; blas < 2; blas++) {
+            mm_run(&w, T, X, Y0, MM_EXACT, &sc, 2, blas);
+            mm_run(&w8, T, X, Y, MM_EXACT, &sc, 2, blas);
+            char d[128];
+            snprintf(d, sizeof d, "repacked Q4_K, exact, T=%d, blas %d: bit-identical to the plain rows", T, blas);
+            CHECK_T(!memcmp(Y, Y0, (size_t)T * N * sizeof(float)), d);
+        }
+        mm_run(&w8, T, X, Y, MM_FAST, &sc, 2, 1);
+        static uint8_t act[4096];
+        double e = 0;
+        for (int t = 0; t < T; t++) {
+            qt_quant_act(QT_Q8_K, X + (size_t)t * K, act, K);
+            for (int n = 0; n < N; n++) e = fmax(e, fabs(Y[t * N + n] - qt_vec_dot_ref(QT_Q4_K, K, W + (size_t)n * rb, act)));
+        }
+        char d[128];
+        snprintf(d, sizeof d, "repacked Q4_K, fast, T=%d vs reference dots: %.2e", T, e);
+        CHECK_T(e < 2e-5, d);
+    }
+    /* fused: two repacked matrices and a plain Q6_K one */
+    static uint8_t W6[N * 420];
+    const size_t rb6 = qt_row_bytes(QT_Q6_K, K);
+    for (int n = 0; n < 56; n++) { float r[K]; for (int k = 0; k < K; k++) r[k] = rnd(); qt_quantize_row(QT_Q6_K, r, W6 + (size_t)n * rb6, K); }
+    struct wmat w6 = { QT_Q6_K, K, 56, rb6, W6, NULL };
+    const struct wmat *wp[3] = { &w8, &w6, &w8 };
+    static float Yf[3][3 * N], Ys[3][3 * N];
+    float *yp[3] = { Yf[0], Yf[1], Yf[2] };
+    for (int T = 1; T <= 3; T += 2) {
+        for (int i = 0; i < 3; i++) mm_run(wp[i], T, X, Ys[i], MM_FAST, &sc, 2, 1);
+        mm_run_n(3, wp, T, X, yp, MM_FAST, &sc, 2, 1);
+        int same = 1;
+        for (int i = 0; i < 3; i++) same &= !memcmp(Ys[i], Yf[i], (size_t)T * (size_t)wp[i]->N * sizeof(float));
+        char d[96];
+        snprintf(d, sizeof d, "mm_run_n with repacked Q4_K (T=%d) equals separate mm_run", T);
+        CHECK_T(same, d);
+    }
+    wmat_release(&w8);
+    mm_scratch_release(&sc);
+}
+
 int main(void)
 {
     t_name = "engine/quant";
@@ -703,5 +766,6 @@ int main(void)
     test_decoders();
     test_dots_independent();
     test_mm();
+    test_mm_x8();
     return t_done();
 }

@@ -44,7 +44,7 @@ const struct kern kern_scalar = {
     .dequant_row = s_dequant_row, .dot_f32 = s_dot_f32, .dot_f32_f16 = s_dot_f32_f16,
     .axpy_f32 = s_axpy_f32, .axpy_f16 = s_axpy_f16, .f16_mad = s_f16_mad, .f16_scale = s_f16_scale,
     .f32_to_f16 = s_f32_to_f16, .exp_sub_sum = s_exp_sub_sum, .gemm_f16 = NULL,
-    .gemv_q4_K_x8 = qt_gemv_q4_K_x8_ref,
+    .gemv_q4_K_x8 = qt_gemv_q4_K_x8_ref, .dequant_q4_K_x8 = qt_dequant_q4_K_x8,
 };
 
 #if defined(__x86_64__) && !defined(ENGINE_NO_AVX2)
@@ -65,7 +65,7 @@ struct kern g_kern = {
     .dequant_row = s_dequant_row, .dot_f32 = s_dot_f32, .dot_f32_f16 = s_dot_f32_f16,
     .axpy_f32 = s_axpy_f32, .axpy_f16 = s_axpy_f16, .f16_mad = s_f16_mad, .f16_scale = s_f16_scale,
     .f32_to_f16 = s_f32_to_f16, .exp_sub_sum = s_exp_sub_sum, .gemm_f16 = NULL,
-    .gemv_q4_K_x8 = qt_gemv_q4_K_x8_ref,
+    .gemv_q4_K_x8 = qt_gemv_q4_K_x8_ref, .dequant_q4_K_x8 = qt_dequant_q4_K_x8,
 };
 
 /* ---- quant.h's dispatching entry points ---- */
@@ -148,7 +148,7 @@ static void detect(void)
 /* ---- the AVX-512 set: layers over the AVX2 set ---- */
 
 /* every member of struct kern, so that a new one cannot be forgotten below */
-_Static_assert(sizeof(struct kern) == sizeof(const char *) + (QT_COUNT + 11) * sizeof(void (*)(void)),
+_Static_assert(sizeof(struct kern) == sizeof(const char *) + (QT_COUNT + 12) * sizeof(void (*)(void)),
                "struct kern changed: update cpu_kern_stack");
 void cpu_kern_stack(struct kern *dst, const struct kern *const layers[3], int variants)
 {
@@ -165,7 +165,7 @@ void cpu_kern_stack(struct kern *dst, const struct kern *const layers[3], int va
 #define OVER(m) if (top->m) dst->m = top->m
         for (int t = 0; t < QT_COUNT; t++) OVER(vec_dot[t]);
         OVER(dequant_row); OVER(dot_f32); OVER(dot_f32_f16); OVER(axpy_f32); OVER(axpy_f16);
-        OVER(f16_mad); OVER(f16_scale); OVER(f32_to_f16); OVER(exp_sub_sum); OVER(gemm_f16); OVER(gemv_q4_K_x8);
+        OVER(f16_mad); OVER(f16_scale); OVER(f32_to_f16); OVER(exp_sub_sum); OVER(gemm_f16); OVER(gemv_q4_K_x8); OVER(dequant_q4_K_x8);
 #undef OVER
     }
     dst->name = names[variants & 3];
@@ -201,6 +201,7 @@ int cpu_use(int path)
     /* members a SIMD set leaves NULL fall back to the scalar ones */
     if (!g_kern.dequant_row) g_kern.dequant_row = kern_scalar.dequant_row;
     if (!g_kern.gemv_q4_K_x8) g_kern.gemv_q4_K_x8 = kern_scalar.gemv_q4_K_x8;
+    if (!g_kern.dequant_q4_K_x8) g_kern.dequant_q4_K_x8 = kern_scalar.dequant_q4_K_x8;
     g_path = path;
     return RC_OK;
 }

@@ -53,6 +53,9 @@ struct kern {
     /* y[0..7] = the 8 rows of a repacked Q4_K group (quant.h qt_repack_q4_K_x8)
      * times one Q8_K activation row; every set has one (scalar: qt_gemv_q4_K_x8_ref) */
     void (*gemv_q4_K_x8)(int64_t K, const void *grp, const void *act, float *y);
+    /* the group decoded to 8 float rows (row r at y + r * ldy), bit-exact with
+     * qt_dequant_row (scalar: qt_dequant_q4_K_x8) */
+    void (*dequant_q4_K_x8)(const void *grp, int64_t K, float *y, int64_t ldy);
 };
 
 /* The kernels in use (set once at start-up; tests switch it with cpu_use). */

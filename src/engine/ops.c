@@ -64,7 +64,7 @@ static void decode_rows(const struct wmat *W, int64_t n0, int nr, float *P)
     if (W->x8) {
         const size_t gb = qt_x8_group_bytes(W->K);
         for (int r = 0; r < nr; r += QT_X8_ROWS)
-            qt_dequant_q4_K_x8(W->x8 + (size_t)((n0 + r) / QT_X8_ROWS) * gb, W->K, P + (int64_t)r * W->K, W->K);
+            g_kern.dequant_q4_K_x8(W->x8 + (size_t)((n0 + r) / QT_X8_ROWS) * gb, W->K, P + (int64_t)r * W->K, W->K);
         return;
     }
     for (int r = 0; r < nr; r++) qt_dequant(W->type, W->data + (size_t)(n0 + r) * W->row_bytes, P + (int64_t)r * W->K, W->K);

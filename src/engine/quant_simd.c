@@ -455,6 +455,46 @@ static void a_gemv_q4_K_x8(int64_t K, const void *vw, const void *va, float *y)
     _mm256_storeu_ps(y, _mm256_sub_ps(acc, accm));
 }
 
+/* The repacked group decoded to 8 float rows, bit-exact with qt_dequant_row (the
+ * same d * sc and dmin * mn products, then multiply and subtract, no FMA): per
+ * sub-block pair, the 8 loads of 8 rows x 4 bytes are transposed (8 x 8 dwords)
+ * into each row's 32 bytes.  The BLAS prefill route decodes every panel with it. */
+static void a_dequant_q4_K_x8(const void *vw, int64_t K, float *y, int64_t ldy)
+{
+    const struct blk_q4_K_x8 *x = vw;
+    const __m256i m4 = _mm256_set1_epi8(15);
+    for (int64_t i = 0; i < K / 256; i++, x++)
+        for (int c = 0; c < 4; c++) {
+            __m256i v[8], t[8];
+            for (int g = 0; g < 8; g++) v[g] = _mm256_loadu_si256((const __m256i *)x->qs[c][g]);
+            /* v[g] lane r = row r's bytes 4g..4g+3; transpose so that v[r] lane g = the same */
+            for (int g = 0; g < 8; g += 2) { t[g] = _mm256_unpacklo_epi32(v[g], v[g + 1]); t[g + 1] = _mm256_unpackhi_epi32(v[g], v[g + 1]); }
+            for (int g = 0; g < 8; g += 4) {
+                v[g] = _mm256_unpacklo_epi64(t[g], t[g + 2]); v[g + 1] = _mm256_unpackhi_epi64(t[g], t[g + 2]);
+                v[g + 2] = _mm256_unpacklo_epi64(t[g + 1], t[g + 3]); v[g + 3] = _mm256_unpackhi_epi64(t[g + 1], t[g + 3]);
+            }
+            /* now v[r] (r < 4) holds g 0-3 of row r in its low half and g 0-3 of row r+4 in
+             * its high half, v[r+4] the same for g 4-7: permute2x128 joins each row's halves */
+            for (int r = 0; r < 4; r++) {
+                t[r] = _mm256_permute2x128_si256(v[r], v[r + 4], 0x20);
+                t[r + 4] = _mm256_permute2x128_si256(v[r], v[r + 4], 0x31);
+            }
+            for (int r = 0; r < 8; r++) {
+                float *o = y + (size_t)r * ldy + 256 * i;
+                const float d = h2f(x->d[r]), dmin = h2f(x->dmin[r]);
+                const __m256 d1 = _mm256_set1_ps(d * x->sc[2 * c][r]), m1 = _mm256_set1_ps(dmin * x->mn[2 * c][r]);
+                const __m256 d2 = _mm256_set1_ps(d * x->sc[2 * c + 1][r]), m2 = _mm256_set1_ps(dmin * x->mn[2 * c + 1][r]);
+                const __m256i lo = _mm256_and_si256(t[r], m4), hi = _mm256_and_si256(_mm256_srli_epi16(t[r], 4), m4);
+                for (int l = 0; l < 32; l += 8) {
+                    const __m256 ql = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)((const uint8_t *)&lo + l))));
+                    const __m256 qh = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)((const uint8_t *)&hi + l))));
+                    _mm256_storeu_ps(o + 64 * c + l, _mm256_sub_ps(_mm256_mul_ps(d1, ql), m1));
+                    _mm256_storeu_ps(o + 64 * c + 32 + l, _mm256_sub_ps(_mm256_mul_ps(d2, qh), m2));
+                }
+            }
+        }
+}
+
 /* the table's signature for each typed dot product */
 static float v_f16(int64_t n, const void *w, const void *a) { return dot_f16(n, w, a); }
 static float v_f32(int64_t n, const void *w, const void *a) { return a_dot_f32(n, w, a); }
@@ -472,6 +512,6 @@ const struct kern kern_avx2 = {
     .dequant_row = a_dequant_row, .dot_f32 = a_dot_f32, .dot_f32_f16 = a_dot_f32_f16,
     .axpy_f32 = a_axpy_f32, .axpy_f16 = a_axpy_f16, .f16_mad = a_f16_mad, .f16_scale = a_f16_scale,
     .f32_to_f16 = a_f32_to_f16, .exp_sub_sum = a_exp_sub_sum, .gemm_f16 = a_gemm_f16,
-    .gemv_q4_K_x8 = a_gemv_q4_K_x8,
+    .gemv_q4_K_x8 = a_gemv_q4_K_x8, .dequant_q4_K_x8 = a_dequant_q4_K_x8,
 };
 #endif

@@ -25,6 +25,9 @@ check "gguf_write makes a Q4_K_M model" test -s "$M"
 check_grep "inspect: tensor table" "blk\.1\.ffn_down\.weight +Q6_K +\[512, 256\]" "$T_TMP/insp"
 check_grep "inspect: hyper-parameters" "n_head 8, n_head_kv 2" "$T_TMP/insp"
 check_grep "inspect: validation" "validation: ok" "$T_TMP/insp"
+check_grep "inspect: the Q4_K matrices repacked by 8 rows" "Q4_K matrices: ([0-9]+) of \\1 repacked by 8 rows" "$T_TMP/insp"
+MMSAFE_REPACK=0 "$MMSAFE" inspect "$M" >"$T_TMP/insp0" 2>&1
+check_grep "inspect under MMSAFE_REPACK=0 says so" "repacked by 8 rows at load .*not now: MMSAFE_REPACK=0" "$T_TMP/insp0"
 check_grep "inspect: the kernel path" "^engine kernels: (avx512(\+vnni)?(\+bf16)?|avx2|scalar) " "$T_TMP/insp"
 "$MMSAFE" logits --model "$M" --prompt "hello" -o "$T_TMP/l1.bin" --threads 1 2>"$T_TMP/err"; check_eq "logits: exit 0" "$?" 0
 check_eq "logits: n_vocab float32" "$(stat -c %s "$T_TMP/l1.bin" 2>/dev/null)" 1600

@@ -254,7 +254,7 @@ static void test_q4_K_x8(const struct kern *k)
             const int K = Ks[ki];
             const size_t rb = qt_row_bytes(QT_Q4_K, K) + PADB, gb = qt_x8_group_bytes(K);
             uint8_t *rows = calloc(8, rb), *grp = malloc(gb), *act = malloc(qt_row_bytes(QT_Q8_K, K));
-            float *x = malloc((size_t)K * 4), *a = malloc((size_t)K * 4), *d0 = malloc((size_t)K * 4), *d8 = malloc((size_t)8 * K * 4), y[8];
+            float *x = malloc((size_t)K * 4), *a = malloc((size_t)K * 4), *d0 = malloc((size_t)K * 4), *d8 = malloc((size_t)8 * (K + 3) * 4), y[8];
             for (int r = 0; r < 8; r++) {
                 /* ranges that push the sub-block scales and mins to their limits; rep 5: all positive */
                 for (int i = 0; i < K; i++) x[i] = rep == 5 ? fabsf(rnd()) * 7 : rnd() * (1 + 40 * ((i / 32 + r + rep) % 5 == 0)) + (rep % 2 ? 3.f : 0.f);
@@ -263,11 +263,14 @@ static void test_q4_K_x8(const struct kern *k)
             for (int i = 0; i < K; i++) a[i] = rnd() * (rep == 3 ? 100.f : 1.f) + (i % 97 == 0 ? 5.f : 0.f);
             qt_quant_act(QT_Q8_K, a, act, K);
             qt_repack_q4_K_x8(rows, rb, K, grp);
-            qt_dequant_q4_K_x8(grp, K, d8, K);
+            /* the set's decoder (odd ldy: rows K + 3 apart) */
+            for (size_t j = 0; j < (size_t)8 * (K + 3); j++) d8[j] = 12345.f;
+            (k->dequant_q4_K_x8 ? k->dequant_q4_K_x8 : qt_dequant_q4_K_x8)(grp, K, d8, K + 3);
             k->gemv_q4_K_x8(K, grp, act, y);
             for (int r = 0; r < 8; r++) {
                 qt_dequant_row(QT_Q4_K, rows + r * rb, d0, K);
-                decode_bad += memcmp(d0, d8 + (size_t)r * K, (size_t)K * 4) != 0;
+                decode_bad += memcmp(d0, d8 + (size_t)r * (K + 3), (size_t)K * 4) != 0;
+                for (int j = 0; j < 3; j++) decode_bad += d8[(size_t)r * (K + 3) + K + j] != 12345.f;   /* the gap untouched */
                 static float ad[8192];
                 qt_dequant_row(QT_Q8_K, act, ad, K);
                 double mag = 0;
@@ -324,6 +327,7 @@ static void check_stack(const struct kern *k, const struct kern *const L[3], int
     bad += k->exp_sub_sum != PICK(exp_sub_sum);
     bad += k->gemm_f16 != PICK(gemm_f16);
     bad += k->gemv_q4_K_x8 != PICK(gemv_q4_K_x8);
+    bad += k->dequant_q4_K_x8 != PICK(dequant_q4_K_x8);
 #undef PICK
     static const char *const names[4] = { "avx512", "avx512+vnni", "avx512+bf16", "avx512+vnni+bf16" };
     char d[160];

@@ -125,7 +125,14 @@ static void panel_product(const float *P, int nr, int64_t K, int T, const float 
 static void mm_panels(const struct wmat *W, int T, const float *X, float *Y, struct mm_scratch *s, int nt, int blas)
 {
     const int64_t K = W->K, N = W->N;
-    const int rows = blas ? PANEL_ROWS : ROW_BLOCK;
+    int rows = blas ? PANEL_ROWS : ROW_BLOCK;
+    /* few rows (attention's V^T: head_dim rows; K: 577 for a ViT-L image): at least 4
+     * panels, so that threads share the work, in multiples of 8 (a repacked group).  A
+     * function of N alone: the same panels, so the same sums, at any thread count. */
+    if (blas && N < 4 * (int64_t)rows) {
+        const int64_t want = (N + 3) / 4;
+        rows = (int)((want + 7) / 8 * 8);
+    }
     const int64_t np = (N + rows - 1) / rows;
 #pragma omp parallel num_threads(nt)
     {

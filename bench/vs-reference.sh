@@ -7,7 +7,9 @@
 #   prefill: a P-token prompt as one batch (ours: engine_bench; reference: -p P -n 0)
 #   decode:  D tokens after a P-token prompt (ours: engine_bench; reference: -p 0 -n D -d P)
 # Both with their defaults otherwise: our fast arithmetic with the F16 KV cache,
-# the reference's F16 KV cache and flash attention "auto", n_ubatch 512.
+# the reference's F16 KV cache and flash attention "auto", n_ubatch 512; both warm up
+# first (llama-bench: a short prompt and one token; engine_bench the same), so that
+# neither figure includes the first touch of the mapped weights.
 #   BENCH_MODELS="qwen2-1.5b llama-1.1b" (empty: no text section)  BENCH_TYPES="Q4_K_M F16"
 #   BENCH_THREADS="1 2"  BENCH_PROMPT=256  BENCH_DECODE=32  BENCH_REPS=2   (shapes: bench/models.sh)
 # Images (llama-mtmd-cli; ratio = the reference's ms / ours): on by default when the

@@ -52,6 +52,21 @@ static long idmap_get_put(struct idmap *m, const char *key, long idx)
     return -1;
 }
 
+/* A map from a manifest's item ids to their indexes (recorded answers and
+ * judge texts name items by id); idmap_free releases it. */
+static int idmap_of_manifest(struct idmap *map, const struct manifest *m)
+{
+    memset(map, 0, sizeof *map);
+    char **ids = malloc((m->n ? m->n : 1) * sizeof *ids);
+    if (!ids) return err_set(RC_ENOMEM, "out of memory");
+    for (size_t i = 0; i < m->n; i++) ids[i] = m->items[i].id;
+    int rc = idmap_init(map, m->n, ids);
+    if (rc) { free(ids); map->keys = NULL; return rc; }
+    for (size_t i = 0; i < m->n; i++) idmap_get_put(map, ids[i], (long)i);
+    return RC_OK;
+}
+static void idmap_free(struct idmap *map) { free(map->slot); free(map->keys); memset(map, 0, sizeof *map); }
+
 /* === JSON Lines ========================================================= */
 
 /* Next non-blank line of bytes[0..len) from *off: sets *s, *ll, advances *off
@@ -461,16 +476,13 @@ int responses_load(const char *path, const struct manifest *m, struct responses 
     r->n = m->n;
     r->resp = calloc(m->n ? m->n : 1, sizeof *r->resp);
     r->p_unsafe = malloc((m->n ? m->n : 1) * sizeof *r->p_unsafe);
-    char **ids = malloc((m->n ? m->n : 1) * sizeof *ids);
     struct idmap map = { 0 };
-    if (!r->resp || !r->p_unsafe || !ids) {
-        free(bytes); free(ids); responses_release(r);
+    if (!r->resp || !r->p_unsafe) {
+        free(bytes); responses_release(r);
         return err_set(RC_ENOMEM, "out of memory");
     }
     for (size_t i = 0; i < m->n; i++) r->p_unsafe[i] = NAN;
-    for (size_t i = 0; i < m->n; i++) ids[i] = m->items[i].id;
-    rc = idmap_init(&map, m->n, ids);
-    for (size_t i = 0; !rc && i < m->n; i++) idmap_get_put(&map, ids[i], (long)i);
+    rc = idmap_of_manifest(&map, m);
     size_t off = 0;
     int line = 0;
     const char *s;
@@ -510,8 +522,7 @@ int responses_load(const char *path, const struct manifest *m, struct responses 
         }
         cJSON_Delete(o);
     }
-    free(map.slot);
-    free(ids);
+    idmap_free(&map);
     free(bytes);
     if (rc) responses_release(r);
     return rc;
@@ -547,12 +558,9 @@ int judge_records_load(const char *path, const char *judge, const struct manifes
     size_t cap = 1;
     for (size_t i = 0; i < len; i++) cap += bytes[i] == '\n';
     r->e = calloc(cap, sizeof *r->e);
-    char **ids = malloc((m->n ? m->n : 1) * sizeof *ids);
     struct idmap map = { 0 };
-    if (!r->e || !ids) { free(bytes); free(ids); judge_records_release(r); return err_set(RC_ENOMEM, "out of memory"); }
-    for (size_t i = 0; i < m->n; i++) ids[i] = m->items[i].id;
-    rc = idmap_init(&map, m->n, ids);
-    for (size_t i = 0; !rc && i < m->n; i++) idmap_get_put(&map, ids[i], (long)i);
+    if (!r->e) { free(bytes); judge_records_release(r); return err_set(RC_ENOMEM, "out of memory"); }
+    rc = idmap_of_manifest(&map, m);
     size_t off = 0;
     int line = 0;
     const char *s;
@@ -593,8 +601,7 @@ int judge_records_load(const char *path, const char *judge, const struct manifes
                              m->items[r->e[i].item].id, r->e[i].round, r->e[i].model ? ", model " : "",
                              r->e[i].model ? r->e[i].model : "");
     }
-    free(map.slot);
-    free(ids);
+    idmap_free(&map);
     free(bytes);
     if (rc) judge_records_release(r);
     return rc;

@@ -81,20 +81,39 @@ static inline __attribute__((always_inline)) void NAME(const int rm, const int r
 typedef void (*tile_f16_fn)(int64_t K, const uint16_t *W, int64_t ldw, const uint16_t *A, int64_t lda, float *Y, int64_t ldy);
 /* The F16 matrix kernel (struct kern's gemm_f16) from a set's tiles: tiles[(rm == 4) * RN
  * + rn - 1] does rm weight rows x rn activation rows (rn <= RN).  Activation rows in
- * blocks of ~256 KiB (L2), each block met by every weight tile: 4 rows at a time,
- * then the N % 4 left one by one. */
+ * near-equal blocks of at most ~256 KiB (L2), each block met by every weight tile: 4
+ * rows at a time, then the N % 4 left one by one.  Within a block, tiles of RN
+ * activation rows; a short remainder shares the last full tile's rows (3+1 as 2+2 for
+ * RN 3), since a tile of one row does 4 FMAs per 5 loads.  Every output sums its own
+ * products in the same order whatever the tiling, so results do not depend on it. */
 static inline void gemm_f16_tiled(const tile_f16_fn *tiles, const int RN, int64_t N, int T, int64_t K,
                                   const uint16_t *W, int64_t ldw, const uint16_t *A, int64_t lda, float *Y, int64_t ldy)
 {
-    int tb = (int)((256 * 1024) / (K * 2 + 1)) / RN * RN;
-    if (tb < RN) tb = RN;
+    int tmax = (int)((256 * 1024) / (K * 2 + 1)) / RN * RN;
+    if (tmax < RN) tmax = RN;
+    const int nblk = (T + tmax - 1) / tmax;
+    int tb = (T + nblk - 1) / nblk;
+    tb = (tb + RN - 1) / RN * RN;
     for (int t0 = 0; t0 < T; t0 += tb) {
-        const int t1 = t0 + tb < T ? t0 + tb : T;
+        const int t1 = t0 + tb < T ? t0 + tb : T, r = (t1 - t0) % RN;
+        /* the last two tiles of the block: RN + r rows split in two when r is short */
+        const int split = r != 0 && r < RN - 1 && t1 - t0 > RN ? t1 - RN - r : t1;
         for (int64_t n = 0; n < N;) {
             const int rm = N - n >= 4 ? 4 : 1;
-            for (int t = t0; t < t1; t += RN) {
+            const tile_f16_fn *tl = tiles + (rm == 4) * RN;
+            const uint16_t *Wn = W + n * ldw;
+            float *Yn = Y + n;
+            int t = t0;
+            for (; t + RN <= split; t += RN)
+                tl[RN - 1](K, Wn, ldw, A + (int64_t)t * lda, lda, Yn + (int64_t)t * ldy, ldy);
+            if (split < t1) {
+                const int a = (RN + r + 1) / 2;
+                tl[a - 1](K, Wn, ldw, A + (int64_t)t * lda, lda, Yn + (int64_t)t * ldy, ldy);
+                t += a;
+            }
+            for (; t < t1; t += RN) {
                 const int rn = t1 - t < RN ? t1 - t : RN;
-                tiles[(rm == 4) * RN + rn - 1](K, W + n * ldw, ldw, A + (int64_t)t * lda, lda, Y + (int64_t)t * ldy + n, ldy);
+                tl[rn - 1](K, Wn, ldw, A + (int64_t)t * lda, lda, Yn + (int64_t)t * ldy, ldy);
             }
             n += rm;
         }

@@ -38,6 +38,12 @@ struct kern {
     float (*dot_f32_f16)(int64_t n, const float *a, const uint16_t *b);
     void (*axpy_f32)(int64_t n, float w, const float *v, float *o);
     void (*axpy_f16)(int64_t n, float w, const uint16_t *v, float *o);
+    /* attention over n keys: s[j] = dot_f32_f16(hd, q, k + j * ldk), and o[d] +=
+     * w[j] v[j * ldv + d] for j = 0..n-1 in order; each result bit-identical with
+     * the set's dot_f32_f16 / axpy_* called key by key (NULL: ops.h does that) */
+    void (*dots_f32_f16)(int64_t n, int64_t hd, const float *q, const uint16_t *k, int64_t ldk, float *s);
+    void (*axpys_f32)(int64_t n, int64_t hd, const float *w, const float *v, int64_t ldv, float *o);
+    void (*axpys_f16)(int64_t n, int64_t hd, const float *w, const uint16_t *v, int64_t ldv, float *o);
     void (*f16_mad)(int64_t n, uint16_t *acc, const uint16_t *v, float w);
     void (*f16_scale)(int64_t n, uint16_t *acc, float w);
     /* y = f16(x), round to nearest even (exactly f2h) */

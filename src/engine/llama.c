@@ -691,24 +691,22 @@ static void forward(struct eng_ctx *c, int T)
                     for (int d = 0; d < hd; d++) o[d] = h2f(acc[d]) * inv;
                     continue;
                 }
+                /* scores of keys 0..pos (K and V rows of this head: stride Ekv) */
+                const size_t hb = (size_t)kvh * hd;
+                if (c->kv_f16) dots_f32_f16(pos + 1, hd, qv, (const uint16_t *)kl + hb, Ekv, sc);
+                else for (int j = 0; j <= pos; j++) sc[j] = dot_f32(hd, qv, (const float *)kl + (size_t)j * Ekv + hb);
                 float mx = -INFINITY;
                 for (int j = 0; j <= pos; j++) {
-                    const size_t kb = (size_t)j * Ekv + (size_t)kvh * hd;
-                    float s = c->kv_f16 ? dot_f32_f16(hd, qv, (const uint16_t *)kl + kb) : dot_f32(hd, qv, (const float *)kl + kb);
-                    s *= scale;
-                    sc[j] = s;
-                    if (s > mx) mx = s;
+                    sc[j] *= scale;
+                    if (sc[j] > mx) mx = sc[j];
                 }
                 double sum = 0;
                 for (int j = 0; j <= pos; j++) { float e = expf(sc[j] - mx); sc[j] = e; sum += (double)e; }
                 const float inv = (float)(1.0 / sum);
+                for (int j = 0; j <= pos; j++) sc[j] *= inv;
                 for (int d = 0; d < hd; d++) o[d] = 0;
-                for (int j = 0; j <= pos; j++) {
-                    const float w = sc[j] * inv;
-                    const size_t vb = (size_t)j * Ekv + (size_t)kvh * hd;
-                    if (c->kv_f16) axpy_f16(hd, w, (const uint16_t *)vl + vb, o);
-                    else axpy_f32(hd, w, (const float *)vl + vb, o);
-                }
+                if (c->kv_f16) axpys_f16(pos + 1, hd, sc, (const uint16_t *)vl + hb, Ekv, o);
+                else axpys_f32(pos + 1, hd, sc, (const float *)vl + hb, Ekv, o);
             }
         }
         mm(c, &L->wo, R, c->att, xb2);

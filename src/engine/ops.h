@@ -64,6 +64,23 @@ static inline float dot_f32_f16(int64_t n, const float *a, const uint16_t *b) { 
 /* o += w v */
 static inline void axpy_f32(int64_t n, float w, const float *v, float *o) { g_kern.axpy_f32(n, w, v, o); }
 static inline void axpy_f16(int64_t n, float w, const uint16_t *v, float *o) { g_kern.axpy_f16(n, w, v, o); }
+/* Attention over n keys (cpu.h): s[j] = q . k_j; o += sum_j w[j] v_j in order of j.
+ * The same numbers as dot_f32_f16 / axpy_* key by key, faster where the set has them. */
+static inline void dots_f32_f16(int64_t n, int64_t hd, const float *q, const uint16_t *k, int64_t ldk, float *s)
+{
+    if (g_kern.dots_f32_f16) { g_kern.dots_f32_f16(n, hd, q, k, ldk, s); return; }
+    for (int64_t j = 0; j < n; j++) s[j] = g_kern.dot_f32_f16(hd, q, k + j * ldk);
+}
+static inline void axpys_f32(int64_t n, int64_t hd, const float *w, const float *v, int64_t ldv, float *o)
+{
+    if (g_kern.axpys_f32) { g_kern.axpys_f32(n, hd, w, v, ldv, o); return; }
+    for (int64_t j = 0; j < n; j++) g_kern.axpy_f32(hd, w[j], v + j * ldv, o);
+}
+static inline void axpys_f16(int64_t n, int64_t hd, const float *w, const uint16_t *v, int64_t ldv, float *o)
+{
+    if (g_kern.axpys_f16) { g_kern.axpys_f16(n, hd, w, v, ldv, o); return; }
+    for (int64_t j = 0; j < n; j++) g_kern.axpy_f16(hd, w[j], v + j * ldv, o);
+}
 /* acc = f16(acc + v w) */
 static inline void f16_mad(int64_t n, uint16_t *acc, const uint16_t *v, float w) { g_kern.f16_mad(n, acc, v, w); }
 /* acc = f16(acc w) */

@@ -315,6 +315,61 @@ static void a_axpy_f32(int64_t n, float w, const float *v, float *o)
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(o + i, _mm256_fmadd_ps(wv, _mm256_loadu_ps(v + i), _mm256_loadu_ps(o + i)));
     for (; i < n; i++) o[i] += w * v[i];
 }
+/* Attention over many keys (cpu.h dots_f32_f16, axpys_f16/f32): each score and
+ * each output element is summed exactly as a_dot_f32_f16 / a_axpy_* sum it, but 8
+ * keys' dot products run side by side, and the output stays in registers across
+ * the keys instead of being loaded and stored once a key. */
+static void a_dots_f32_f16(int64_t n, int64_t hd, const float *q, const uint16_t *k, int64_t ldk, float *s)
+{
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        const uint16_t *kj = k + j * ldk;
+        __m256 c[8];
+        for (int r = 0; r < 8; r++) c[r] = _mm256_setzero_ps();
+        int64_t i = 0;
+        for (; i + 8 <= hd; i += 8) {
+            const __m256 qv = _mm256_loadu_ps(q + i);
+#pragma GCC unroll 8
+            for (int r = 0; r < 8; r++)
+                c[r] = _mm256_fmadd_ps(qv, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(kj + r * ldk + i))), c[r]);
+        }
+        for (int r = 0; r < 8; r++) {
+            float v = hsum_ps(c[r]);
+            for (int64_t ii = i; ii < hd; ii++) v += q[ii] * h2f(kj[r * ldk + ii]);
+            s[j + r] = v;
+        }
+    }
+    for (; j < n; j++) s[j] = a_dot_f32_f16(hd, q, k + j * ldk);
+}
+#define DEFINE_AXPYS(NAME, T, LOAD8, TOF) \
+static void NAME(int64_t n, int64_t hd, const float *w, const T *v, int64_t ldv, float *o) \
+{ \
+    int64_t d = 0; \
+    for (; d + 64 <= hd; d += 64) { \
+        __m256 c[8]; \
+        for (int r = 0; r < 8; r++) c[r] = _mm256_loadu_ps(o + d + 8 * r); \
+        for (int64_t j = 0; j < n; j++) { \
+            const __m256 wv = _mm256_set1_ps(w[j]); \
+            const T *vj = v + j * ldv + d; \
+            _Pragma("GCC unroll 8") \
+            for (int r = 0; r < 8; r++) c[r] = _mm256_fmadd_ps(wv, LOAD8(vj + 8 * r), c[r]); \
+        } \
+        for (int r = 0; r < 8; r++) _mm256_storeu_ps(o + d + 8 * r, c[r]); \
+    } \
+    for (; d + 8 <= hd; d += 8) { \
+        __m256 c0 = _mm256_loadu_ps(o + d); \
+        for (int64_t j = 0; j < n; j++) c0 = _mm256_fmadd_ps(_mm256_set1_ps(w[j]), LOAD8(v + j * ldv + d), c0); \
+        _mm256_storeu_ps(o + d, c0); \
+    } \
+    for (; d < hd; d++) \
+        for (int64_t j = 0; j < n; j++) o[d] += w[j] * TOF(v[j * ldv + d]); \
+}
+#define LH8(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
+#define IDF(x) (x)
+DEFINE_AXPYS(a_axpys_f16, uint16_t, LH8, h2f)
+DEFINE_AXPYS(a_axpys_f32, float, _mm256_loadu_ps, IDF)
+#undef LH8
+#undef IDF
 
 /* acc = f16(acc + v * w) and acc = f16(acc * w), element-wise (ggml_vec_mad_f16 / _scale_f16) */
 static void a_f16_mad(int64_t n, uint16_t *acc, const uint16_t *v, float w)
@@ -510,7 +565,8 @@ const struct kern kern_avx2 = {
     .vec_dot = { [QT_F32] = v_f32, [QT_F16] = v_f16, [QT_BF16] = v_bf16, [QT_Q8_0] = v_q8_0, [QT_Q4_0] = v_q4_0,
                  [QT_Q4_K] = v_q4_K, [QT_Q5_K] = v_q5_K, [QT_Q6_K] = v_q6_K },
     .dequant_row = a_dequant_row, .dot_f32 = a_dot_f32, .dot_f32_f16 = a_dot_f32_f16,
-    .axpy_f32 = a_axpy_f32, .axpy_f16 = a_axpy_f16, .f16_mad = a_f16_mad, .f16_scale = a_f16_scale,
+    .axpy_f32 = a_axpy_f32, .axpy_f16 = a_axpy_f16,
+    .dots_f32_f16 = a_dots_f32_f16, .axpys_f32 = a_axpys_f32, .axpys_f16 = a_axpys_f16, .f16_mad = a_f16_mad, .f16_scale = a_f16_scale,
     .f32_to_f16 = a_f32_to_f16, .exp_sub_sum = a_exp_sub_sum, .gemm_f16 = a_gemm_f16,
     .gemv_q4_K_x8 = a_gemv_q4_K_x8, .dequant_q4_K_x8 = a_dequant_q4_K_x8,
 };

@@ -199,7 +199,7 @@ static void test_exp(const struct kern *k)
 static void test_gemm_f16(const struct kern *k)
 {
     if (!k->gemm_f16) return;
-    static const int Ns[] = { 1, 3, 4, 5, 8, 13, 33 }, Ts[] = { 1, 2, 3, 4, 5, 7, 50 }, Ks[] = { 1, 7, 8, 9, 64, 100, 588 };
+    static const int Ns[] = { 1, 3, 4, 5, 8, 13, 33 }, Ts[] = { 1, 2, 3, 4, 5, 7, 50 }, Ks[] = { 1, 7, 8, 9, 64, 588, 4100 };
     enum { PAD = 3 };
     double worst = 0;
     int bad_guard = 0, cases = 0;
@@ -235,6 +235,35 @@ static void test_gemm_f16(const struct kern *k)
     CHECK_T(worst <= 4e-7, d);
     snprintf(d, sizeof d, "%s: gemm_f16 writes only Y's N columns", k->name);
     CHECK_EQ_I(bad_guard, 0, d);
+    if (strcmp(k->name, "avx2")) return;
+    /* The AVX2 set's sums, bit for bit: 8 lanes over k in order (each product of two
+     * halves is exact in float, so FMA and add agree), the lanes added as hsum_ps does,
+     * the K % 8 tail one by one; whatever the blocks of activation rows (T = 70 at
+     * K = 5003: two blocks of 36 and 34 rows, the second ending 2+2). */
+    static const int Kx[] = { 600, 5003 };
+    for (int c = 0; c < 2; c++) {
+        const int N = 9, T = 70, K = Kx[c], ldw = K + 5, lda = K + 3;
+        uint16_t *W = malloc((size_t)N * ldw * 2), *A = malloc((size_t)T * lda * 2);
+        float *Y = malloc((size_t)T * N * 4);
+        for (int i = 0; i < N * ldw; i++) W[i] = f2h(rnd());
+        for (int i = 0; i < T * lda; i++) A[i] = f2h(rnd());
+        k->gemm_f16(N, T, K, W, ldw, A, lda, Y, N);
+        int differ = 0;
+        for (int t = 0; t < T; t++)
+            for (int n = 0; n < N; n++) {
+                const uint16_t *w = W + (size_t)n * ldw, *a = A + (size_t)t * lda;
+                float v[8] = { 0 };
+                int kk = 0;
+                for (; kk + 8 <= K; kk += 8)
+                    for (int l = 0; l < 8; l++) v[l] += h2f(w[kk + l]) * h2f(a[kk + l]);
+                float sum = ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
+                for (; kk < K; kk++) sum += h2f(w[kk]) * h2f(a[kk]);
+                differ += memcmp(&sum, &Y[(size_t)t * N + n], 4) != 0;
+            }
+        snprintf(d, sizeof d, "avx2: gemm_f16 at K = %d sums in the tile's order, bit for bit (%d of %d differ)", K, differ, N * T);
+        CHECK_EQ_I(differ, 0, d);
+        free(W); free(A); free(Y);
+    }
 }
 
 /* Q4_K rows repacked by 8: the repack + decoder is bit-exact with qt_dequant_row
@@ -288,6 +317,52 @@ static void test_q4_K_x8(const struct kern *k)
     CHECK_EQ_I(decode_bad, 0, d);
 }
 
+/* the many-key attention kernels are bit-identical with the set's one-key kernels
+ * called key by key (NULL: ops.h makes those calls), at odd sizes and strides */
+static void test_attention(const struct kern *k)
+{
+    static float q[160], sc[70], w[70], o0[160], o1[160], kf[70 * 400];
+    static uint16_t kh[70 * 400];
+    static const int hds[] = { 64, 128, 80, 72, 13, 8 }, ns[] = { 1, 7, 8, 9, 17, 70 };
+    int bad_dots = 0, bad_f16 = 0, bad_f32 = 0, cases = 0;
+    for (size_t hi = 0; hi < sizeof hds / sizeof hds[0]; hi++)
+        for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++) {
+            const int hd = hds[hi], n = ns[ni], ld = 3 * hd + 5;
+            for (int i = 0; i < hd; i++) q[i] = rnd();
+            for (int i = 0; i < n * ld; i++) { kf[i] = rnd(); kh[i] = f2h(rnd()); }
+            for (int j = 0; j < n; j++) w[j] = rnd();
+            if (k->dots_f32_f16) {
+                sc[n] = 12345.f;
+                k->dots_f32_f16(n, hd, q, kh, ld, sc);
+                for (int j = 0; j < n; j++) { float r = k->dot_f32_f16(hd, q, kh + (size_t)j * ld); bad_dots += memcmp(&r, &sc[j], 4) != 0; }
+                bad_dots += sc[n] != 12345.f;
+            }
+            for (int pass = 0; pass < 2; pass++) {
+                void (*many)(int64_t, int64_t, const float *, const void *, int64_t, float *) =
+                    pass ? (void (*)(int64_t, int64_t, const float *, const void *, int64_t, float *))k->axpys_f32
+                         : (void (*)(int64_t, int64_t, const float *, const void *, int64_t, float *))k->axpys_f16;
+                if (!many) continue;
+                for (int i = 0; i < hd + 1; i++) o0[i] = o1[i] = rnd();
+                for (int j = 0; j < n; j++)
+                    if (pass) k->axpy_f32(hd, w[j], kf + (size_t)j * ld, o0);
+                    else k->axpy_f16(hd, w[j], kh + (size_t)j * ld, o0);
+                many(n, hd, w, pass ? (const void *)kf : (const void *)kh, ld, o1);
+                (pass ? &bad_f32 : &bad_f16)[0] += memcmp(o0, o1, (size_t)(hd + 1) * 4) != 0;
+            }
+            cases++;
+        }
+    char d[200];
+    snprintf(d, sizeof d, "%s: dots_f32_f16 %s (%d of %d cases differ)", k->name,
+             k->dots_f32_f16 ? "bit-identical with dot_f32_f16 key by key, nothing past n" : "none (ops.h calls dot_f32_f16)", bad_dots, cases);
+    CHECK_EQ_I(bad_dots, 0, d);
+    snprintf(d, sizeof d, "%s: axpys_f16 %s (%d of %d cases differ)", k->name,
+             k->axpys_f16 ? "bit-identical with axpy_f16 key by key, nothing past hd" : "none (ops.h calls axpy_f16)", bad_f16, cases);
+    CHECK_EQ_I(bad_f16, 0, d);
+    snprintf(d, sizeof d, "%s: axpys_f32 %s (%d of %d cases differ)", k->name,
+             k->axpys_f32 ? "bit-identical with axpy_f32 key by key, nothing past hd" : "none (ops.h calls axpy_f32)", bad_f32, cases);
+    CHECK_EQ_I(bad_f32, 0, d);
+}
+
 static void test_set(const struct kern *k)
 {
     test_vec_dot(k);
@@ -297,6 +372,7 @@ static void test_set(const struct kern *k)
     test_exp(k);
     test_gemm_f16(k);
     test_q4_K_x8(k);
+    test_attention(k);
 }
 
 /* the path in use is the one MMSAFE_CPU names ("avx512" is any of its variants) */
@@ -328,6 +404,13 @@ static void check_stack(const struct kern *k, const struct kern *const L[3], int
     bad += k->gemm_f16 != PICK(gemm_f16);
     bad += k->gemv_q4_K_x8 != PICK(gemv_q4_K_x8);
     bad += k->dequant_q4_K_x8 != PICK(dequant_q4_K_x8);
+    /* a many-key kernel only from the layer whose one-key kernel is in use */
+#define MANY(m, one) (use[2] && (use[2]->m || use[2]->one) ? use[2]->m : use[1] && (use[1]->m || use[1]->one) ? use[1]->m \
+                      : use[0]->m || use[0]->one ? use[0]->m : avx2->m)
+    bad += k->dots_f32_f16 != MANY(dots_f32_f16, dot_f32_f16);
+    bad += k->axpys_f32 != MANY(axpys_f32, axpy_f32);
+    bad += k->axpys_f16 != MANY(axpys_f16, axpy_f16);
+#undef MANY
 #undef PICK
     static const char *const names[4] = { "avx512", "avx512+vnni", "avx512+bf16", "avx512+vnni+bf16" };
     char d[160];
@@ -355,6 +438,7 @@ int main(void)
     CHECK_T(strstr(engine_cpu_desc(), engine_cpu_path()) != NULL, "engine_cpu_desc names the path");
     CHECK_T(cpu_kern_for(CPU_SCALAR) == &kern_scalar, "the scalar set runs everywhere");
     test_q4_K_x8(&kern_scalar);   /* the reference 8-row kernel against the reference dot product */
+    CHECK_T(!kern_scalar.dots_f32_f16 && !kern_scalar.axpys_f16 && !kern_scalar.axpys_f32, "the scalar set has no many-key attention kernels (ops.h loops)");
     int sets = 0;
     for (int p = CPU_AVX2; p < CPU_N_PATHS; p++) {
         const struct kern *k = cpu_kern_for(p);
@@ -386,6 +470,16 @@ int main(void)
             k.name = names[v];
             test_set(&k);
         }
+    }
+    {   /* a layer with its own one-key dot and no many-key one: the lower set's many-key
+         * kernel (which sums like its own one-key dot) must not stay under it */
+        const struct kern top = { .name = "t", .dot_f32_f16 = kern_scalar.dot_f32_f16 };
+        const struct kern *const L[3] = { &top, &top, &top };
+        struct kern k;
+        cpu_kern_stack(&k, L, 0);
+        const struct kern *low = cpu_kern_for(CPU_AVX2) ? cpu_kern_for(CPU_AVX2) : &kern_scalar;
+        CHECK_T(k.dot_f32_f16 == kern_scalar.dot_f32_f16 && k.dots_f32_f16 == NULL && k.axpys_f16 == low->axpys_f16,
+                "cpu_kern_stack drops a lower set's many-key scores under a layer's own one-key dot");
     }
     CHECK_T(cpu_use(CPU_SCALAR) == 0 && !strcmp(engine_cpu_path(), "scalar") && !qt_has_simd(QT_Q4_K), "cpu_use(CPU_SCALAR): no SIMD kernels");
     if (!sets) t_skipped("no SIMD kernel set runs on this CPU: only the scalar set was tested");

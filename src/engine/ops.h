@@ -42,7 +42,8 @@ enum { MM_FAST = 0, MM_EXACT = 1 };
 /* Y (T x N) = X (T x K) W^T.  MM_FAST converts X to the weight's activation
  * type first (F16 / Q8_0 / Q8_1 / Q8_K, spec §8.1); MM_EXACT dequantises W
  * exactly and keeps X in float32.  Runs its own OpenMP region with nt threads
- * (call it from outside any parallel region).  use_blas: allow OpenBLAS sgemm
+ * (call it from outside any parallel region; inside one only with nt = 1 and
+ * F32 weights, the one route that uses no scratch).  use_blas: allow OpenBLAS sgemm
  * on dequantised panels for T >= MM_BLAS_MIN_T (when the build has it). */
 void mm_run(const struct wmat *W, int T, const float *X, float *Y, int mode, struct mm_scratch *s, int nt, int use_blas);
 /* The same for nw <= 8 matrices of one input: Y[i] = X W[i]^T, one parallel

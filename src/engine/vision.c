@@ -77,7 +77,8 @@ struct eng_vision_ctx {
     float *x, *u, *q, *k, *vv, *att, *tmp;   /* (T, D) each */
     float *qc, *kc, *oc, *vt;   /* per-head Q, K, output (H, T, dh) and V transposed (H, dh, T) */
     float *hff;                 /* (T, max(F, n_mid)) */
-    float *probs;               /* (T, T) attention weights of one head */
+#define VIS_QBLOCK 64           /* queries per attention job (T >= 64) */
+    float *probs;               /* per thread, (VIS_QBLOCK, T): attention weights of a block of queries */
     float **dbg;
     int dbg_n;
     struct qvis_ctx *qwen;      /* the Qwen tower's scratch (v->q) */
@@ -550,7 +551,7 @@ int eng_vision_ctx_new(const struct eng_vision *v, const struct eng_params *p, s
     c->tmp = malloc(T * D * 4);
     c->qc = malloc(T * D * 4); c->kc = malloc(T * D * 4); c->oc = malloc(T * D * 4); c->vt = malloc(T * D * 4);
     c->hff = malloc(T * W * 4);
-    c->probs = malloc(T * T * 4);
+    c->probs = malloc((size_t)c->nt * VIS_QBLOCK * T * 4);
     int64_t maxK = (int64_t)(KP > wide ? KP : wide);
     int rc = RC_OK;
     if (!c->pre || !c->cols || !c->x || !c->u || !c->q || !c->k || !c->vv || !c->att || !c->tmp || !c->qc || !c->kc ||
@@ -628,7 +629,8 @@ void vis_softmax_row(float *s, int T, float scale, int fast)
 /* Full (non-causal) softmax attention per head, F32 as ggml without flash
  * attention: scores = (q.k) * scale, softmax with the exponential sum in
  * double, then the weighted sum of V.  Both products go through mm_run's F32
- * path (BLAS when built with it), one head at a time on contiguous copies. */
+ * path (BLAS when built with it), on contiguous per-head copies, a block of
+ * queries of one head per job. */
 static void attention(struct eng_vision_ctx *c, const float *Q, const float *K, const float *V, float *O, int T)
 {
     const int D = c->v->hp.n_embd, H = c->v->hp.n_head, dh = c->v->hp.head_dim;
@@ -675,19 +677,25 @@ static void attention(struct eng_vision_ctx *c, const float *Q, const float *K, 
             float *o = c->oc + ((size_t)h * T + i) * dh;
             for (int d = 0; d < dh; d++) o[d] = acc[d] * inv;
         }
-    } else
-    for (int h = 0; h < H; h++) {
-        const float *qh = c->qc + (size_t)h * T * dh;
-        float *P = c->probs, *oh = c->oc + (size_t)h * T * dh;
-        /* K_h as the "weight": T rows of dh; scores (T, T) = Q_h K_h^T */
-        const struct wmat kw = { QT_F32, dh, T, (size_t)dh * sizeof(float), (const uint8_t *)(c->kc + (size_t)h * T * dh), NULL };
-        mm_run(&kw, T, qh, P, MM_EXACT, &c->mm, c->nt, 1);
+    } else {
+        /* jobs of (head, block of <= VIS_QBLOCK queries), one per thread at a time,
+         * each with its products on one thread: the block's weights stay in L2
+         * and the heads need no barrier between them.  mm_run's panels are a
+         * function of the sizes alone, so the sums do not depend on the threads. */
+        const int nqb = (T + VIS_QBLOCK - 1) / VIS_QBLOCK, qb = (T + nqb - 1) / nqb;
         const int fast = c->arith == ENG_ARITH_FAST;
-#pragma omp parallel for num_threads(c->nt) schedule(static)
-        for (int i = 0; i < T; i++) vis_softmax_row(P + (size_t)i * T, T, scale, fast);
-        /* V_h^T as the "weight": dh rows of T; out (T, dh) = P V_h */
-        const struct wmat vw = { QT_F32, T, dh, (size_t)T * sizeof(float), (const uint8_t *)(c->vt + (size_t)h * dh * T), NULL };
-        mm_run(&vw, T, P, oh, MM_EXACT, &c->mm, c->nt, 1);
+#pragma omp parallel for num_threads(c->nt) schedule(dynamic, 1)
+        for (int job = 0; job < H * nqb; job++) {
+            const int h = job / nqb, i0 = (job % nqb) * qb, nq = T - i0 < qb ? T - i0 : qb;
+            float *P = c->probs + (size_t)omp_get_thread_num() * VIS_QBLOCK * T;
+            /* K_h as the "weight": T rows of dh; scores (nq, T) = Q_h K_h^T */
+            const struct wmat kw = { QT_F32, dh, T, (size_t)dh * sizeof(float), (const uint8_t *)(c->kc + (size_t)h * T * dh), NULL };
+            mm_run(&kw, nq, c->qc + ((size_t)h * T + i0) * dh, P, MM_EXACT, &c->mm, 1, 1);
+            for (int i = 0; i < nq; i++) vis_softmax_row(P + (size_t)i * T, T, scale, fast);
+            /* V_h^T as the "weight": dh rows of T; out (nq, dh) = P V_h */
+            const struct wmat vw = { QT_F32, T, dh, (size_t)T * sizeof(float), (const uint8_t *)(c->vt + (size_t)h * dh * T), NULL };
+            mm_run(&vw, nq, P, c->oc + ((size_t)h * T + i0) * dh, MM_EXACT, &c->mm, 1, 1);
+        }
     }
 #pragma omp parallel for num_threads(c->nt) schedule(static)
     for (int t = 0; t < T; t++)

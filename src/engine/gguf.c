@@ -295,6 +295,20 @@ void gguf_drop_pages(const struct gguf *g, const void *p, size_t n)
     if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
 }
 
+void gguf_prefault(const struct gguf *g)
+{
+    if (!g->mapped) return;
+#ifdef MADV_POPULATE_READ
+    if (madvise((void *)g->map, g->size, MADV_POPULATE_READ) == 0) return;
+#endif
+    /* kernels before 5.14: touch a byte a page */
+    const size_t ps = (size_t)sysconf(_SC_PAGESIZE);
+    volatile const uint8_t *m = g->map;
+    uint8_t x = 0;
+    for (size_t i = 0; i < g->size; i += ps) x ^= m[i];
+    (void)x;
+}
+
 const struct gguf_kv *gguf_find_kv(const struct gguf *g, const char *key)
 {
     for (int64_t i = 0; i < g->n_kv; i++)

@@ -66,6 +66,10 @@ void gguf_close(struct gguf *g);    /* accepts NULL */
  * resident set and are read back from the file if touched again.  Nothing for a
  * file opened from memory. */
 void gguf_drop_pages(const struct gguf *g, const void *p, size_t n);
+/* Maps every page of the file in now (reading from disk what the page cache lacks),
+ * so that the first use of the tensors does not stop on page faults one 4 KiB page
+ * at a time.  Nothing for a file opened from memory. */
+void gguf_prefault(const struct gguf *g);
 
 const struct gguf_kv *gguf_find_kv(const struct gguf *g, const char *key);
 const struct gguf_tensor *gguf_find_tensor(const struct gguf *g, const char *name);

@@ -13,10 +13,30 @@
 #include "t.h"
 
 #include <libgen.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 static char tool[1024], dir[] = "/tmp/mmsafe-gguf-XXXXXX";
+
+/* kB of the mapping that starts at p resident in this process (/proc/self/smaps), -1 if not found */
+static long rss_kb(const void *p)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f) return -1;
+    char line[512];
+    long rss = -1;
+    int in = 0;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long a, b;
+        if (sscanf(line, "%lx-%lx ", &a, &b) == 2 && strchr(line, '-') < strchr(line, ' ')) { in = a == (unsigned long)(uintptr_t)p; continue; }
+        if (in && sscanf(line, "Rss: %ld kB", &rss) == 1) break;
+    }
+    fclose(f);
+    return rss;
+}
 
 static int make(const char *name, const char *args)
 {
@@ -97,6 +117,21 @@ int main(int argc, char **argv)
         eng_ctx_free(c);
         eng_model_free(m);
     }
+    /* gguf_prefault maps the whole file in (the vision tower does it at load) */
+    if (make("big.gguf", "--embd 256 --layers 2 --heads 4 --kv-heads 2 --ff 1024 --vocab 4000 --type F16") == 0) {
+        snprintf(p, sizeof p, "%s/big.gguf", dir);
+        struct gguf *g = NULL;
+        CHECK_EQ_I(gguf_open(p, &g), RC_OK, "big.gguf opens");
+        if (g) {
+            const long size_kb = (long)(g->size / 1024), before = rss_kb(g->map);
+            gguf_prefault(g);
+            const long after = rss_kb(g->map);
+            char d[200];
+            snprintf(d, sizeof d, "gguf_prefault: resident %ld kB of the %ld kB mapping before, %ld kB after", before, size_kb, after);
+            CHECK_T(before >= 0 && before < size_kb / 2 && after >= size_kb, d);
+            gguf_close(g);
+        }
+    } else CHECK_T(0, "writer makes big.gguf");
     if (make("v2.gguf", "--embd 256 --layers 1 --heads 4 --kv-heads 1 --ff 256 --vocab 300 --type Q4_K_M --version 2 --tied") == 0) {
         snprintf(p, sizeof p, "%s/v2.gguf", dir);
         CHECK_EQ_I(eng_model_open(p, &m), RC_OK, "a GGUF v2 file (Q4_K/Q6_K, tied output) loads");

@@ -44,6 +44,10 @@ struct kern {
     void (*dots_f32_f16)(int64_t n, int64_t hd, const float *q, const uint16_t *k, int64_t ldk, float *s);
     void (*axpys_f32)(int64_t n, int64_t hd, const float *w, const float *v, int64_t ldv, float *o);
     void (*axpys_f16)(int64_t n, int64_t hd, const float *w, const uint16_t *v, int64_t ldv, float *o);
+    /* s[j] *= scale for j < n, returns the largest (-inf for n = 0; NaNs never
+     * win); exact, so every set gives the same s and the same value (a zero's sign
+     * may differ) (NULL: ops.h loops) */
+    float (*scale_max)(float *s, int64_t n, float scale);
     void (*f16_mad)(int64_t n, uint16_t *acc, const uint16_t *v, float w);
     void (*f16_scale)(int64_t n, uint16_t *acc, float w);
     /* y = f16(x), round to nearest even (exactly f2h) */

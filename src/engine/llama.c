@@ -695,11 +695,7 @@ static void forward(struct eng_ctx *c, int T)
                 const size_t hb = (size_t)kvh * hd;
                 if (c->kv_f16) dots_f32_f16(pos + 1, hd, qv, (const uint16_t *)kl + hb, Ekv, sc);
                 else for (int j = 0; j <= pos; j++) sc[j] = dot_f32(hd, qv, (const float *)kl + (size_t)j * Ekv + hb);
-                float mx = -INFINITY;
-                for (int j = 0; j <= pos; j++) {
-                    sc[j] *= scale;
-                    if (sc[j] > mx) mx = sc[j];
-                }
+                const float mx = scale_max(sc, pos + 1, scale);
                 double sum = 0;
                 for (int j = 0; j <= pos; j++) { float e = expf(sc[j] - mx); sc[j] = e; sum += (double)e; }
                 const float inv = (float)(1.0 / sum);

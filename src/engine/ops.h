@@ -11,6 +11,7 @@
 #define ENGINE_OPS_H
 
 #include <stddef.h>
+#include <math.h>
 #include <stdint.h>
 
 #include "cpu.h"
@@ -81,6 +82,17 @@ static inline void axpys_f16(int64_t n, int64_t hd, const float *w, const uint16
 {
     if (g_kern.axpys_f16) { g_kern.axpys_f16(n, hd, w, v, ldv, o); return; }
     for (int64_t j = 0; j < n; j++) g_kern.axpy_f16(hd, w[j], v + j * ldv, o);
+}
+/* s *= scale in place; the largest of s (-inf for n = 0) */
+static inline float scale_max(float *s, int64_t n, float scale)
+{
+    if (g_kern.scale_max) return g_kern.scale_max(s, n, scale);
+    float mx = -INFINITY;
+    for (int64_t j = 0; j < n; j++) {
+        s[j] *= scale;
+        if (s[j] > mx) mx = s[j];
+    }
+    return mx;
 }
 /* acc = f16(acc + v w) */
 static inline void f16_mad(int64_t n, uint16_t *acc, const uint16_t *v, float w) { g_kern.f16_mad(n, acc, v, w); }

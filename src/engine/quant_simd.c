@@ -341,6 +341,29 @@ static void a_dots_f32_f16(int64_t n, int64_t hd, const float *q, const uint16_t
     }
     for (; j < n; j++) s[j] = a_dot_f32_f16(hd, q, k + j * ldk);
 }
+static float a_scale_max(float *s, int64_t n, float scale)
+{
+    const __m256 sv = _mm256_set1_ps(scale);
+    __m256 m0 = _mm256_set1_ps(-INFINITY), m1 = m0;
+    int64_t j = 0;
+    for (; j + 16 <= n; j += 16) {
+        const __m256 a = _mm256_mul_ps(_mm256_loadu_ps(s + j), sv), b = _mm256_mul_ps(_mm256_loadu_ps(s + j + 8), sv);
+        _mm256_storeu_ps(s + j, a);
+        _mm256_storeu_ps(s + j + 8, b);
+        m0 = _mm256_max_ps(a, m0);   /* a NaN in a leaves m0, as the loop's > does */
+        m1 = _mm256_max_ps(b, m1);
+    }
+    m0 = _mm256_max_ps(m0, m1);
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(m0), _mm256_extractf128_ps(m0, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    float mx = _mm_cvtss_f32(m);
+    for (; j < n; j++) {
+        s[j] *= scale;
+        if (s[j] > mx) mx = s[j];
+    }
+    return mx;
+}
 #define DEFINE_AXPYS(NAME, T, LOAD8, TOF) \
 static void NAME(int64_t n, int64_t hd, const float *w, const T *v, int64_t ldv, float *o) \
 { \
@@ -566,7 +589,7 @@ const struct kern kern_avx2 = {
                  [QT_Q4_K] = v_q4_K, [QT_Q5_K] = v_q5_K, [QT_Q6_K] = v_q6_K },
     .dequant_row = a_dequant_row, .dot_f32 = a_dot_f32, .dot_f32_f16 = a_dot_f32_f16,
     .axpy_f32 = a_axpy_f32, .axpy_f16 = a_axpy_f16,
-    .dots_f32_f16 = a_dots_f32_f16, .axpys_f32 = a_axpys_f32, .axpys_f16 = a_axpys_f16, .f16_mad = a_f16_mad, .f16_scale = a_f16_scale,
+    .dots_f32_f16 = a_dots_f32_f16, .axpys_f32 = a_axpys_f32, .axpys_f16 = a_axpys_f16, .scale_max = a_scale_max, .f16_mad = a_f16_mad, .f16_scale = a_f16_scale,
     .f32_to_f16 = a_f32_to_f16, .exp_sub_sum = a_exp_sub_sum, .gemm_f16 = a_gemm_f16,
     .gemv_q4_K_x8 = a_gemv_q4_K_x8, .dequant_q4_K_x8 = a_dequant_q4_K_x8,
 };

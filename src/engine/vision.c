@@ -618,11 +618,7 @@ void vis_layer_norm_rows(int nt, float *y, const float *x, int T, int D, const f
 /* One softmax row in place: s *= scale, then exp(s - max) / sum, the sum in double. */
 void vis_softmax_row(float *s, int T, float scale, int fast)
 {
-    float mx = -INFINITY;
-    for (int j = 0; j < T; j++) {
-        s[j] *= scale;
-        if (s[j] > mx) mx = s[j];
-    }
+    const float mx = scale_max(s, T, scale);
     /* fast: the kernel set's e^x (AVX2: a polynomial within 2 ulp of expf) */
     const double sum = fast ? g_kern.exp_sub_sum(s, T, mx) : kern_scalar.exp_sub_sum(s, T, mx);
     const float inv = (float)(1.0 / sum);
@@ -643,13 +639,23 @@ static void attention(struct eng_vision_ctx *c, const float *Q, const float *K, 
      * rounded to F16 when emulating llama.cpp's default flash attention */
 #pragma omp parallel for num_threads(c->nt) schedule(static)
     for (int h = 0; h < H; h++)
-        for (int t = 0; t < T; t++)
-            for (int d = 0; d < dh; d++) {
-                const size_t src = (size_t)t * D + (size_t)h * dh + d;
-                c->qc[((size_t)h * T + t) * dh + d] = Q[src];
-                c->kc[((size_t)h * T + t) * dh + d] = kv16 ? f16_round(K[src]) : K[src];
-                c->vt[((size_t)h * dh + d) * T + t] = kv16 ? f16_round(V[src]) : V[src];
+        for (int t = 0; t < T; t++) {
+            const size_t src = (size_t)t * D + (size_t)h * dh;
+            float *qd = c->qc + ((size_t)h * T + t) * dh, *kd = c->kc + ((size_t)h * T + t) * dh;
+            memcpy(qd, Q + src, (size_t)dh * sizeof(float));
+            if (kv16) {
+                uint16_t k16[256], v16[256];   /* head_dim <= 256 (checked at load); f16_round, SIMD */
+                g_kern.f32_to_f16(K + src, k16, dh);
+                g_kern.f32_to_f16(V + src, v16, dh);
+                for (int d = 0; d < dh; d++) {
+                    kd[d] = h2f(k16[d]);
+                    c->vt[((size_t)h * dh + d) * T + t] = h2f(v16[d]);
+                }
+            } else {
+                memcpy(kd, K + src, (size_t)dh * sizeof(float));
+                for (int d = 0; d < dh; d++) c->vt[((size_t)h * dh + d) * T + t] = V[src + d];
             }
+        }
     if (kv16 && T < 64) {
         /* ggml_compute_forward_flash_attn_ext_f16_one_chunk (fewer than 64
          * queries): Q rounded to F16, online softmax over the keys in order,

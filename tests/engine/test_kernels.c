@@ -363,6 +363,35 @@ static void test_attention(const struct kern *k)
     CHECK_EQ_I(bad_f32, 0, d);
 }
 
+/* scale_max: the same s and the same largest value as the loop (with a NaN too) */
+static void test_scale_max(const struct kern *k)
+{
+    if (!k->scale_max) return;
+    static float a[600], b[600];
+    static const int ns[] = { 0, 1, 7, 16, 17, 33, 577 };
+    int bad = 0;
+    for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++)
+        for (int nan = 0; nan < 2; nan++) {
+            const int n = ns[i];
+            for (int j = 0; j < n + 1; j++) a[j] = b[j] = rnd() * 30;
+            if (nan && n > 3) a[n / 2] = b[n / 2] = NAN;
+            float mx = -INFINITY;
+            for (int j = 0; j < n; j++) { a[j] *= 0.125f; if (a[j] > mx) mx = a[j]; }
+            const float got = k->scale_max(b, n, 0.125f);
+            bad += got != mx || memcmp(a, b, (size_t)(n + 1) * 4) != 0;
+        }
+    for (int at = 0; at < 35; at++) {   /* a NaN at every place of every lane, n = 35 */
+        for (int j = 0; j < 35; j++) a[j] = rnd();
+        a[at] = NAN;
+        float mx = -INFINITY;
+        for (int j = 0; j < 35; j++) if (a[j] > mx) mx = a[j];
+        bad += k->scale_max(a, 35, 1.0f) != mx;
+    }
+    char d[160];
+    snprintf(d, sizeof d, "%s: scale_max as the loop, NaNs never the largest (%d cases differ)", k->name, bad);
+    CHECK_EQ_I(bad, 0, d);
+}
+
 static void test_set(const struct kern *k)
 {
     test_vec_dot(k);
@@ -373,6 +402,7 @@ static void test_set(const struct kern *k)
     test_gemm_f16(k);
     test_q4_K_x8(k);
     test_attention(k);
+    test_scale_max(k);
 }
 
 /* the path in use is the one MMSAFE_CPU names ("avx512" is any of its variants) */
@@ -410,6 +440,7 @@ static void check_stack(const struct kern *k, const struct kern *const L[3], int
     bad += k->dots_f32_f16 != MANY(dots_f32_f16, dot_f32_f16);
     bad += k->axpys_f32 != MANY(axpys_f32, axpy_f32);
     bad += k->axpys_f16 != MANY(axpys_f16, axpy_f16);
+    bad += k->scale_max != PICK(scale_max);
 #undef MANY
 #undef PICK
     static const char *const names[4] = { "avx512", "avx512+vnni", "avx512+bf16", "avx512+vnni+bf16" };

@@ -148,7 +148,7 @@ static void detect(void)
 /* ---- the AVX-512 set: layers over the AVX2 set ---- */
 
 /* every member of struct kern, so that a new one cannot be forgotten below */
-_Static_assert(sizeof(struct kern) == sizeof(const char *) + (QT_COUNT + 16) * sizeof(void (*)(void)),
+_Static_assert(sizeof(struct kern) == sizeof(const char *) + (QT_COUNT + 17) * sizeof(void (*)(void)),
                "struct kern changed: update cpu_kern_stack");
 void cpu_kern_stack(struct kern *dst, const struct kern *const layers[3], int variants)
 {
@@ -166,7 +166,7 @@ void cpu_kern_stack(struct kern *dst, const struct kern *const layers[3], int va
         for (int t = 0; t < QT_COUNT; t++) OVER(vec_dot[t]);
         OVER(dequant_row); OVER(dot_f32); OVER(dot_f32_f16); OVER(axpy_f32); OVER(axpy_f16);
         OVER(f16_mad); OVER(f16_scale); OVER(f32_to_f16); OVER(exp_sub_sum); OVER(gemm_f16); OVER(gemv_q4_K_x8); OVER(dequant_q4_K_x8);
-        OVER(dots_f32_f16); OVER(axpys_f32); OVER(axpys_f16); OVER(scale_max);
+        OVER(dots_f32_f16); OVER(axpys_f32); OVER(axpys_f16); OVER(scale_max); OVER(silu_mul);
 #undef OVER
         /* a many-key attention kernel sums as its own set's one-key kernel does: one
          * from a lower layer under a replaced one-key kernel would not */

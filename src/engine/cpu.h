@@ -48,6 +48,10 @@ struct kern {
      * win); exact, so every set gives the same s and the same value (a zero's sign
      * may differ) (NULL: ops.h loops) */
     float (*scale_max)(float *s, int64_t n, float scale);
+    /* g[i] = silu(g[i]) u[i] = g / (1 + e^-g) u, fast arithmetic only (SwiGLU; the
+     * reference's is ggml_v_silu, an e^x of its own): within 1e-6 of the expf loop,
+     * relative (NULL: ops.h loops with expf) */
+    void (*silu_mul)(float *g, const float *u, int64_t n);
     void (*f16_mad)(int64_t n, uint16_t *acc, const uint16_t *v, float w);
     void (*f16_scale)(int64_t n, uint16_t *acc, float w);
     /* y = f16(x), round to nearest even (exactly f2h) */

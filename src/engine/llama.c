@@ -717,7 +717,7 @@ static void forward(struct eng_ctx *c, int T)
             float *ys[2] = { c->hb, c->hb2 };
             mm_run_n(2, ws, R, xb, ys, c->arith == ENG_ARITH_EXACT ? MM_EXACT : MM_FAST, &c->mm, c->nt, c->use_blas);
         }
-        for (size_t i = 0; i < (size_t)R * F; i++) { float g = c->hb[i]; c->hb[i] = (g / (1.0f + expf(-g))) * c->hb2[i]; }
+        silu_mul(c->hb, c->hb2, (int64_t)R * F, c->arith == ENG_ARITH_FAST);
         mm(c, &L->wd, R, c->hb, xb2);
         for (int t = 0; t < R; t++) {
             float *xr = x + (size_t)(r0 + t) * E, *yr = xb2 + (size_t)t * E;

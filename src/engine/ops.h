@@ -94,6 +94,12 @@ static inline float scale_max(float *s, int64_t n, float scale)
     }
     return mx;
 }
+/* g = silu(g) u (SwiGLU): fast, the set's e^x where it has one; else expf */
+static inline void silu_mul(float *g, const float *u, int64_t n, int fast)
+{
+    if (fast && g_kern.silu_mul) { g_kern.silu_mul(g, u, n); return; }
+    for (int64_t i = 0; i < n; i++) g[i] = (g[i] / (1.0f + expf(-g[i]))) * u[i];
+}
 /* acc = f16(acc + v w) */
 static inline void f16_mad(int64_t n, uint16_t *acc, const uint16_t *v, float w) { g_kern.f16_mad(n, acc, v, w); }
 /* acc = f16(acc w) */

@@ -469,6 +469,21 @@ static inline __m256 exp_neg8(__m256 x)
     const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
 }
+/* SwiGLU's silu(g) u with e = e^-|g| (<= 1, so exp_neg8 serves): g / (1 + e) for
+ * g >= 0, g e / (1 + e) below (the same value: e^-g = 1/e there) */
+static void a_silu_mul(float *g, const float *u, int64_t n)
+{
+    const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 x = _mm256_loadu_ps(g + i);
+        const __m256 neg = _mm256_cmp_ps(x, zero, _CMP_LT_OQ);
+        const __m256 e = exp_neg8(_mm256_or_ps(x, _mm256_set1_ps(-0.0f)));   /* e^-|x| */
+        const __m256 num = _mm256_blendv_ps(x, _mm256_mul_ps(x, e), neg);
+        _mm256_storeu_ps(g + i, _mm256_mul_ps(_mm256_div_ps(num, _mm256_add_ps(one, e)), _mm256_loadu_ps(u + i)));
+    }
+    for (; i < n; i++) g[i] = (g[i] / (1.0f + expf(-g[i]))) * u[i];
+}
 static double a_exp_sub_sum(float *s, int T, float mx)
 {
     const __m256 vm = _mm256_set1_ps(mx);
@@ -589,7 +604,8 @@ const struct kern kern_avx2 = {
                  [QT_Q4_K] = v_q4_K, [QT_Q5_K] = v_q5_K, [QT_Q6_K] = v_q6_K },
     .dequant_row = a_dequant_row, .dot_f32 = a_dot_f32, .dot_f32_f16 = a_dot_f32_f16,
     .axpy_f32 = a_axpy_f32, .axpy_f16 = a_axpy_f16,
-    .dots_f32_f16 = a_dots_f32_f16, .axpys_f32 = a_axpys_f32, .axpys_f16 = a_axpys_f16, .scale_max = a_scale_max, .f16_mad = a_f16_mad, .f16_scale = a_f16_scale,
+    .dots_f32_f16 = a_dots_f32_f16, .axpys_f32 = a_axpys_f32, .axpys_f16 = a_axpys_f16, .scale_max = a_scale_max,
+    .silu_mul = a_silu_mul, .f16_mad = a_f16_mad, .f16_scale = a_f16_scale,
     .f32_to_f16 = a_f32_to_f16, .exp_sub_sum = a_exp_sub_sum, .gemm_f16 = a_gemm_f16,
     .gemv_q4_K_x8 = a_gemv_q4_K_x8, .dequant_q4_K_x8 = a_dequant_q4_K_x8,
 };

@@ -392,6 +392,34 @@ static void test_scale_max(const struct kern *k)
     CHECK_EQ_I(bad, 0, d);
 }
 
+/* silu_mul (fast arithmetic's SwiGLU) against the expf loop: within 1e-6 relative
+ * (under 1e-30 where the loop is), over the whole range (exp_neg8's cut-off at -87 included) and
+ * at +-inf, NaN */
+static void test_silu(const struct kern *k)
+{
+    if (!k->silu_mul) return;
+    enum { N = 1003 };
+    static float g[N], u[N], ref[N];
+    for (int i = 0; i < N; i++) { g[i] = rnd() * (i % 3 ? 12.f : 120.f); u[i] = rnd() * 4; }
+    g[0] = INFINITY; g[1] = -INFINITY; g[2] = NAN; g[3] = -0.0f; g[4] = 88.f; g[5] = -88.f; g[6] = 1e-30f; g[7] = -1e-30f;
+    for (int i = 0; i < N; i++) ref[i] = (g[i] / (1.0f + expf(-g[i]))) * u[i];
+    k->silu_mul(g, u, N);
+    double worst = 0;
+    int bad_special = 0;
+    for (int i = 0; i < N; i++) {
+        if (isnan(ref[i]) || isinf(ref[i])) { bad_special += !(isnan(ref[i]) ? isnan(g[i]) : g[i] == ref[i]); continue; }
+        /* below g ~ -87 e^g leaves the normal floats and exp_neg8 gives 0: results
+         * under 1e-30 need only stay under it */
+        if (fabs(ref[i]) < 1e-30) { bad_special += !(fabs(g[i]) < 1e-30); continue; }
+        const double e = fabs((double)g[i] - ref[i]) / fabs(ref[i]);
+        if (e > worst) worst = e;
+        bad_special += ref[i] == 0 && g[i] != 0;
+    }
+    char d[160];
+    snprintf(d, sizeof d, "%s: silu_mul vs the expf loop, worst %.2e relative (bound 1e-6), specials %d wrong", k->name, worst, bad_special);
+    CHECK_T(worst <= 1e-6 && bad_special == 0, d);
+}
+
 static void test_set(const struct kern *k)
 {
     test_vec_dot(k);
@@ -403,6 +431,7 @@ static void test_set(const struct kern *k)
     test_q4_K_x8(k);
     test_attention(k);
     test_scale_max(k);
+    test_silu(k);
 }
 
 /* the path in use is the one MMSAFE_CPU names ("avx512" is any of its variants) */
@@ -441,6 +470,7 @@ static void check_stack(const struct kern *k, const struct kern *const L[3], int
     bad += k->axpys_f32 != MANY(axpys_f32, axpy_f32);
     bad += k->axpys_f16 != MANY(axpys_f16, axpy_f16);
     bad += k->scale_max != PICK(scale_max);
+    bad += k->silu_mul != PICK(silu_mul);
 #undef MANY
 #undef PICK
     static const char *const names[4] = { "avx512", "avx512+vnni", "avx512+bf16", "avx512+vnni+bf16" };

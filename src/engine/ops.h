@@ -10,8 +10,8 @@
 #ifndef ENGINE_OPS_H
 #define ENGINE_OPS_H
 
-#include <stddef.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "cpu.h"

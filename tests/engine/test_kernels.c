@@ -321,7 +321,7 @@ static void test_q4_K_x8(const struct kern *k)
  * called key by key (NULL: ops.h makes those calls), at odd sizes and strides */
 static void test_attention(const struct kern *k)
 {
-    static float q[160], sc[70], w[70], o0[160], o1[160], kf[70 * 400];
+    static float q[160], sc[71], w[70], o0[160], o1[160], kf[70 * 400];
     static uint16_t kh[70 * 400];
     static const int hds[] = { 64, 128, 80, 72, 13, 8 }, ns[] = { 1, 7, 8, 9, 17, 70 };
     int bad_dots = 0, bad_f16 = 0, bad_f32 = 0, cases = 0;

@@ -11,9 +11,12 @@
  * N weight rows of K, T activation rows; e.g. 5632 2048 256 1 15 (the 1.1B
  * LLaMA shape's FFN up at a 256-token prefill), 1024 4096 577 2 9 (ViT-L fc2).
  */
+#define _POSIX_C_SOURCE 200809L   /* clock_gettime under -std=c11 */
 #include "engine/cpu.h"
+#include "engine/engine.h"
 #include "engine/ops.h"
 #include "engine/quant.h"
+#include "engine/util.h"
 #include "ggml-cpu.h"
 #include "ggml.h"
 

@@ -412,9 +412,6 @@ int eng_vision_open(const char *path, struct eng_vision **out)
         eng_vision_free(v);
         return rc;
     }
-    /* the tower's weights (the whole file) are read in now, as the reference reads
-     * them at load: the first image's encode does not take ~150k page faults */
-    gguf_prefault(v->g);
     *out = v;
     return RC_OK;
 }
@@ -531,6 +528,10 @@ int eng_vision_ctx_new(const struct eng_vision *v, const struct eng_params *p, s
     if (!c) return eng_err(RC_ENOMEM, "out of memory");
     const struct vis_hparams *hp = &v->hp;
     c->v = v;
+    /* the tower's weights (the whole file) are read in now, as the reference reads
+     * them at load: the first image's encode does not take ~150k page faults (here,
+     * not in eng_vision_open: `inspect` and `preprocess` encode nothing) */
+    gguf_prefault(v->g);
     c->nt = p->n_threads > 0 ? p->n_threads : 1;
     c->arith = p->arith == ENG_ARITH_EXACT ? ENG_ARITH_EXACT : ENG_ARITH_FAST;
     if (v->q) {

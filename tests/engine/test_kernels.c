@@ -337,16 +337,14 @@ static void test_attention(const struct kern *k)
                 for (int j = 0; j < n; j++) { float r = k->dot_f32_f16(hd, q, kh + (size_t)j * ld); bad_dots += memcmp(&r, &sc[j], 4) != 0; }
                 bad_dots += sc[n] != 12345.f;
             }
-            for (int pass = 0; pass < 2; pass++) {
-                void (*many)(int64_t, int64_t, const float *, const void *, int64_t, float *) =
-                    pass ? (void (*)(int64_t, int64_t, const float *, const void *, int64_t, float *))k->axpys_f32
-                         : (void (*)(int64_t, int64_t, const float *, const void *, int64_t, float *))k->axpys_f16;
-                if (!many) continue;
+            for (int pass = 0; pass < 2; pass++) {   /* 0: F16 values, 1: F32 */
+                if (pass ? !k->axpys_f32 : !k->axpys_f16) continue;
                 for (int i = 0; i < hd + 1; i++) o0[i] = o1[i] = rnd();
                 for (int j = 0; j < n; j++)
                     if (pass) k->axpy_f32(hd, w[j], kf + (size_t)j * ld, o0);
                     else k->axpy_f16(hd, w[j], kh + (size_t)j * ld, o0);
-                many(n, hd, w, pass ? (const void *)kf : (const void *)kh, ld, o1);
+                if (pass) k->axpys_f32(n, hd, w, kf, ld, o1);
+                else k->axpys_f16(n, hd, w, kh, ld, o1);
                 (pass ? &bad_f32 : &bad_f16)[0] += memcmp(o0, o1, (size_t)(hd + 1) * 4) != 0;
             }
             cases++;

@@ -617,47 +617,58 @@ static void forward(struct eng_ctx *c, int T)
         }
     }
     float *x = c->x, *xb = c->xb, *xb2 = c->xb2;
+    /* The element-wise work between the products runs row by row on all threads
+     * (each row's arithmetic as one thread would do it, so the same bits at any
+     * thread count); a decoded token (T = 1) stays on the calling thread. */
+    const int nt_rows = T >= 4 ? c->nt : 1;
+    const int fast = c->arith == ENG_ARITH_FAST;
+#pragma omp parallel for num_threads(nt_rows) schedule(static)
+    for (int t = 0; t < T; t++) op_rmsnorm(xb + (size_t)t * E, x + (size_t)t * E, m->L[0].attn_norm, E, eps);
     for (int il = 0; il < m->n_layer; il++) {
         const struct layer *L = &m->L[il];
         const int last = il == m->n_layer - 1;
         /* in the last layer only the last position's output is needed (as llama.cpp) */
         const int r0 = last ? T - 1 : 0, R = T - r0;
-        for (int t = 0; t < T; t++) op_rmsnorm(xb + (size_t)t * E, x + (size_t)t * E, L->attn_norm, E, eps);
         if (R == T) {
             const struct wmat *ws[3] = { &L->wq, &L->wk, &L->wv };
             float *ys[3] = { c->q, c->k, c->v };
-            mm_run_n(3, ws, T, xb, ys, c->arith == ENG_ARITH_EXACT ? MM_EXACT : MM_FAST, &c->mm, c->nt, c->use_blas);
+            mm_run_n(3, ws, T, xb, ys, fast ? MM_FAST : MM_EXACT, &c->mm, c->nt, c->use_blas);
         } else {
             mm(c, &L->wk, T, xb, c->k);
             mm(c, &L->wv, T, xb, c->v);
             mm(c, &L->wq, R, xb + (size_t)r0 * E, c->q);
         }
-        for (int t = 0; t < T; t++)
-            for (int i = 0; i < Ekv; i++) {
-                if (L->bk) c->k[(size_t)t * Ekv + i] += L->bk[i];
-                if (L->bv) c->v[(size_t)t * Ekv + i] += L->bv[i];
-            }
-        if (L->bq) for (int t = 0; t < R; t++) for (int i = 0; i < Q; i++) c->q[(size_t)t * Q + i] += L->bq[i];
-        if (L->q_norm) { head_norm(m, c->q, R, nh, L->q_norm, eps); head_norm(m, c->k, T, nkv, L->k_norm, eps); }
-        rope_rows(m, c->k, T, nkv, c->rc, c->rs);
-        rope_rows(m, c->q, R, nh, c->rc + (size_t)r0 * half, c->rs + (size_t)r0 * half);
-        /* store K, V */
         uint8_t *kl = c->kc + (size_t)il * c->n_ctx * Ekv * c->kv_elt, *vl = c->vc + (size_t)il * c->n_ctx * Ekv * c->kv_elt;
-        for (int t = 0; t < T; t++) {
-            size_t off = ((size_t)(p0 + t) * Ekv);
-            if (c->kv_f16) {
-                uint16_t *kd = (uint16_t *)kl + off, *vd = (uint16_t *)vl + off;
-                for (int i = 0; i < Ekv; i++) { kd[i] = f2h(c->k[(size_t)t * Ekv + i]); vd[i] = f2h(c->v[(size_t)t * Ekv + i]); }
-            } else {
-                memcpy((float *)kl + off, c->k + (size_t)t * Ekv, (size_t)Ekv * 4);
-                memcpy((float *)vl + off, c->v + (size_t)t * Ekv, (size_t)Ekv * 4);
-            }
-        }
-        /* causal attention, one (query row, head) pair per iteration */
         const int n_pairs = R * nh;
-        const int onechunk = c->kv_f16 && c->arith == ENG_ARITH_FAST && T < 64;
+        const int onechunk = c->kv_f16 && fast && T < 64;
 #pragma omp parallel num_threads(c->nt)
         {
+            /* K and V rows: biases, qwen3's head norm, RoPE, then into the cache */
+#pragma omp for schedule(static) nowait
+            for (int t = 0; t < T; t++) {
+                float *kr = c->k + (size_t)t * Ekv, *vr = c->v + (size_t)t * Ekv;
+                if (L->bk) for (int i = 0; i < Ekv; i++) kr[i] += L->bk[i];
+                if (L->bv) for (int i = 0; i < Ekv; i++) vr[i] += L->bv[i];
+                if (L->q_norm) head_norm(m, kr, 1, nkv, L->k_norm, eps);
+                rope_rows(m, kr, 1, nkv, c->rc + (size_t)t * half, c->rs + (size_t)t * half);
+                const size_t off = (size_t)(p0 + t) * Ekv;
+                if (c->kv_f16) {
+                    g_kern.f32_to_f16(kr, (uint16_t *)kl + off, Ekv);   /* exactly f2h */
+                    g_kern.f32_to_f16(vr, (uint16_t *)vl + off, Ekv);
+                } else {
+                    memcpy((float *)kl + off, kr, (size_t)Ekv * 4);
+                    memcpy((float *)vl + off, vr, (size_t)Ekv * 4);
+                }
+            }
+            /* Q rows (positions r0..T-1) */
+#pragma omp for schedule(static)
+            for (int t = 0; t < R; t++) {
+                float *qr = c->q + (size_t)t * Q;
+                if (L->bq) for (int i = 0; i < Q; i++) qr[i] += L->bq[i];
+                if (L->q_norm) head_norm(m, qr, 1, nh, L->q_norm, eps);
+                rope_rows(m, qr, 1, nh, c->rc + (size_t)(r0 + t) * half, c->rs + (size_t)(r0 + t) * half);
+            }
+            /* causal attention, one (query row, head) pair per iteration */
             float *sc = c->scores + (size_t)omp_get_thread_num() * c->n_ctx;
 #pragma omp for schedule(dynamic, 4)
             for (int pi = 0; pi < n_pairs; pi++) {
@@ -696,8 +707,8 @@ static void forward(struct eng_ctx *c, int T)
                 if (c->kv_f16) dots_f32_f16(pos + 1, hd, qv, (const uint16_t *)kl + hb, Ekv, sc);
                 else for (int j = 0; j <= pos; j++) sc[j] = dot_f32(hd, qv, (const float *)kl + (size_t)j * Ekv + hb);
                 const float mx = scale_max(sc, pos + 1, scale);
-                double sum = 0;
-                for (int j = 0; j <= pos; j++) { float e = expf(sc[j] - mx); sc[j] = e; sum += (double)e; }
+                /* e^(s - max) and their sum in double; fast: the set's e^x (within 2 ulp of expf) */
+                const double sum = fast ? g_kern.exp_sub_sum(sc, pos + 1, mx) : kern_scalar.exp_sub_sum(sc, pos + 1, mx);
                 const float inv = (float)(1.0 / sum);
                 for (int j = 0; j <= pos; j++) sc[j] *= inv;
                 for (int d = 0; d < hd; d++) o[d] = 0;
@@ -706,22 +717,28 @@ static void forward(struct eng_ctx *c, int T)
             }
         }
         mm(c, &L->wo, R, c->att, xb2);
+        /* residual, then the FFN's norm */
+#pragma omp parallel for num_threads(nt_rows) schedule(static)
         for (int t = 0; t < R; t++) {
             float *xr = x + (size_t)(r0 + t) * E, *yr = xb2 + (size_t)t * E;
             for (int i = 0; i < E; i++) xr[i] += yr[i] + (L->bo ? L->bo[i] : 0.f);
+            op_rmsnorm(xb + (size_t)t * E, xr, L->ffn_norm, E, eps);
         }
-        /* FFN */
-        for (int t = 0; t < R; t++) op_rmsnorm(xb + (size_t)t * E, x + (size_t)(r0 + t) * E, L->ffn_norm, E, eps);
         {
             const struct wmat *ws[2] = { &L->wg, &L->wu };
             float *ys[2] = { c->hb, c->hb2 };
-            mm_run_n(2, ws, R, xb, ys, c->arith == ENG_ARITH_EXACT ? MM_EXACT : MM_FAST, &c->mm, c->nt, c->use_blas);
+            mm_run_n(2, ws, R, xb, ys, fast ? MM_FAST : MM_EXACT, &c->mm, c->nt, c->use_blas);
         }
-        silu_mul(c->hb, c->hb2, (int64_t)R * F, c->arith == ENG_ARITH_FAST);
+        /* SwiGLU a row at a time (the same pieces, so the same bits, at any thread count) */
+#pragma omp parallel for num_threads(nt_rows) schedule(static)
+        for (int t = 0; t < R; t++) silu_mul(c->hb + (size_t)t * F, c->hb2 + (size_t)t * F, F, fast);
         mm(c, &L->wd, R, c->hb, xb2);
+        /* residual, then the next layer's attention norm */
+#pragma omp parallel for num_threads(nt_rows) schedule(static)
         for (int t = 0; t < R; t++) {
             float *xr = x + (size_t)(r0 + t) * E, *yr = xb2 + (size_t)t * E;
             for (int i = 0; i < E; i++) xr[i] += yr[i];
+            if (!last) op_rmsnorm(xb + (size_t)t * E, xr, L[1].attn_norm, E, eps);
         }
     }
     op_rmsnorm(xb, x + (size_t)(T - 1) * E, m->output_norm, E, eps);

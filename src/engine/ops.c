@@ -41,6 +41,32 @@ static void mm_gemm_f16(const struct wmat *W, int T, const uint16_t *A, float *Y
     }
 }
 
+/* mm_gemm_f16 for nw <= 8 matrices of one input (the same K): X converted to F16
+ * once, the matrices' row blocks one job list, so one fork and join. */
+static void mm_gemm_f16_n(int nw, const struct wmat *const *W, int T, const float *X, float *const *Y, struct mm_scratch *s, int nt)
+{
+    if (nt < 1) nt = 1;
+    if (nt > s->n_threads) nt = s->n_threads;
+    const int64_t K = W[0]->K;
+    uint16_t *A = s->act;
+    int64_t first[9];
+    first[0] = 0;
+    for (int i = 0; i < nw; i++) first[i + 1] = first[i] + (W[i]->N + GEMM_ROWS - 1) / GEMM_ROWS;
+#pragma omp parallel num_threads(nt)
+    {
+#pragma omp for schedule(static)
+        for (int t = 0; t < T; t++) qt_quant_act(QT_F16, X + (int64_t)t * K, (uint8_t *)(A + (size_t)t * K), K);
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t b = 0; b < first[nw]; b++) {
+            int i = 0;
+            while (b >= first[i + 1]) i++;
+            const struct wmat *w = W[i];
+            const int64_t N = w->N, n0 = (b - first[i]) * GEMM_ROWS, nr = N - n0 < GEMM_ROWS ? N - n0 : GEMM_ROWS;
+            g_kern.gemm_f16(nr, T, K, (const uint16_t *)(w->data + (size_t)n0 * w->row_bytes), (int64_t)(w->row_bytes / 2), A, K, Y[i] + n0, N);
+        }
+    }
+}
+
 int mm_have_blas(void) { return HAVE_BLAS; }
 
 int wmat_repack(struct wmat *w)
@@ -211,9 +237,15 @@ void mm_run(const struct wmat *W, int T, const float *X, float *Y, int mode, str
  * different activation format). */
 void mm_run_n(int nw, const struct wmat *const *W, int T, const float *X, float *const *Y, int mode, struct mm_scratch *s, int nt, int use_blas)
 {
-    int fuse = mode == MM_FAST && nw > 1;
+    int fuse = mode == MM_FAST && nw > 1 && nw <= 8;
     const int at = fuse ? qt_act_type(W[0]->type) : 0;
     const int blas = HAVE_BLAS && use_blas && T >= MM_BLAS_MIN_T;
+    if (fuse && use_gemm_f16(W[0], mode, T)) {
+        /* F16 matrix-matrix kernel: one conversion of X, one job list over all matrices */
+        int same = 1;
+        for (int i = 1; i < nw; i++) same = same && use_gemm_f16(W[i], mode, T) && W[i]->K == W[0]->K;
+        if (same) { mm_gemm_f16_n(nw, W, T, X, Y, s, nt); return; }
+    }
     for (int i = 0; fuse && i < nw; i++)
         fuse = W[i]->type != QT_F32 && W[i]->K == W[0]->K && qt_act_type(W[i]->type) == at && !use_gemm_f16(W[i], mode, T) &&
                !(blas && at != QT_Q8_1 && (at == QT_F16 || at == QT_BF16 || T >= MM_BLAS_MIN_T_QUANT));
@@ -230,7 +262,6 @@ void mm_run_n(int nw, const struct wmat *const *W, int T, const float *X, float 
     for (int t = 0; t < T; t++) qt_quant_act(at, X + (int64_t)t * K, A + (size_t)t * arb, K);
     int64_t first[9], total = 0;
     qt_dot_fn dots[8];
-    if (nw > 8) { for (int i = 0; i < nw; i++) mm_run(W[i], T, X, Y[i], mode, s, nt, use_blas); return; }
     for (int i = 0; i < nw; i++) { first[i] = total; total += (W[i]->N + ROW_BLOCK - 1) / ROW_BLOCK; dots[i] = qt_vec_dot_fn(W[i]->type); }
     first[nw] = total;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 2)

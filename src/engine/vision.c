@@ -595,24 +595,47 @@ static void layer_norm(struct eng_vision_ctx *c, float *y, const float *x, int T
     vis_layer_norm_rows(c->nt, y, x, T, D, w, b, eps);
 }
 
+/* One row of vis_layer_norm_rows */
+static inline void ln_row(float *yr, const float *xr, int D, const float *w, const float *b, float eps)
+{
+    double sum = 0.0;
+    for (int i = 0; i < D; i++) sum += (double)xr[i];
+    const float mean = (float)(sum / D);
+    double sum2 = 0.0;
+    for (int i = 0; i < D; i++) {
+        float d = xr[i] - mean;
+        yr[i] = d;
+        sum2 += (double)(d * d);
+    }
+    const float var = (float)(sum2 / D);
+    const float scale = 1.0f / sqrtf(var + eps);
+    for (int i = 0; i < D; i++) yr[i] = yr[i] * scale * w[i] + b[i];
+}
+
 void vis_layer_norm_rows(int nt, float *y, const float *x, int T, int D, const float *w, const float *b, float eps)
 {
 #pragma omp parallel for num_threads(nt) schedule(static)
+    for (int t = 0; t < T; t++) ln_row(y + (size_t)t * D, x + (size_t)t * D, D, w, b, eps);
+}
+
+/* The residual x += y + b (a product and its bias: ggml's add of the bias, then
+ * of the residual, in that order), then u = LayerNorm(x) with (w, lb) when w is
+ * given: one pass over each row instead of three. */
+static void residual_norm(struct eng_vision_ctx *c, float *x, const float *y, const float *b, int T, int D,
+                          float *u, const float *w, const float *lb, float eps)
+{
+#pragma omp parallel for num_threads(c->nt) schedule(static)
     for (int t = 0; t < T; t++) {
-        const float *xr = x + (size_t)t * D;
-        float *yr = y + (size_t)t * D;
-        double sum = 0.0;
-        for (int i = 0; i < D; i++) sum += (double)xr[i];
-        const float mean = (float)(sum / D);
-        double sum2 = 0.0;
-        for (int i = 0; i < D; i++) {
-            float d = xr[i] - mean;
-            yr[i] = d;
-            sum2 += (double)(d * d);
+        float *restrict xr = x + (size_t)t * D;
+        const float *restrict yr = y + (size_t)t * D;
+        if (b) {
+#pragma omp simd
+            for (int i = 0; i < D; i++) xr[i] += yr[i] + b[i];
+        } else {
+#pragma omp simd
+            for (int i = 0; i < D; i++) xr[i] += yr[i];
         }
-        const float var = (float)(sum2 / D);
-        const float scale = 1.0f / sqrtf(var + eps);
-        for (int i = 0; i < D; i++) yr[i] = yr[i] * scale * w[i] + b[i];
+        if (w) ln_row(u + (size_t)t * D, xr, D, w, lb, eps);
     }
 }
 
@@ -626,35 +649,49 @@ void vis_softmax_row(float *s, int T, float scale, int fast)
     for (int j = 0; j < T; j++) s[j] *= inv;
 }
 
+/* y = x + b (b NULL: a copy), element by element */
+static inline void add_bias(float *restrict y, const float *restrict x, const float *restrict b, int n)
+{
+    if (!b) { memcpy(y, x, (size_t)n * sizeof *y); return; }
+#pragma omp simd
+    for (int i = 0; i < n; i++) y[i] = x[i] + b[i];
+}
+
 /* Full (non-causal) softmax attention per head, F32 as ggml without flash
  * attention: scores = (q.k) * scale, softmax with the exponential sum in
  * double, then the weighted sum of V.  Both products go through mm_run's F32
  * path (BLAS when built with it), on contiguous per-head copies, a block of
  * queries of one head per job. */
-static void attention(struct eng_vision_ctx *c, const float *Q, const float *K, const float *V, float *O, int T)
+static void attention(struct eng_vision_ctx *c, const float *Q, const float *K, const float *V, const float *bq,
+                      const float *bk, const float *bv, float *O, int T)
 {
     const int D = c->v->hp.n_embd, H = c->v->hp.n_head, dh = c->v->hp.head_dim;
     const float scale = 1.0f / sqrtf((float)dh);
     const int kv16 = c->kv_f16;
-    /* per-head copies: Q and K (H, T, dh), V transposed (H, dh, T); K and V
-     * rounded to F16 when emulating llama.cpp's default flash attention */
+    /* per-head copies: Q and K (H, T, dh), V transposed (H, dh, T), each with its
+     * projection's bias added (the products leave it out); K and V rounded to
+     * F16 when emulating llama.cpp's default flash attention */
 #pragma omp parallel for num_threads(c->nt) schedule(static)
     for (int h = 0; h < H; h++)
         for (int t = 0; t < T; t++) {
             const size_t src = (size_t)t * D + (size_t)h * dh;
+            const float *q = Q + src, *k = K + src, *v = V + src;
             float *qd = c->qc + ((size_t)h * T + t) * dh, *kd = c->kc + ((size_t)h * T + t) * dh;
-            memcpy(qd, Q + src, (size_t)dh * sizeof(float));
+            float kb[256], vb[256];   /* head_dim <= 256 (checked at load) */
+            add_bias(qd, q, bq ? bq + h * dh : NULL, dh);
+            add_bias(kb, k, bk ? bk + h * dh : NULL, dh);
+            add_bias(vb, v, bv ? bv + h * dh : NULL, dh);
             if (kv16) {
-                uint16_t k16[256], v16[256];   /* head_dim <= 256 (checked at load); f16_round, SIMD */
-                g_kern.f32_to_f16(K + src, k16, dh);
-                g_kern.f32_to_f16(V + src, v16, dh);
+                uint16_t k16[256], v16[256];   /* f16_round, SIMD */
+                g_kern.f32_to_f16(kb, k16, dh);
+                g_kern.f32_to_f16(vb, v16, dh);
                 for (int d = 0; d < dh; d++) {
                     kd[d] = h2f(k16[d]);
                     c->vt[((size_t)h * dh + d) * T + t] = h2f(v16[d]);
                 }
             } else {
-                memcpy(kd, K + src, (size_t)dh * sizeof(float));
-                for (int d = 0; d < dh; d++) c->vt[((size_t)h * dh + d) * T + t] = V[src + d];
+                memcpy(kd, kb, (size_t)dh * sizeof(float));
+                for (int d = 0; d < dh; d++) c->vt[((size_t)h * dh + d) * T + t] = vb[d];
             }
         }
     if (kv16 && T < 64) {
@@ -717,10 +754,10 @@ static void attention(struct eng_vision_ctx *c, const float *Q, const float *K, 
  * table holds f16(g(x))); tanh-GELU also passes x <= -10 -> 0, x >= 10 -> x. */
 static void activation(struct eng_vision_ctx *c, float *x, size_t n, int which)
 {
-    vis_act_rows(c->nt, c->arith == ENG_ARITH_FAST, x, n, which, c->v->gelu_quick_tab, c->v->gelu_tab);
+    vis_act_rows(c->nt, c->arith == ENG_ARITH_FAST, x, n, which, c->v->gelu_quick_tab, c->v->gelu_tab, NULL, 0);
 }
 
-void vis_act_rows(int nt, int fast, float *x, size_t n, int which, const uint16_t *tq, const uint16_t *tg)
+void vis_act_rows(int nt, int fast, float *x, size_t n, int which, const uint16_t *tq, const uint16_t *tg, const float *bias, size_t row)
 {
     enum { CH = 256 };
     const size_t nch = (n + CH - 1) / CH;
@@ -728,6 +765,16 @@ void vis_act_rows(int nt, int fast, float *x, size_t n, int which, const uint16_
     for (size_t ch = 0; ch < nch; ch++) {
         float *xc = x + ch * CH;
         const size_t m = n - ch * CH < CH ? n - ch * CH : CH;
+        if (bias)   /* rows of row values: x += bias first, a piece of a row at a time */
+            for (size_t i = 0, j = (ch * CH) % row; i < m;) {
+                const size_t k = m - i < row - j ? m - i : row - j;
+                float *restrict xi = xc + i;
+                const float *restrict bj = bias + j;
+#pragma omp simd
+                for (size_t e = 0; e < k; e++) xi[e] += bj[e];
+                i += k;
+                j = 0;
+            }
         uint16_t hx[CH];   /* f16(x): the index into ggml's tables (fast) */
         if (fast && (which == VIS_ACT_QUICK_GELU || which == VIS_ACT_GELU)) g_kern.f32_to_f16(xc, hx, (int64_t)m);
         for (size_t i = 0; i < m; i++) {
@@ -793,18 +840,22 @@ int eng_vision_encode_pre(struct eng_vision_ctx *c, int mode, const float *pre, 
     const int n_run = eng_vision_n_layers_run(v, mode);
     for (int l = 0; l < n_run; l++) {
         const struct vis_layer *L = &v->L[l];
-        layer_norm(c, c->u, x, T, D, L->ln1_w, L->ln1_b, hp->eps);
-        mm(c, &L->wq, T, c->u, c->q, L->bq);
-        mm(c, &L->wk, T, c->u, c->k, L->bk);
-        mm(c, &L->wv, T, c->u, c->vv, L->bv);
-        attention(c, c->q, c->k, c->vv, c->att, T);
-        mm(c, &L->wo, T, c->att, c->tmp, L->bo);
-        add_rows(c, x, c->tmp, TD);
-        layer_norm(c, c->u, x, T, D, L->ln2_w, L->ln2_b, hp->eps);
-        mm(c, &L->up, T, c->u, c->hff, L->b_up);
-        activation(c, c->hff, (size_t)T * hp->n_ff, hp->act);
-        mm(c, &L->down, T, c->hff, c->tmp, L->b_down);
-        add_rows(c, x, c->tmp, TD);
+        /* each product's bias is added in the pass that reads its output next */
+        if (l == 0) layer_norm(c, c->u, x, T, D, L->ln1_w, L->ln1_b, hp->eps);
+        {
+            const struct wmat *ws[3] = { &L->wq, &L->wk, &L->wv };
+            float *ys[3] = { c->q, c->k, c->vv };
+            mm_run_n(3, ws, T, c->u, ys, fast ? MM_FAST : MM_EXACT, &c->mm, c->nt, 1);
+        }
+        attention(c, c->q, c->k, c->vv, L->bq, L->bk, L->bv, c->att, T);
+        mm(c, &L->wo, T, c->att, c->tmp, NULL);
+        residual_norm(c, x, c->tmp, L->bo, T, D, c->u, L->ln2_w, L->ln2_b, hp->eps);
+        mm(c, &L->up, T, c->u, c->hff, NULL);
+        vis_act_rows(c->nt, fast, c->hff, (size_t)T * hp->n_ff, hp->act, v->gelu_quick_tab, v->gelu_tab, L->b_up, hp->n_ff);
+        mm(c, &L->down, T, c->hff, c->tmp, NULL);
+        /* and the next block's first norm */
+        const int more = l + 1 < n_run;
+        residual_norm(c, x, c->tmp, L->b_down, T, D, c->u, more ? L[1].ln1_w : NULL, more ? L[1].ln1_b : NULL, hp->eps);
         debug_copy(c, 1 + l, x, TD);
     }
     /* E6 post_ln: llama.cpp applies it when present; LLaVA's hidden state is before it */

@@ -48,10 +48,12 @@ int vis_key_u32(const struct gguf *g, const char *key, int *out, int required);
 /* Shared with vision_qwen.c: ggml's LayerNorm of T rows (mean and variance
  * summed in double), one softmax row in place (s *= scale first; fast: the
  * SIMD exponential), and an activation over n values (fast: ggml's F16 tables
- * tq / tg for quick GELU / tanh GELU). */
+ * tq / tg for quick GELU / tanh GELU), rows of row values with bias added
+ * first when bias is not NULL. */
 void vis_layer_norm_rows(int nt, float *y, const float *x, int T, int D, const float *w, const float *b, float eps);
 void vis_softmax_row(float *s, int T, float scale, int fast);
-void vis_act_rows(int nt, int fast, float *x, size_t n, int which, const uint16_t *tq, const uint16_t *tg);
+void vis_act_rows(int nt, int fast, float *x, size_t n, int which, const uint16_t *tq, const uint16_t *tg,
+                  const float *bias, size_t row);
 
 /* ---- the Qwen2-VL / Qwen2.5-VL tower (vision_qwen.c), behind eng_vision_* ---- */
 struct gguf;

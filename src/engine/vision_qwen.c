@@ -593,11 +593,11 @@ int qvis_encode_pre(struct qvis_ctx *c, int mode, const float *pre, int W, int H
             mmb(c, &L->up, R, in, c->h1, L->b_up);
             if (L->gate.data) {
                 mmb(c, &L->gate, R, in, c->h2, L->b_gate);
-                vis_act_rows(c->nt, fast, c->h2, n, q->act, q->tq, q->tg);
+                vis_act_rows(c->nt, fast, c->h2, n, q->act, q->tq, q->tg, NULL, 0);
 #pragma omp parallel for num_threads(c->nt) schedule(static)
                 for (size_t i = 0; i < n; i++) c->h1[i] *= c->h2[i];
             } else {
-                vis_act_rows(c->nt, fast, c->h1, n, q->act, q->tq, q->tg);
+                vis_act_rows(c->nt, fast, c->h1, n, q->act, q->tq, q->tg, NULL, 0);
             }
             mmb(c, &L->down, R, c->h1, c->qb + (size_t)s0 * D, L->b_down);
         }
@@ -609,7 +609,7 @@ int qvis_encode_pre(struct qvis_ctx *c, int mode, const float *pre, int W, int H
     for (int k0 = 0; k0 < U; k0 += UC) {
         const int R = U - k0 < UC ? U - k0 : UC;
         mmb(c, &q->mm0, R, x + (size_t)k0 * 4 * D, c->h1, q->mm0_b);
-        vis_act_rows(c->nt, fast, c->h1, (size_t)R * q->M, mode == ENG_VISION_LLAMA_CPP ? VIS_ACT_GELU : VIS_ACT_GELU_ERF, q->tq, q->tg);
+        vis_act_rows(c->nt, fast, c->h1, (size_t)R * q->M, mode == ENG_VISION_LLAMA_CPP ? VIS_ACT_GELU : VIS_ACT_GELU_ERF, q->tq, q->tg, NULL, 0);
         mmb(c, &q->mm2, R, c->h1, c->y, q->mm2_b);
         for (int r = 0; r < R; r++)
             memcpy(out + (size_t)c->uord[k0 + r] * n_out, c->y + (size_t)r * n_out, (size_t)n_out * sizeof(float));

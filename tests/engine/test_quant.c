@@ -659,12 +659,14 @@ static void test_mm(void)
         CHECK_T(e < 2e-5, d);   /* observed worst 1.05e-5 (F32/F16: BLAS / FMA summation order) */
     }
     /* mm_run_n: fused products equal separate ones (same activation type: fused;
-     * mixed types: the fallback) */
+     * mixed types: the fallback; F16 from 2 rows on: the F16 matrix kernel's
+     * fused job list) */
     {
         static uint8_t W2[3][70 * 2048];
         static float Ys[3][13 * 70], Yf[3][13 * 70];
-        const int combos[2][3] = { { QT_Q4_K, QT_Q6_K, QT_Q4_K }, { QT_Q8_0, QT_F16, QT_Q4_K } };
-        for (int cb = 0; cb < 2; cb++) {
+        const int combos[3][3] = { { QT_Q4_K, QT_Q6_K, QT_Q4_K }, { QT_Q8_0, QT_F16, QT_Q4_K }, { QT_F16, QT_F16, QT_F16 } };
+        static const char *const names[3] = { "Q4_K/Q6_K fused", "mixed types", "F16 x3" };
+        for (int cb = 0; cb < 3; cb++) {
             struct wmat ws[3];
             const struct wmat *wp[3];
             float *yp[3];
@@ -677,13 +679,18 @@ static void test_mm(void)
                 wp[i] = &ws[i];
                 yp[i] = Yf[i];
             }
-            for (int rows = 1; rows <= 3; rows += 2) {
-                for (int i = 0; i < 3; i++) mm_run(&ws[i], rows, X, Ys[i], MM_FAST, &sc, 2, 1);
+            static const int rowss[3] = { 1, 3, 13 };
+            for (int ri = 0; ri < 3; ri++) {
+                const int rows = rowss[ri];
+                /* fused first, on cleared scratch: it converts X itself */
+                for (int i = 0; i < 3; i++) memset(Yf[i], 0xff, sizeof Yf[i]);   /* NaNs: every output written */
+                memset(sc.act, 0, sc.act_cap);
                 mm_run_n(3, wp, rows, X, yp, MM_FAST, &sc, 2, 1);
+                for (int i = 0; i < 3; i++) mm_run(&ws[i], rows, X, Ys[i], MM_FAST, &sc, 2, 1);
                 int same = 1;
                 for (int i = 0; i < 3; i++) same &= !memcmp(Ys[i], Yf[i], (size_t)rows * (size_t)ws[i].N * sizeof(float));
                 char d[96];
-                snprintf(d, sizeof d, "mm_run_n (%s, T=%d) equals separate mm_run", cb ? "mixed types" : "Q4_K/Q6_K fused", rows);
+                snprintf(d, sizeof d, "mm_run_n (%s, T=%d) equals separate mm_run", names[cb], rows);
                 CHECK_T(same, d);
             }
         }

@@ -235,9 +235,33 @@ static void test_flash_attention_emulation(void)
     eng_vision_free(v);
 }
 
+/* vis_act_rows with a bias: x + b row by row, then the activation, for rows
+ * shorter and longer than its 256-value pieces (a piece then starts inside a row) */
+static void test_act_bias(void)
+{
+    static const int rows[3] = { 100, 300, 1024 };
+    for (int ri = 0; ri < 3; ri++) {
+        const int row = rows[ri], T = 5;
+        const size_t n = (size_t)T * row;
+        float *a = malloc(n * 4), *b = malloc(n * 4), *bias = malloc((size_t)row * 4);
+        for (int i = 0; i < row; i++) bias[i] = (float)((i * 37) % 101) / 25.0f - 2.0f;
+        for (size_t i = 0; i < n; i++) a[i] = b[i] = (float)((i * 53) % 97) / 24.0f - 2.0f;
+        for (size_t i = 0; i < n; i++) b[i] += bias[i % (size_t)row];
+        vis_act_rows(2, 0, a, n, VIS_ACT_GELU_ERF, NULL, NULL, bias, (size_t)row);
+        vis_act_rows(2, 0, b, n, VIS_ACT_GELU_ERF, NULL, NULL, NULL, 0);
+        char d[96];
+        snprintf(d, sizeof d, "activation with the bias of rows of %d = bias added first", row);
+        CHECK_T(!memcmp(a, b, n * 4), d);
+        free(a);
+        free(b);
+        free(bias);
+    }
+}
+
 int main(void)
 {
     t_name = "test_vision";
+    test_act_bias();
     struct stat st;
     if (stat(FIX "models", &st) != 0) {
         t_skipped("../shared/fixtures/llava-tiny absent");

@@ -84,8 +84,9 @@ struct qvis_ctx {
     float *cols;                /* (QV_CHUNK, P*P*3) */
     float *x, *u, *qb, *kb, *vb;/* (T, D) */
     float *rc, *rs;             /* (T, dh/2) rotary cos / sin */
-    float *qh, *kh, *vt;        /* one head: (T, dh), (T, dh), (dh, T) */
-    float *probs;               /* (QV_QBLOCK, T) */
+    float *qh, *kh, *vt;        /* per thread: (QV_QBLOCK, dh), one head's K (T, dh) and V^T (dh, T) */
+    float *probs;               /* per thread: (QV_QBLOCK, T) */
+    int *rg, *jobs;             /* attention ranges [rg[2i], rg[2i+1]) and their first jobs (+ end) */
     float *h1, *h2;             /* (QV_CHUNK, max(F, M)) */
     float *y;                   /* (QV_CHUNK, n_out) */
     int *uord, *wins;           /* unit order (slot -> row-major unit); window starts in units (+ end) */
@@ -361,7 +362,7 @@ void qvis_ctx_free(struct qvis_ctx *c)
     if (!c) return;
     mm_scratch_release(&c->mm);
     free(c->pre); free(c->cols); free(c->x); free(c->u); free(c->qb); free(c->kb); free(c->vb);
-    free(c->rc); free(c->rs); free(c->qh); free(c->kh); free(c->vt); free(c->probs); free(c->h1); free(c->h2);
+    free(c->rc); free(c->rs); free(c->qh); free(c->kh); free(c->vt); free(c->probs); free(c->rg); free(c->jobs); free(c->h1); free(c->h2);
     free(c->y); free(c->uord); free(c->wins);
     free(c);
 }
@@ -383,15 +384,17 @@ int qvis_ctx_new(const struct qvis *q, int n_threads, int arith, struct qvis_ctx
     c->x = malloc(T * D * 4); c->u = malloc(T * D * 4);
     c->qb = malloc(T * D * 4); c->kb = malloc(T * D * 4); c->vb = malloc(T * D * 4);
     c->rc = malloc(T * dh / 2 * 4); c->rs = malloc(T * dh / 2 * 4);
-    c->qh = malloc(T * dh * 4); c->kh = malloc(T * dh * 4); c->vt = malloc(T * dh * 4);
-    c->probs = malloc((size_t)QV_QBLOCK * T * 4);
+    const size_t nt = (size_t)c->nt;
+    c->qh = malloc(nt * QV_QBLOCK * dh * 4); c->kh = malloc(nt * T * dh * 4); c->vt = malloc(nt * T * dh * 4);
+    c->probs = malloc(nt * QV_QBLOCK * T * 4);
+    c->rg = malloc(((size_t)U + 1) * 2 * sizeof *c->rg); c->jobs = malloc(((size_t)U + 2) * sizeof *c->jobs);
     c->h1 = malloc(CH * W * 4); c->h2 = malloc(CH * W * 4);
     c->y = malloc(CH * (size_t)q->n_out * 4);
     c->uord = malloc((size_t)U * sizeof *c->uord);
     c->wins = malloc(((size_t)U + 1) * sizeof *c->wins);
     int rc = RC_OK;
     if (!c->pre || !c->cols || !c->x || !c->u || !c->qb || !c->kb || !c->vb || !c->rc || !c->rs || !c->qh || !c->kh ||
-        !c->vt || !c->probs || !c->h1 || !c->h2 || !c->y || !c->uord || !c->wins)
+        !c->vt || !c->probs || !c->h1 || !c->h2 || !c->y || !c->uord || !c->wins || !c->rg || !c->jobs)
         rc = eng_err(RC_ENOMEM, "out of memory (vision scratch for %d image tokens)", U);
     size_t maxK = KP > D ? KP : D;
     if ((size_t)q->F > maxK) maxK = (size_t)q->F;
@@ -472,34 +475,65 @@ static void rope_apply(struct qvis_ctx *c, float *x, int T)
     }
 }
 
-/* Softmax attention of the rows [a, b) among themselves, every head, into att. */
-static void attend_range(struct qvis_ctx *c, int a, int b, float *att)
+/* x += y over n values, on all threads */
+static void add_into(struct qvis_ctx *c, float *restrict x, const float *restrict y, size_t n)
+{
+#pragma omp parallel for simd num_threads(c->nt) schedule(static)
+    for (size_t i = 0; i < n; i++) x[i] += y[i];
+}
+
+/* Softmax attention within each of the nr ranges [rg[2i], rg[2i+1]) of the
+ * sequence (the whole of it, or Qwen2.5-VL's windows), Q/K/V rows of qb/kb/vb
+ * into att.  Jobs of (range, head, block of <= QV_QBLOCK queries), one per
+ * thread at a time: the thread copies the head's K and V^T of the range (kept
+ * while its next job has the same range and head) and its query block, and runs
+ * both products itself (mm_run's F32 route with one thread, no shared scratch).
+ * The blocks and panels are those of one head at a time on all threads, so
+ * the same sums at any thread count. */
+static void attend_ranges(struct qvis_ctx *c, int nr, float *att)
 {
     const struct qvis *q = c->q;
-    const int D = q->D, H = q->H, dh = q->dh, Tr = b - a, fast = c->arith == ENG_ARITH_FAST;
+    const int D = q->D, H = q->H, dh = q->dh, fast = c->arith == ENG_ARITH_FAST;
     const float scale = 1.0f / sqrtf((float)dh);
-    for (int h = 0; h < H; h++) {
-#pragma omp parallel for num_threads(c->nt) schedule(static)
-        for (int t = 0; t < Tr; t++)
-            for (int d = 0; d < dh; d++) {
-                const size_t src = (size_t)(a + t) * D + (size_t)h * dh + d;
-                c->qh[(size_t)t * dh + d] = c->qb[src];
-                c->kh[(size_t)t * dh + d] = c->kb[src];
-                c->vt[(size_t)d * Tr + t] = c->vb[src];
+    const int *rg = c->rg;
+    int *jobs = c->jobs;
+    jobs[0] = 0;
+    for (int r = 0; r < nr; r++) jobs[r + 1] = jobs[r] + H * ((rg[2 * r + 1] - rg[2 * r] + QV_QBLOCK - 1) / QV_QBLOCK);
+#pragma omp parallel num_threads(c->nt)
+    {
+        const size_t th = (size_t)omp_get_thread_num();
+        float *qh = c->qh + th * QV_QBLOCK * dh, *kh = c->kh + th * c->T_max * dh, *vt = c->vt + th * c->T_max * dh;
+        float *P = c->probs + th * QV_QBLOCK * c->T_max;
+        int have_r = -1, have_h = -1;
+#pragma omp for schedule(dynamic, 1)
+        for (int j = 0; j < jobs[nr]; j++) {
+            int lo = 0, hi = nr - 1;   /* the range r with jobs[r] <= j < jobs[r + 1] */
+            while (lo < hi) {
+                const int mid = (lo + hi + 1) / 2;
+                if (jobs[mid] <= j) lo = mid; else hi = mid - 1;
             }
-        const struct wmat kw = { QT_F32, dh, Tr, (size_t)dh * sizeof(float), (const uint8_t *)c->kh, NULL };
-        const struct wmat vw = { QT_F32, Tr, dh, (size_t)Tr * sizeof(float), (const uint8_t *)c->vt, NULL };
-        for (int r0 = 0; r0 < Tr; r0 += QV_QBLOCK) {
+            const int r = lo, a = rg[2 * r], Tr = rg[2 * r + 1] - a, nqb = (Tr + QV_QBLOCK - 1) / QV_QBLOCK;
+            const int h = (j - jobs[r]) / nqb, r0 = (j - jobs[r]) % nqb * QV_QBLOCK;
             const int R = Tr - r0 < QV_QBLOCK ? Tr - r0 : QV_QBLOCK;
-            mm_run(&kw, R, c->qh + (size_t)r0 * dh, c->probs, MM_EXACT, &c->mm, c->nt, 1);
-#pragma omp parallel for num_threads(c->nt) schedule(static)
-            for (int i = 0; i < R; i++) vis_softmax_row(c->probs + (size_t)i * Tr, Tr, scale, fast);
-            /* out rows straight into qh's block (its queries are no longer needed) */
-            mm_run(&vw, R, c->probs, c->qh + (size_t)r0 * dh, MM_EXACT, &c->mm, c->nt, 1);
+            if (r != have_r || h != have_h) {
+                for (int t = 0; t < Tr; t++) {
+                    const size_t src = (size_t)(a + t) * D + (size_t)h * dh;
+                    memcpy(kh + (size_t)t * dh, c->kb + src, (size_t)dh * sizeof(float));
+                    for (int d = 0; d < dh; d++) vt[(size_t)d * Tr + t] = c->vb[src + d];
+                }
+                have_r = r;
+                have_h = h;
+            }
+            for (int i = 0; i < R; i++)
+                memcpy(qh + (size_t)i * dh, c->qb + (size_t)(a + r0 + i) * D + (size_t)h * dh, (size_t)dh * sizeof(float));
+            const struct wmat kw = { QT_F32, dh, Tr, (size_t)dh * sizeof(float), (const uint8_t *)kh, NULL };
+            const struct wmat vw = { QT_F32, Tr, dh, (size_t)Tr * sizeof(float), (const uint8_t *)vt, NULL };
+            mm_run(&kw, R, qh, P, MM_EXACT, &c->mm, 1, 1);
+            for (int i = 0; i < R; i++) vis_softmax_row(P + (size_t)i * Tr, Tr, scale, fast);
+            mm_run(&vw, R, P, qh, MM_EXACT, &c->mm, 1, 1);   /* out over the block's queries */
+            for (int i = 0; i < R; i++)
+                memcpy(att + (size_t)(a + r0 + i) * D + (size_t)h * dh, qh + (size_t)i * dh, (size_t)dh * sizeof(float));
         }
-#pragma omp parallel for num_threads(c->nt) schedule(static)
-        for (int t = 0; t < Tr; t++)
-            memcpy(att + (size_t)(a + t) * D + (size_t)h * dh, c->qh + (size_t)t * dh, (size_t)dh * sizeof(float));
     }
 }
 
@@ -580,11 +614,13 @@ int qvis_encode_pre(struct qvis_ctx *c, int mode, const float *pre, int W, int H
         rope_apply(c, c->qb, T);
         rope_apply(c, c->kb, T);
         const int full = q->n_wa <= 0 || (l + 1) % q->n_wa == 0;
-        if (full) attend_range(c, 0, T, c->u);
-        else
-            for (int w = 0; w < nwin; w++) attend_range(c, 4 * c->wins[w], 4 * c->wins[w + 1], c->u);
+        int nr = 1;
+        c->rg[0] = 0; c->rg[1] = T;
+        if (!full)
+            for (nr = 0; nr < nwin; nr++) { c->rg[2 * nr] = 4 * c->wins[nr]; c->rg[2 * nr + 1] = 4 * c->wins[nr + 1]; }
+        attend_ranges(c, nr, c->u);
         mmb(c, &L->wo, T, c->u, c->qb, L->bo);
-        for (size_t i = 0; i < (size_t)T * D; i++) x[i] += c->qb[i];
+        add_into(c, x, c->qb, (size_t)T * D);
         norm_rows(c, c->u, x, T, L->ln2_w, L->ln2_b);
         for (int s0 = 0; s0 < T; s0 += QV_CHUNK) {
             const int R = T - s0 < QV_CHUNK ? T - s0 : QV_CHUNK;
@@ -601,7 +637,7 @@ int qvis_encode_pre(struct qvis_ctx *c, int mode, const float *pre, int W, int H
             }
             mmb(c, &L->down, R, c->h1, c->qb + (size_t)s0 * D, L->b_down);
         }
-        for (size_t i = 0; i < (size_t)T * D; i++) x[i] += c->qb[i];
+        add_into(c, x, c->qb, (size_t)T * D);
     }
     /* 4. merger: ln_q, 4 rows -> one, mm.0, GELU, mm.2; rows back in row-major unit order */
     if (q->post_w) norm_rows(c, x, x, T, q->post_w, q->post_b);

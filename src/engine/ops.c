@@ -31,18 +31,9 @@ static int use_gemm_f16(const struct wmat *W, int mode, int T)
 {
     return mode == MM_FAST && W->type == QT_F16 && T >= GEMM_MIN_T && g_kern.gemm_f16 != NULL;
 }
-static void mm_gemm_f16(const struct wmat *W, int T, const uint16_t *A, float *Y, int nt)
-{
-    const int64_t K = W->K, N = W->N, nb = (N + GEMM_ROWS - 1) / GEMM_ROWS, ldw = (int64_t)(W->row_bytes / 2);
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-    for (int64_t b = 0; b < nb; b++) {
-        const int64_t n0 = b * GEMM_ROWS, nr = N - n0 < GEMM_ROWS ? N - n0 : GEMM_ROWS;
-        g_kern.gemm_f16(nr, T, K, (const uint16_t *)(W->data + (size_t)n0 * W->row_bytes), ldw, A, K, Y + n0, N);
-    }
-}
-
-/* mm_gemm_f16 for nw <= 8 matrices of one input (the same K): X converted to F16
- * once, the matrices' row blocks one job list, so one fork and join. */
+/* nw <= 8 F16 matrices of one input (the same K) through the set's F16 matrix
+ * kernel: X converted to F16 once, the matrices' blocks of GEMM_ROWS rows one job
+ * list, so one fork and join. */
 static void mm_gemm_f16_n(int nw, const struct wmat *const *W, int T, const float *X, float *const *Y, struct mm_scratch *s, int nt)
 {
     if (nt < 1) nt = 1;
@@ -197,6 +188,7 @@ void mm_run(const struct wmat *W, int T, const float *X, float *Y, int mode, str
         return;
     }
 
+    if (use_gemm_f16(W, mode, T)) { mm_gemm_f16_n(1, &W, T, X, &Y, s, nt); return; }
     /* fast: convert the activations to the weight's vec_dot type (spec §8.1) */
     const int at = qt_act_type(W->type);
     const size_t arb = qt_row_bytes(at, K);
@@ -204,7 +196,6 @@ void mm_run(const struct wmat *W, int T, const float *X, float *Y, int mode, str
 #pragma omp parallel for num_threads(nt) schedule(static) if (T >= 4 * nt)
     for (int t = 0; t < T; t++) qt_quant_act(at, X + (int64_t)t * K, A + (size_t)t * arb, K);
 
-    if (use_gemm_f16(W, mode, T)) { mm_gemm_f16(W, T, (const uint16_t *)A, Y, nt); return; }
     if (blas && at != QT_Q8_1 && (at == QT_F16 || at == QT_BF16 || T >= MM_BLAS_MIN_T_QUANT)) {
         /* Long prefills: decode the converted activations back to float (exactly for F16/BF16
          * and Q8_0; one f32 rounding of d*q for Q8_K) and multiply with sgemm on exactly

@@ -792,9 +792,9 @@ void vis_act_rows(int nt, int fast, float *x, size_t n, int which, const uint16_
         }
     }
 }
-static void add_rows(struct eng_vision_ctx *c, float *x, const float *y, size_t n)
+void vis_add(int nt, float *restrict x, const float *restrict y, size_t n)
 {
-#pragma omp parallel for num_threads(c->nt) schedule(static)
+#pragma omp parallel for simd num_threads(nt) schedule(static)
     for (size_t i = 0; i < n; i++) x[i] += y[i];
 }
 
@@ -831,7 +831,7 @@ int eng_vision_encode_pre(struct eng_vision_ctx *c, int mode, const float *pre, 
     mm(c, fast ? &v->patch_f16 : &v->patch, N, c->cols, patches, v->patch_b);
     memcpy(lcpp ? x + (size_t)N * D : x, v->class_embd, (size_t)D * sizeof(float));
     /* E3 row r gets position r (identity positions in both modes) */
-    add_rows(c, x, v->pos, TD);
+    vis_add(c->nt, x, v->pos, TD);
     /* E4 pre_ln */
     if (hp->has_pre_ln) layer_norm(c, x, x, T, D, v->pre_w, v->pre_b, hp->eps);
     debug_copy(c, 0, x, TD);

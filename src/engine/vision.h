@@ -52,6 +52,8 @@ int vis_key_u32(const struct gguf *g, const char *key, int *out, int required);
  * first when bias is not NULL. */
 void vis_layer_norm_rows(int nt, float *y, const float *x, int T, int D, const float *w, const float *b, float eps);
 void vis_softmax_row(float *s, int T, float scale, int fast);
+/* x += y over n values, on nt threads */
+void vis_add(int nt, float *restrict x, const float *restrict y, size_t n);
 void vis_act_rows(int nt, int fast, float *x, size_t n, int which, const uint16_t *tq, const uint16_t *tg,
                   const float *bias, size_t row);
 

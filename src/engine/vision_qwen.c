@@ -475,13 +475,6 @@ static void rope_apply(struct qvis_ctx *c, float *x, int T)
     }
 }
 
-/* x += y over n values, on all threads */
-static void add_into(struct qvis_ctx *c, float *restrict x, const float *restrict y, size_t n)
-{
-#pragma omp parallel for simd num_threads(c->nt) schedule(static)
-    for (size_t i = 0; i < n; i++) x[i] += y[i];
-}
-
 /* Softmax attention within each of the nr ranges [rg[2i], rg[2i+1]) of the
  * sequence (the whole of it, or Qwen2.5-VL's windows), Q/K/V rows of qb/kb/vb
  * into att.  Jobs of (range, head, block of <= QV_QBLOCK queries), one per
@@ -620,7 +613,7 @@ int qvis_encode_pre(struct qvis_ctx *c, int mode, const float *pre, int W, int H
             for (nr = 0; nr < nwin; nr++) { c->rg[2 * nr] = 4 * c->wins[nr]; c->rg[2 * nr + 1] = 4 * c->wins[nr + 1]; }
         attend_ranges(c, nr, c->u);
         mmb(c, &L->wo, T, c->u, c->qb, L->bo);
-        add_into(c, x, c->qb, (size_t)T * D);
+        vis_add(c->nt, x, c->qb, (size_t)T * D);
         norm_rows(c, c->u, x, T, L->ln2_w, L->ln2_b);
         for (int s0 = 0; s0 < T; s0 += QV_CHUNK) {
             const int R = T - s0 < QV_CHUNK ? T - s0 : QV_CHUNK;
@@ -637,7 +630,7 @@ int qvis_encode_pre(struct qvis_ctx *c, int mode, const float *pre, int W, int H
             }
             mmb(c, &L->down, R, c->h1, c->qb + (size_t)s0 * D, L->b_down);
         }
-        add_into(c, x, c->qb, (size_t)T * D);
+        vis_add(c->nt, x, c->qb, (size_t)T * D);
     }
     /* 4. merger: ln_q, 4 rows -> one, mm.0, GELU, mm.2; rows back in row-major unit order */
     if (q->post_w) norm_rows(c, x, x, T, q->post_w, q->post_b);

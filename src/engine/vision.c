@@ -618,13 +618,12 @@ void vis_layer_norm_rows(int nt, float *y, const float *x, int T, int D, const f
     for (int t = 0; t < T; t++) ln_row(y + (size_t)t * D, x + (size_t)t * D, D, w, b, eps);
 }
 
-/* The residual x += y + b (a product and its bias: ggml's add of the bias, then
- * of the residual, in that order), then u = LayerNorm(x) with (w, lb) when w is
- * given: one pass over each row instead of three. */
-static void residual_norm(struct eng_vision_ctx *c, float *x, const float *y, const float *b, int T, int D,
-                          float *u, const float *w, const float *lb, float eps)
+/* vision.h.  y + b is ggml's add of the bias, then x + that its add of the
+ * residual: one pass over each row instead of three. */
+void vis_residual_norm(int nt, float *x, const float *y, const float *b, int T, int D,
+                       float *u, const float *w, const float *lb, float eps, int rms)
 {
-#pragma omp parallel for num_threads(c->nt) schedule(static)
+#pragma omp parallel for num_threads(nt) schedule(static)
     for (int t = 0; t < T; t++) {
         float *restrict xr = x + (size_t)t * D;
         const float *restrict yr = y + (size_t)t * D;
@@ -635,7 +634,13 @@ static void residual_norm(struct eng_vision_ctx *c, float *x, const float *y, co
 #pragma omp simd
             for (int i = 0; i < D; i++) xr[i] += yr[i];
         }
-        if (w) ln_row(u + (size_t)t * D, xr, D, w, lb, eps);
+        if (!w) continue;
+        float *restrict ur = u + (size_t)t * D;
+        if (!rms) { ln_row(ur, xr, D, w, lb, eps); continue; }
+        op_rmsnorm(ur, xr, w, D, eps);
+        if (lb)
+#pragma omp simd
+            for (int i = 0; i < D; i++) ur[i] += lb[i];
     }
 }
 
@@ -849,13 +854,13 @@ int eng_vision_encode_pre(struct eng_vision_ctx *c, int mode, const float *pre, 
         }
         attention(c, c->q, c->k, c->vv, L->bq, L->bk, L->bv, c->att, T);
         mm(c, &L->wo, T, c->att, c->tmp, NULL);
-        residual_norm(c, x, c->tmp, L->bo, T, D, c->u, L->ln2_w, L->ln2_b, hp->eps);
+        vis_residual_norm(c->nt, x, c->tmp, L->bo, T, D, c->u, L->ln2_w, L->ln2_b, hp->eps, 0);
         mm(c, &L->up, T, c->u, c->hff, NULL);
         vis_act_rows(c->nt, fast, c->hff, (size_t)T * hp->n_ff, hp->act, v->gelu_quick_tab, v->gelu_tab, L->b_up, hp->n_ff);
         mm(c, &L->down, T, c->hff, c->tmp, NULL);
         /* and the next block's first norm */
         const int more = l + 1 < n_run;
-        residual_norm(c, x, c->tmp, L->b_down, T, D, c->u, more ? L[1].ln1_w : NULL, more ? L[1].ln1_b : NULL, hp->eps);
+        vis_residual_norm(c->nt, x, c->tmp, L->b_down, T, D, c->u, more ? L[1].ln1_w : NULL, more ? L[1].ln1_b : NULL, hp->eps, 0);
         debug_copy(c, 1 + l, x, TD);
     }
     /* E6 post_ln: llama.cpp applies it when present; LLaVA's hidden state is before it */

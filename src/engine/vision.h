@@ -52,6 +52,12 @@ int vis_key_u32(const struct gguf *g, const char *key, int *out, int required);
  * first when bias is not NULL. */
 void vis_layer_norm_rows(int nt, float *y, const float *x, int T, int D, const float *w, const float *b, float eps);
 void vis_softmax_row(float *s, int T, float scale, int fast);
+/* Per row of T x D: x += y + b (b: a row bias, or NULL), then, when w is not
+ * NULL, u = the norm of the new x: ggml's LayerNorm (w, lb), or with rms its
+ * RMSNorm times w plus lb when lb is not NULL.  The residual add and the norm
+ * after it in one pass, the same bits as the two. */
+void vis_residual_norm(int nt, float *x, const float *y, const float *b, int T, int D,
+                       float *u, const float *w, const float *lb, float eps, int rms);
 /* x += y over n values, on nt threads */
 void vis_add(int nt, float *restrict x, const float *restrict y, size_t n);
 void vis_act_rows(int nt, int fast, float *x, size_t n, int which, const uint16_t *tq, const uint16_t *tg,

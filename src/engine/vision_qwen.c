@@ -410,6 +410,17 @@ float *qvis_ctx_pre(struct qvis_ctx *c) { return c->pre; }
 
 /* ------------------------------------------------------------ forward */
 
+/* Y += bias in each of T rows of N */
+static void add_bias(struct qvis_ctx *c, float *Y, const float *bias, int T, int64_t N)
+{
+#pragma omp parallel for num_threads(c->nt) schedule(static)
+    for (int t = 0; t < T; t++) {
+        float *restrict y = Y + (int64_t)t * N;
+#pragma omp simd
+        for (int64_t n = 0; n < N; n++) y[n] += bias[n];
+    }
+}
+
 /* Y = X W^T + bias over T rows, QV_CHUNK rows per product: the matmul scratch
  * (activations converted for F16 / quantised weights) holds QV_CHUNK rows. */
 static void mmb(struct qvis_ctx *c, const struct wmat *w, int T, const float *X, float *Y, const float *bias)
@@ -418,11 +429,36 @@ static void mmb(struct qvis_ctx *c, const struct wmat *w, int T, const float *X,
         const int R = T - t0 < QV_CHUNK ? T - t0 : QV_CHUNK;
         mm_run(w, R, X + (size_t)t0 * w->K, Y + (size_t)t0 * w->N, c->arith == ENG_ARITH_EXACT ? MM_EXACT : MM_FAST, &c->mm, c->nt, 1);
     }
-    if (bias) {
-        const int64_t N = w->N;
+    if (bias) add_bias(c, Y, bias, T, w->N);
+}
+
+/* The gated MLP between its products, R rows of F: g = act(g + bg) (u + bu)
+ * (bg, bu NULL when the file has none), ggml's order (the biases, the
+ * activation, the product).  SiLU (Qwen2.5-VL's) in one pass a row: silu_mul,
+ * fast with the kernel set's e^x as ggml's vector SiLU; another activation
+ * first over all rows as vis_act_rows does it. */
+static void glu_rows(struct qvis_ctx *c, float *g, float *u, int R, const float *bg, const float *bu)
+{
+    const struct qvis *q = c->q;
+    const int F = q->F, fast = c->arith == ENG_ARITH_FAST, silu = q->act == VIS_ACT_SILU;
+    if (!silu) vis_act_rows(c->nt, fast, g, (size_t)R * F, q->act, q->tq, q->tg, bg, (size_t)F);
 #pragma omp parallel for num_threads(c->nt) schedule(static)
-        for (int t = 0; t < T; t++)
-            for (int64_t n = 0; n < N; n++) Y[(int64_t)t * N + n] += bias[n];
+    for (int r = 0; r < R; r++) {
+        float *restrict gr = g + (size_t)r * F, *restrict ur = u + (size_t)r * F;
+        if (bu) {
+#pragma omp simd
+            for (int i = 0; i < F; i++) ur[i] += bu[i];
+        }
+        if (!silu) {
+#pragma omp simd
+            for (int i = 0; i < F; i++) gr[i] *= ur[i];
+            continue;
+        }
+        if (bg) {
+#pragma omp simd
+            for (int i = 0; i < F; i++) gr[i] += bg[i];
+        }
+        silu_mul(gr, ur, F, fast);
     }
 }
 
@@ -458,12 +494,16 @@ static void rope_tables(struct qvis_ctx *c, const int *py, const int *px, int T)
     }
 }
 
-static void rope_apply(struct qvis_ctx *c, float *x, int T)
+/* x += bias (the product's, before the rotation as in ggml), then rotate: one pass */
+static void rope_apply(struct qvis_ctx *c, float *x, int T, const float *bias)
 {
     const int D = c->q->D, H = c->q->H, dh = c->q->dh, half = dh / 2;
 #pragma omp parallel for num_threads(c->nt) schedule(static)
     for (int t = 0; t < T; t++) {
         const float *cs = c->rc + (size_t)t * half, *sn = c->rs + (size_t)t * half;
+        float *restrict xr = x + (size_t)t * D;
+#pragma omp simd
+        for (int i = 0; i < D; i++) xr[i] += bias[i];
         for (int h = 0; h < H; h++) {
             float *v = x + (size_t)t * D + (size_t)h * dh;
             for (int i = 0; i < half; i++) {
@@ -581,14 +621,14 @@ int qvis_encode_pre(struct qvis_ctx *c, int mode, const float *pre, int W, int H
         mmb(c, fast ? &q->patch_f16[0] : &q->patch[0], R, c->cols, x + (size_t)s0 * D, NULL);
         mmb(c, fast ? &q->patch_f16[1] : &q->patch[1], R, c->cols, tmp + (size_t)s0 * D, NULL);
     }
-    for (size_t i = 0; i < (size_t)T * D; i++) x[i] += tmp[i];
+    vis_add(c->nt, x, tmp, (size_t)T * D);
     rope_tables(c, py, pxs, T);
     free(py);
 
     /* 3. blocks */
     for (int l = 0; l < q->n_layer; l++) {
         const struct qv_layer *L = &q->L[l];
-        norm_rows(c, c->u, x, T, L->ln1_w, L->ln1_b);
+        if (l == 0) norm_rows(c, c->u, x, T, L->ln1_w, L->ln1_b);   /* later: the block before's last pass */
         {
             const struct wmat *ws[3] = { &L->wq, &L->wk, &L->wv };
             for (int t0 = 0; t0 < T; t0 += QV_CHUNK) {   /* the scratch holds QV_CHUNK rows */
@@ -596,49 +636,46 @@ int qvis_encode_pre(struct qvis_ctx *c, int mode, const float *pre, int W, int H
                 float *ys[3] = { c->qb + (size_t)t0 * D, c->kb + (size_t)t0 * D, c->vb + (size_t)t0 * D };
                 mm_run_n(3, ws, R, c->u + (size_t)t0 * D, ys, c->arith == ENG_ARITH_EXACT ? MM_EXACT : MM_FAST, &c->mm, c->nt, 1);
             }
-#pragma omp parallel for num_threads(c->nt) schedule(static)
-            for (int t = 0; t < T; t++)
-                for (int i = 0; i < D; i++) {
-                    c->qb[(size_t)t * D + i] += L->bq[i];
-                    c->kb[(size_t)t * D + i] += L->bk[i];
-                    c->vb[(size_t)t * D + i] += L->bv[i];
-                }
+            add_bias(c, c->vb, L->bv, T, D);
         }
-        rope_apply(c, c->qb, T);
-        rope_apply(c, c->kb, T);
+        rope_apply(c, c->qb, T, L->bq);
+        rope_apply(c, c->kb, T, L->bk);
         const int full = q->n_wa <= 0 || (l + 1) % q->n_wa == 0;
         int nr = 1;
         c->rg[0] = 0; c->rg[1] = T;
         if (!full)
             for (nr = 0; nr < nwin; nr++) { c->rg[2 * nr] = 4 * c->wins[nr]; c->rg[2 * nr + 1] = 4 * c->wins[nr + 1]; }
         attend_ranges(c, nr, c->u);
-        mmb(c, &L->wo, T, c->u, c->qb, L->bo);
-        vis_add(c->nt, x, c->qb, (size_t)T * D);
-        norm_rows(c, c->u, x, T, L->ln2_w, L->ln2_b);
+        mmb(c, &L->wo, T, c->u, c->qb, NULL);
+        vis_residual_norm(c->nt, x, c->qb, L->bo, T, D, c->u, L->ln2_w, L->ln2_b, q->eps, q->rms);
         for (int s0 = 0; s0 < T; s0 += QV_CHUNK) {
             const int R = T - s0 < QV_CHUNK ? T - s0 : QV_CHUNK;
             const float *in = c->u + (size_t)s0 * D;
-            const size_t n = (size_t)R * q->F;
-            mmb(c, &L->up, R, in, c->h1, L->b_up);
+            float *h = c->h1;
             if (L->gate.data) {
-                mmb(c, &L->gate, R, in, c->h2, L->b_gate);
-                vis_act_rows(c->nt, fast, c->h2, n, q->act, q->tq, q->tg, NULL, 0);
-#pragma omp parallel for num_threads(c->nt) schedule(static)
-                for (size_t i = 0; i < n; i++) c->h1[i] *= c->h2[i];
+                const struct wmat *ws[2] = { &L->up, &L->gate };
+                float *ys[2] = { c->h1, c->h2 };
+                mm_run_n(2, ws, R, in, ys, c->arith == ENG_ARITH_EXACT ? MM_EXACT : MM_FAST, &c->mm, c->nt, 1);
+                glu_rows(c, c->h2, c->h1, R, L->b_gate, L->b_up);
+                h = c->h2;
             } else {
-                vis_act_rows(c->nt, fast, c->h1, n, q->act, q->tq, q->tg, NULL, 0);
+                mmb(c, &L->up, R, in, c->h1, NULL);
+                vis_act_rows(c->nt, fast, c->h1, (size_t)R * q->F, q->act, q->tq, q->tg, L->b_up, (size_t)q->F);
             }
-            mmb(c, &L->down, R, c->h1, c->qb + (size_t)s0 * D, L->b_down);
+            mmb(c, &L->down, R, h, c->qb + (size_t)s0 * D, NULL);
         }
-        vis_add(c->nt, x, c->qb, (size_t)T * D);
+        /* the residual with down's bias, and the next block's first norm */
+        const int more = l + 1 < q->n_layer;
+        vis_residual_norm(c->nt, x, c->qb, L->b_down, T, D, c->u, more ? L[1].ln1_w : NULL, more ? L[1].ln1_b : NULL, q->eps, q->rms);
     }
     /* 4. merger: ln_q, 4 rows -> one, mm.0, GELU, mm.2; rows back in row-major unit order */
     if (q->post_w) norm_rows(c, x, x, T, q->post_w, q->post_b);
     const int n_out = q->n_out, UC = QV_CHUNK / 4 > 0 ? QV_CHUNK / 4 : 1;
     for (int k0 = 0; k0 < U; k0 += UC) {
         const int R = U - k0 < UC ? U - k0 : UC;
-        mmb(c, &q->mm0, R, x + (size_t)k0 * 4 * D, c->h1, q->mm0_b);
-        vis_act_rows(c->nt, fast, c->h1, (size_t)R * q->M, mode == ENG_VISION_LLAMA_CPP ? VIS_ACT_GELU : VIS_ACT_GELU_ERF, q->tq, q->tg, NULL, 0);
+        mmb(c, &q->mm0, R, x + (size_t)k0 * 4 * D, c->h1, NULL);
+        vis_act_rows(c->nt, fast, c->h1, (size_t)R * q->M, mode == ENG_VISION_LLAMA_CPP ? VIS_ACT_GELU : VIS_ACT_GELU_ERF, q->tq, q->tg,
+                     q->mm0_b, (size_t)q->M);
         mmb(c, &q->mm2, R, c->h1, c->y, q->mm2_b);
         for (int r = 0; r < R; r++)
             memcpy(out + (size_t)c->uord[k0 + r] * n_out, c->y + (size_t)r * n_out, (size_t)n_out * sizeof(float));

@@ -592,10 +592,10 @@ static void mm(struct eng_vision_ctx *c, const struct wmat *w, int T, const floa
 static void layer_norm(struct eng_vision_ctx *c, float *y, const float *x, int T, int D, const float *w,
                        const float *b, float eps)
 {
-    vis_layer_norm_rows(c->nt, y, x, T, D, w, b, eps);
+    vis_norm_rows(c->nt, y, x, T, D, w, b, eps, 0);
 }
 
-/* One row of vis_layer_norm_rows */
+/* One LayerNorm row */
 static inline void ln_row(float *yr, const float *xr, int D, const float *w, const float *b, float eps)
 {
     double sum = 0.0;
@@ -612,10 +612,20 @@ static inline void ln_row(float *yr, const float *xr, int D, const float *w, con
     for (int i = 0; i < D; i++) yr[i] = yr[i] * scale * w[i] + b[i];
 }
 
-void vis_layer_norm_rows(int nt, float *y, const float *x, int T, int D, const float *w, const float *b, float eps)
+/* One row of vis_norm_rows (y may be x) */
+static inline void norm_row(float *yr, const float *xr, int D, const float *w, const float *b, float eps, int rms)
+{
+    if (!rms) { ln_row(yr, xr, D, w, b, eps); return; }
+    op_rmsnorm(yr, xr, w, D, eps);
+    if (b)
+#pragma omp simd
+        for (int i = 0; i < D; i++) yr[i] += b[i];
+}
+
+void vis_norm_rows(int nt, float *y, const float *x, int T, int D, const float *w, const float *b, float eps, int rms)
 {
 #pragma omp parallel for num_threads(nt) schedule(static)
-    for (int t = 0; t < T; t++) ln_row(y + (size_t)t * D, x + (size_t)t * D, D, w, b, eps);
+    for (int t = 0; t < T; t++) norm_row(y + (size_t)t * D, x + (size_t)t * D, D, w, b, eps, rms);
 }
 
 /* vision.h.  y + b is ggml's add of the bias, then x + that its add of the
@@ -634,13 +644,7 @@ void vis_residual_norm(int nt, float *x, const float *y, const float *b, int T, 
 #pragma omp simd
             for (int i = 0; i < D; i++) xr[i] += yr[i];
         }
-        if (!w) continue;
-        float *restrict ur = u + (size_t)t * D;
-        if (!rms) { ln_row(ur, xr, D, w, lb, eps); continue; }
-        op_rmsnorm(ur, xr, w, D, eps);
-        if (lb)
-#pragma omp simd
-            for (int i = 0; i < D; i++) ur[i] += lb[i];
+        if (w) norm_row(u + (size_t)t * D, xr, D, w, lb, eps, rms);
     }
 }
 

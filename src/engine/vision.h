@@ -46,16 +46,16 @@ struct gguf;
 int vis_key_u32(const struct gguf *g, const char *key, int *out, int required);
 
 /* Shared with vision_qwen.c: ggml's LayerNorm of T rows (mean and variance
- * summed in double), one softmax row in place (s *= scale first; fast: the
- * SIMD exponential), and an activation over n values (fast: ggml's F16 tables
- * tq / tg for quick GELU / tanh GELU), rows of row values with bias added
- * first when bias is not NULL. */
-void vis_layer_norm_rows(int nt, float *y, const float *x, int T, int D, const float *w, const float *b, float eps);
+ * summed in double; w and b required), or with rms its RMSNorm times w plus b
+ * when b is not NULL (y may be x); one softmax row in place (s *= scale first;
+ * fast: the SIMD exponential), and an activation over n values (fast: ggml's
+ * F16 tables tq / tg for quick GELU / tanh GELU), rows of row values with bias
+ * added first when bias is not NULL. */
+void vis_norm_rows(int nt, float *y, const float *x, int T, int D, const float *w, const float *b, float eps, int rms);
 void vis_softmax_row(float *s, int T, float scale, int fast);
 /* Per row of T x D: x += y + b (b: a row bias, or NULL), then, when w is not
- * NULL, u = the norm of the new x: ggml's LayerNorm (w, lb), or with rms its
- * RMSNorm times w plus lb when lb is not NULL.  The residual add and the norm
- * after it in one pass, the same bits as the two. */
+ * NULL, u = vis_norm_rows' norm (w, lb, rms) of the new x.  The residual add
+ * and the norm after it in one pass, the same bits as the two. */
 void vis_residual_norm(int nt, float *x, const float *y, const float *b, int T, int D,
                        float *u, const float *w, const float *lb, float eps, int rms);
 /* x += y over n values, on nt threads */

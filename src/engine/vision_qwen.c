@@ -462,19 +462,6 @@ static void glu_rows(struct qvis_ctx *c, float *g, float *u, int R, const float 
     }
 }
 
-/* LayerNorm (w, b) or RMSNorm (w, optional b) of T rows, ggml's arithmetic. */
-static void norm_rows(struct qvis_ctx *c, float *y, const float *x, int T, const float *w, const float *b)
-{
-    const struct qvis *q = c->q;
-    const int D = q->D;
-    if (!q->rms) { vis_layer_norm_rows(c->nt, y, x, T, D, w, b, q->eps); return; }
-#pragma omp parallel for num_threads(c->nt) schedule(static)
-    for (int t = 0; t < T; t++) {
-        op_rmsnorm(y + (size_t)t * D, x + (size_t)t * D, w, D, q->eps);
-        if (b) for (int i = 0; i < D; i++) y[(size_t)t * D + i] += b[i];
-    }
-}
-
 /* The 2-D rotary embedding of ggml_rope_multi in vision mode: sections of dh/4
  * pairs, each section's theta restarting from its own position. */
 static void rope_tables(struct qvis_ctx *c, const int *py, const int *px, int T)
@@ -628,7 +615,7 @@ int qvis_encode_pre(struct qvis_ctx *c, int mode, const float *pre, int W, int H
     /* 3. blocks */
     for (int l = 0; l < q->n_layer; l++) {
         const struct qv_layer *L = &q->L[l];
-        if (l == 0) norm_rows(c, c->u, x, T, L->ln1_w, L->ln1_b);   /* later: the block before's last pass */
+        if (l == 0) vis_norm_rows(c->nt, c->u, x, T, D, L->ln1_w, L->ln1_b, q->eps, q->rms);   /* later: the block before's last pass */
         {
             const struct wmat *ws[3] = { &L->wq, &L->wk, &L->wv };
             for (int t0 = 0; t0 < T; t0 += QV_CHUNK) {   /* the scratch holds QV_CHUNK rows */
@@ -669,7 +656,7 @@ int qvis_encode_pre(struct qvis_ctx *c, int mode, const float *pre, int W, int H
         vis_residual_norm(c->nt, x, c->qb, L->b_down, T, D, c->u, more ? L[1].ln1_w : NULL, more ? L[1].ln1_b : NULL, q->eps, q->rms);
     }
     /* 4. merger: ln_q, 4 rows -> one, mm.0, GELU, mm.2; rows back in row-major unit order */
-    if (q->post_w) norm_rows(c, x, x, T, q->post_w, q->post_b);
+    if (q->post_w) vis_norm_rows(c->nt, x, x, T, D, q->post_w, q->post_b, q->eps, q->rms);
     const int n_out = q->n_out, UC = QV_CHUNK / 4 > 0 ? QV_CHUNK / 4 : 1;
     for (int k0 = 0; k0 < U; k0 += UC) {
         const int R = U - k0 < UC ? U - k0 : UC;
